@@ -1,0 +1,184 @@
+"""Issues a schedule's queries to the SUT under the scenario's rules and records the trace.
+
+SingleStream and MultiStream keep one query outstanding; Server issues each query at its
+scheduled time whatever is outstanding (open loop); Offline issues one query holding every
+sample. A run stops when min_duration and min_query_count are both met, when the schedule
+ends, or at max_duration_ms; it never hangs: a stalled SUT ends it after sample_timeout_ms.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from loadgen.clock import Clock, monotonic_ns, wait_until
+from loadgen.errors import Interrupted, RunAborted, SutError
+from loadgen.query import SampleBatch, SystemUnderTest
+from loadgen.recorder import Recorder
+from loadgen.schedule import Schedule
+from loadgen.settings import Scenario, TestSettings
+from loadgen.trace import Trace
+
+STOP_MET = "min_duration_ms and min_query_count met"
+STOP_SCHEDULE_DONE = "every scheduled query issued"
+STOP_MAX_DURATION = "max_duration_ms reached"
+STOP_OUT_OF_QUERIES = "ran out of scheduled queries before min_duration_ms and min_query_count were met"
+
+
+@dataclass
+class RunRecord:
+    """What the engine hands on: the issued part of the trace and how the run ended."""
+
+    trace: Trace
+    stop_reason: str
+    error: RunAborted | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def issue(sut: SystemUnderTest, batch: SampleBatch) -> None:
+    """Hand a batch to the SUT; its exceptions become SutError at this boundary."""
+    try:
+        sut.issue_query(batch)
+    except Exception as exc:
+        raise SutError(f"the SUT raised {type(exc).__name__} in issue_query: {exc}") from exc
+
+
+def flush(sut: SystemUnderTest) -> None:
+    """Tell the SUT no more queries follow in this series."""
+    try:
+        sut.flush_queries()
+    except Exception as exc:
+        raise SutError(f"the SUT raised {type(exc).__name__} in flush_queries: {exc}") from exc
+
+
+@contextmanager
+def sut_thread_errors(recorder: Recorder) -> Iterator[None]:
+    """While a run lasts, an exception in any SUT thread ends it with that exception as reason."""
+    previous = threading.excepthook
+
+    def hook(args: threading.ExceptHookArgs) -> None:
+        name = args.thread.name if args.thread else "?"
+        recorder.fail(
+            SutError(f"the SUT's thread {name!r} raised {args.exc_type.__name__}: {args.exc_value}")
+        )
+        previous(args)
+
+    threading.excepthook = hook
+    try:
+        yield
+    finally:
+        threading.excepthook = previous
+
+
+class Engine:
+    """One timed run of a schedule against a SUT."""
+
+    def __init__(
+        self,
+        sut: SystemUnderTest,
+        schedule: Schedule,
+        settings: TestSettings,
+        clock: Clock = monotonic_ns,
+    ) -> None:
+        self.sut = sut
+        self.schedule = schedule
+        self.settings = settings
+        self.trace = Trace.allocate(schedule.query_offsets, schedule.sample_index)
+        if schedule.scheduled_ns is not None:
+            self.trace.scheduled_ns[:] = schedule.scheduled_ns
+        self.recorder = Recorder(self.trace, clock)
+        self._clock = clock
+        self._timeout_ns = settings.sample_timeout_ms * 1_000_000
+        self._min_duration_ns = settings.min_duration_ms * 1_000_000
+        self._max_duration_ns = (
+            settings.max_duration_ms * 1_000_000 if settings.max_duration_ms is not None else None
+        )
+
+    def batch(self, lo: int, hi: int) -> SampleBatch:
+        """Rows [lo, hi) as the batch the SUT sees (views, no copies)."""
+        return SampleBatch(self.recorder.ids[lo:hi], self.schedule.sample_index[lo:hi], self.recorder)
+
+    def run(self) -> RunRecord:
+        """Issue the whole schedule; errors and Ctrl-C end the run with what was recorded."""
+        loops: dict[Scenario, Callable[[], str]] = {
+            Scenario.SingleStream: self._one_outstanding,
+            Scenario.MultiStream: self._one_outstanding,
+            Scenario.Server: self._server,
+            Scenario.Offline: self._offline,
+        }
+        error: RunAborted | None = None
+        stop = "aborted"
+        with sut_thread_errors(self.recorder):
+            self.recorder.start()
+            try:
+                stop = loops[self.schedule.scenario]()
+                flush(self.sut)
+                self.recorder.wait_for(self.recorder.issued, self._timeout_ns)
+            except RunAborted as exc:
+                error = exc
+            except KeyboardInterrupt:
+                error = Interrupted(f"interrupted by the user after {self.recorder.now() / 1e9:.1f} s")
+        if error is not None:
+            stop = f"aborted: {error}"
+        return RunRecord(trace=self.trace.issued_rows(), stop_reason=stop, error=error)
+
+    def _past_max_duration(self, now: int) -> bool:
+        return self._max_duration_ns is not None and now >= self._max_duration_ns
+
+    def _one_outstanding(self) -> str:
+        """SingleStream/MultiStream: the next query is issued when the previous completes."""
+        offsets = self.schedule.query_offsets
+        recorder, trace = self.recorder, self.trace
+        min_queries = self.settings.min_query_count
+        for query in range(self.schedule.n_queries):
+            if query >= min_queries and recorder.last_completed_ns >= self._min_duration_ns:
+                return STOP_MET
+            now = recorder.now()
+            if self._past_max_duration(now):
+                return STOP_MAX_DURATION
+            lo, hi = int(offsets[query]), int(offsets[query + 1])
+            trace.scheduled_ns[lo:hi] = now
+            recorder.mark_issued(lo, hi, now)
+            issue(self.sut, self.batch(lo, hi))
+            recorder.wait_for(hi, self._timeout_ns)
+        if self.schedule.n_queries >= min_queries and recorder.last_completed_ns >= self._min_duration_ns:
+            return STOP_MET
+        return STOP_OUT_OF_QUERIES if self.settings.max_query_count is None else STOP_SCHEDULE_DONE
+
+    def _server(self) -> str:
+        """Server: open loop; each query goes out at its scheduled time, late or not."""
+        scheduled = self.schedule.scheduled_ns
+        assert scheduled is not None
+        recorder = self.recorder
+        t0 = self._clock() - recorder.now()
+        n = len(scheduled)
+        cap = self.settings.server_max_async_queries
+        coalesce = self.settings.server_coalesce_queries
+        query = 0
+        while query < n:
+            now = wait_until(t0 + int(scheduled[query]), self._clock) - t0
+            if self._past_max_duration(now):
+                return STOP_MAX_DURATION
+            if recorder.error is not None:
+                raise recorder.error
+            end = query + 1
+            if coalesce:
+                end = max(end, int(scheduled.searchsorted(now, side="right")))
+            if cap is not None and end - recorder.completed > cap:
+                recorder.wait_for(end - cap, self._timeout_ns)
+                now = recorder.now()
+            recorder.mark_issued(query, end, now)
+            issue(self.sut, self.batch(query, end))
+            query = end
+        return STOP_SCHEDULE_DONE
+
+    def _offline(self) -> str:
+        """Offline: one query holding every sample, issued at the start."""
+        n = self.schedule.n_samples
+        now = self.recorder.now()
+        self.trace.scheduled_ns[:] = now
+        self.recorder.mark_issued(0, n, now)
+        issue(self.sut, self.batch(0, n))
+        return STOP_SCHEDULE_DONE

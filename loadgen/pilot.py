@@ -1,0 +1,132 @@
+"""Untimed closed-loop runs before the real one: the pilot that measures the SUT, and warm-up.
+
+"No guessing": when a rate or latency that sizes the schedule is not given, a short pilot
+issues queries of the scenario's shape one after another and measures them, and the result
+records which values were chosen this way and how.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from loadgen.clock import Clock, monotonic_ns
+from loadgen.engine import issue
+from loadgen.query import SampleBatch, SystemUnderTest
+from loadgen.recorder import Recorder
+from loadgen.schedule import MAX_SCHEDULED_SAMPLES, scheduled_samples
+from loadgen.settings import Scenario, TestSettings
+from loadgen.trace import Trace
+
+PILOT_MAX_SAMPLES = 1 << 20
+"""Row capacity of a pilot or warm-up; it ends early when this is used up."""
+
+SERVER_LOAD_FACTOR = 0.5
+"""Server's chosen rate is this fraction of the sequential rate: half-loaded, queues stay short."""
+
+OFFLINE_PILOT_BATCH_LIMIT = 1 << 16
+"""The Offline pilot doubles its batch up to this many samples."""
+
+
+class ClosedLoop:
+    """Issues queries one after another from a private trace that the real run never sees."""
+
+    def __init__(self, sut: SystemUnderTest, loaded: np.ndarray, timeout_ns: int, clock: Clock) -> None:
+        self.sut = sut
+        self.indices = np.resize(loaded, PILOT_MAX_SAMPLES)
+        self.recorder = Recorder(Trace.allocate(np.array([0, PILOT_MAX_SAMPLES]), self.indices), clock)
+        self.timeout_ns = timeout_ns
+        self.samples = 0
+        self.queries = 0
+        self.recorder.start()
+
+    def has_room(self, size: int) -> bool:
+        return self.samples + size <= PILOT_MAX_SAMPLES
+
+    def query(self, size: int) -> int:
+        """Issue one query of `size` samples, wait for it, return its latency in ns."""
+        lo, hi = self.samples, self.samples + size
+        recorder = self.recorder
+        begin = recorder.now()
+        recorder.mark_issued(lo, hi, begin)
+        issue(self.sut, SampleBatch(recorder.ids[lo:hi], self.indices[lo:hi], recorder))
+        recorder.wait_for(hi, self.timeout_ns)
+        self.samples, self.queries = hi, self.queries + 1
+        return max(recorder.now() - begin, 1)
+
+    def repeat(self, size: int, duration_ns: int) -> float:
+        """Queries of `size` back to back for `duration_ns`; mean latency per query in ns."""
+        while self.has_room(size) and (self.queries == 0 or self.recorder.now() < duration_ns):
+            self.query(size)
+        return self.recorder.now() / max(self.queries, 1)
+
+
+def offline_rate(loop: ClosedLoop, duration_ns: int) -> float:
+    """Samples/s of the largest batch that fits the pilot: sizes double until one is slow enough."""
+    size, rate = 1, 0.0
+    while loop.has_room(size) and size <= OFFLINE_PILOT_BATCH_LIMIT:
+        elapsed = loop.query(size)
+        rate = size * 1e9 / elapsed
+        if elapsed * 4 >= duration_ns or loop.recorder.now() >= duration_ns:
+            break
+        size *= 2
+    return rate
+
+
+def samples_per_query(settings: TestSettings) -> int:
+    """The query shape of a scenario's closed-loop warm-up and pilot."""
+    return settings.multi_stream_samples_per_query if settings.scenario is Scenario.MultiStream else 1
+
+
+def warm_up(sut: SystemUnderTest, loaded: np.ndarray, settings: TestSettings, clock: Clock = monotonic_ns) -> int:
+    """Untimed, unrecorded queries for warmup_ms; returns how many were issued."""
+    if settings.warmup_ms == 0:
+        return 0
+    loop = ClosedLoop(sut, loaded, settings.sample_timeout_ms * 1_000_000, clock)
+    size = min(len(loaded), 1024) if settings.scenario is Scenario.Offline else samples_per_query(settings)
+    loop.repeat(size, settings.warmup_ms * 1_000_000)
+    return loop.queries
+
+
+def fill_by_pilot(
+    sut: SystemUnderTest, loaded: np.ndarray, settings: TestSettings, clock: Clock = monotonic_ns
+) -> tuple[TestSettings, dict[str, str]]:
+    """Effective settings with the schedule-sizing value measured when the user left it unset."""
+    scenario = settings.scenario
+    key = {
+        Scenario.SingleStream: "single_stream_expected_latency_ns",
+        Scenario.MultiStream: "multi_stream_expected_latency_ns",
+        Scenario.Server: "server_target_qps",
+        Scenario.Offline: "offline_expected_qps",
+    }[scenario]
+    if getattr(settings, key) is not None:
+        return settings, {}
+    loop = ClosedLoop(sut, loaded, settings.sample_timeout_ms * 1_000_000, clock)
+    duration_ns = settings.pilot_ms * 1_000_000
+    value: float | int
+    if scenario is Scenario.Offline:
+        value = offline_rate(loop, duration_ns)
+        how = f"pilot: {value:.1f} samples/s measured on a batch of up to {OFFLINE_PILOT_BATCH_LIMIT} samples"
+    else:
+        mean_ns = loop.repeat(samples_per_query(settings), duration_ns)
+        if scenario is Scenario.Server:
+            value = SERVER_LOAD_FACTOR * 1e9 / mean_ns
+            how = (
+                f"pilot: {SERVER_LOAD_FACTOR} x the sequential rate of {1e9 / mean_ns:.1f} queries/s "
+                f"measured over {loop.queries} queries"
+            )
+        else:
+            value = math.ceil(mean_ns)
+            how = f"pilot: mean latency of {loop.queries} sequential queries"
+    effective = settings.model_copy(update={key: value})
+    scale = scheduled_samples(effective) / MAX_SCHEDULED_SAMPLES
+    if scale > 1:
+        value = value / scale if scenario in (Scenario.Offline, Scenario.Server) else math.ceil(value * scale)
+        effective = settings.model_copy(update={key: value})
+        how += (
+            f"; capped at {value:.6g} so the schedule fits the trace limit of {MAX_SCHEDULED_SAMPLES:,} samples:"
+            " the SUT may finish before min_duration_ms"
+        )
+    return effective, {key: how}

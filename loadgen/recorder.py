@@ -1,0 +1,141 @@
+"""Records completions into a trace from any thread, and lets the engine wait for them.
+
+The hot path takes one lock, writes the trace columns in place and allocates nothing per
+sample. Protocol breaches (an id never issued, a sample completed twice) do not raise in
+the SUT's thread: they are recorded, and the engine ends the run with the reason.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+import numpy as np
+
+from loadgen.clock import Clock
+from loadgen.errors import RunAborted, SampleTimeout, SutError
+from loadgen.trace import NOT_YET, Trace
+
+_WAIT_SLICE_S = 0.05
+"""How often a waiting engine looks at errors and the stall timeout."""
+
+
+class Recorder:
+    """Completion bookkeeping for one trace; times are ns since `start()`."""
+
+    def __init__(self, trace: Trace, clock: Clock) -> None:
+        self.trace = trace
+        self.ids = np.arange(1, len(trace) + 1, dtype=np.int64)
+        self.completed = 0
+        self.issued = 0
+        self.error: RunAborted | None = None
+        self._clock = clock
+        self._t0 = clock()
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._wake_at = 0
+        self._last_progress_ns = 0
+        self.last_completed_ns = 0
+
+    def start(self) -> int:
+        """Make now the zero of the run's times; returns the absolute start."""
+        self._t0 = self._clock()
+        return self._t0
+
+    def now(self) -> int:
+        """Nanoseconds since the start of timing."""
+        return self._clock() - self._t0
+
+    def mark_issued(self, lo: int, hi: int, now_ns: int) -> None:
+        """Rows [lo, hi) are handed to the SUT at `now_ns`; rows are issued in order."""
+        self.trace.issued_ns[lo:hi] = now_ns
+        self.issued = hi
+        self._last_progress_ns = now_ns
+
+    def fail(self, error: RunAborted) -> None:
+        """Record the first protocol breach and wake the engine."""
+        if self.error is None:
+            self.error = error
+        self._wake.set()
+
+    def complete(
+        self, ids: int | Sequence[int] | np.ndarray, sizes: int | Sequence[int] | np.ndarray | None = None
+    ) -> None:
+        """Completion from the SUT: one id or many, with optional response sizes in bytes."""
+        now = self._clock() - self._t0
+        if isinstance(ids, (int, np.integer)):
+            self._complete_one(int(ids), now, sizes)
+        else:
+            self._complete_many(np.asarray(ids, dtype=np.int64), now, sizes)
+
+    def _complete_one(self, sample_id: int, now: int, size: object) -> None:
+        row = sample_id - 1
+        trace = self.trace
+        with self._lock:
+            if not 0 <= row < self.issued:
+                self.fail(SutError(f"the SUT completed sample id {sample_id}, which was never issued"))
+                return
+            if trace.completed_ns[row] != NOT_YET:
+                self.fail(SutError(f"the SUT completed sample id {sample_id} twice"))
+                return
+            trace.completed_ns[row] = now
+            if size is not None:
+                trace.response_size[row] = size
+            self._count(1, now)
+
+    def _complete_many(self, ids: np.ndarray, now: int, sizes: object) -> None:
+        if ids.size == 0:
+            return
+        rows = ids.ravel() - 1
+        trace = self.trace
+        with self._lock:
+            problem = self._check_rows(rows)
+            if problem:
+                self.fail(SutError(problem))
+                return
+            trace.completed_ns[rows] = now
+            if sizes is not None:
+                trace.response_size[rows] = sizes
+            self._count(rows.size, now)
+
+    def _check_rows(self, rows: np.ndarray) -> str | None:
+        """Why a completion of these rows breaks the protocol, or None."""
+        if rows.min() < 0 or rows.max() >= self.issued:
+            bad = rows[(rows < 0) | (rows >= self.issued)][0]
+            return f"the SUT completed sample id {bad + 1}, which was never issued"
+        done = self.trace.completed_ns[rows] != NOT_YET
+        if done.any():
+            return f"the SUT completed sample id {rows[done][0] + 1} twice"
+        if rows.size > 1 and not bool(np.all(rows[1:] > rows[:-1])):
+            unique, counts = np.unique(rows, return_counts=True)
+            if (counts > 1).any():
+                return f"the SUT completed sample id {unique[counts > 1][0] + 1} twice in one call"
+        return None
+
+    def _count(self, n: int, now: int) -> None:
+        self.completed += n
+        self._last_progress_ns = now
+        self.last_completed_ns = now
+        if self.completed >= self._wake_at:
+            self._wake.set()
+
+    def wait_for(self, target: int, stall_timeout_ns: int) -> None:
+        """Block until `target` samples completed; raise on a breach or a stall."""
+        with self._lock:
+            if self.completed >= target and self.error is None:
+                return
+            self._wake_at = target
+            self._wake.clear()
+        while True:
+            if self.error is not None:
+                raise self.error
+            if self.completed >= target:
+                return
+            stalled = self.now() - self._last_progress_ns
+            if stalled > stall_timeout_ns:
+                outstanding = self.issued - self.completed
+                raise SampleTimeout(
+                    f"{outstanding} sample(s) outstanding and none completed for "
+                    f"{stall_timeout_ns / 1e6:.0f} ms (sample_timeout_ms): the SUT looks stuck"
+                )
+            self._wake.wait(min(_WAIT_SLICE_S, (stall_timeout_ns - stalled) / 1e9 + 1e-4))

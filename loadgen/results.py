@@ -1,0 +1,240 @@
+"""Every figure of a run, computed from its trace and settings, and nowhere else.
+
+The summary, result.json, the reports and the validator all call these functions, so
+they can never disagree. Latency is measured from a query's *scheduled* time (for Server,
+its Poisson arrival; elsewhere its issue), so a late issue counts against the SUT.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+from loadgen import early_stopping
+from loadgen.percentile import REPORTED_PERCENTILES, percentiles
+from loadgen.settings import Scenario, TestSettings
+from loadgen.trace import NOT_YET, Trace
+
+HEADLINES = {
+    Scenario.SingleStream: "{p}th percentile latency (ns)",
+    Scenario.MultiStream: "{p}th percentile latency (ns)",
+    Scenario.Server: "Completed samples per second",
+    Scenario.Offline: "Samples per second",
+}
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class LatencySummary(_Frozen):
+    """Min, max, mean and LoadGen percentiles (sorted[floor(n*p)]) of a set of latencies."""
+
+    count: int
+    min_ns: int
+    max_ns: int
+    mean_ns: float
+    percentiles_ns: dict[str, int]
+
+
+class EarlyStopping(_Frozen):
+    """LoadGen's binomial early-stopping verdict at 99% confidence."""
+
+    met: bool
+    queries: int
+    overlatency_queries: int | None
+    min_queries: int
+    estimate_ns: int | None
+    percentile: float
+    message: str
+
+
+class Metrics(_Frozen):
+    """The figures of one run; the headline is the scenario's official metric."""
+
+    headline_name: str
+    headline_value: float | None
+    queries_issued: int
+    queries_completed: int
+    samples_issued: int
+    samples_completed: int
+    duration_ns: int
+    last_scheduled_ns: int
+    samples_per_second: float | None
+    completed_samples_per_second: float | None
+    latency: LatencySummary | None
+    target_latency_percentile: float | None
+    target_percentile_latency_ns: int | None
+    issue_delay: LatencySummary | None
+    early_stopping: EarlyStopping | None
+
+
+class Validity(_Frozen):
+    """VALID only when every check passed; each failed check names its reason."""
+
+    valid: bool
+    checks: dict[str, bool]
+    reasons: list[str]
+
+
+def percentile_label(p: float) -> str:
+    """'99.9' for 0.999, '90.0' for 0.9: the key and text LoadGen uses."""
+    value = round(p * 100, 6)
+    return f"{value:.1f}" if value == round(value, 1) else f"{value:g}"
+
+
+def summarize_latencies(latencies_ns: np.ndarray, extra: tuple[float, ...] = ()) -> LatencySummary | None:
+    """LoadGen's latency statistics; None when there is nothing to summarise."""
+    if latencies_ns.size == 0:
+        return None
+    ordered = np.sort(latencies_ns)
+    wanted = sorted(set(REPORTED_PERCENTILES) | set(extra))
+    return LatencySummary(
+        count=int(ordered.size),
+        min_ns=int(ordered[0]),
+        max_ns=int(ordered[-1]),
+        mean_ns=float(ordered.mean()),
+        percentiles_ns={percentile_label(p): v for p, v in percentiles(ordered, wanted).items()},
+    )
+
+
+def query_starts(trace: Trace) -> np.ndarray:
+    """Row of the first sample of each query in the trace."""
+    if len(trace) == 0:
+        return np.zeros(0, dtype=np.int64)
+    return np.flatnonzero(np.r_[True, trace.query[1:] != trace.query[:-1]])
+
+
+def query_latencies_ns(trace: Trace, scenario: Scenario) -> np.ndarray:
+    """Per completed query: last sample's completion minus the query's scheduled time.
+
+    Offline reports per-sample latency instead, as LoadGen does, since its one query
+    holds every sample.
+    """
+    done = trace.completed_ns != NOT_YET
+    if scenario is Scenario.Offline:
+        return (trace.completed_ns - trace.scheduled_ns)[done]
+    starts = query_starts(trace)
+    if starts.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    all_done = np.logical_and.reduceat(done, starts)
+    last = np.maximum.reduceat(trace.completed_ns, starts)
+    return (last - trace.scheduled_ns[starts])[all_done]
+
+
+def issue_delays_ns(trace: Trace) -> np.ndarray:
+    """Per issued query: how late the harness issued it after its scheduled time."""
+    starts = query_starts(trace)
+    return trace.issued_ns[starts] - trace.scheduled_ns[starts]
+
+
+def _rate(count: int, span_ns: int) -> float | None:
+    return count * 1e9 / span_ns if span_ns > 0 and count > 0 else None
+
+
+def compute_metrics(trace: Trace, settings: TestSettings) -> Metrics:
+    """All figures of a run from its (issued rows of the) trace."""
+    scenario = settings.scenario
+    done = trace.completed_ns != NOT_YET
+    samples_completed = int(np.count_nonzero(done))
+    latencies = query_latencies_ns(trace, scenario)
+    target_p = settings.target_latency_percentile()
+    latency = summarize_latencies(latencies, (target_p,) if target_p else ())
+    last_completion = int(trace.completed_ns.max()) if samples_completed else 0
+    first_scheduled = int(trace.scheduled_ns.min()) if len(trace) else 0
+    last_scheduled = int(trace.scheduled_ns.max()) if len(trace) else 0
+    completed_rate = _rate(samples_completed - 1, last_completion - first_scheduled)
+    samples_rate = _rate(samples_completed, last_completion - first_scheduled)
+    stopping = _early_stopping(latencies, settings)
+    target_latency = latency.percentiles_ns[percentile_label(target_p)] if latency and target_p else None
+    headline_value: float | None = {
+        Scenario.Server: completed_rate,
+        Scenario.Offline: samples_rate,
+    }.get(scenario, None)
+    if scenario in (Scenario.SingleStream, Scenario.MultiStream):
+        headline_value = stopping.estimate_ns if stopping and stopping.met else target_latency
+    return Metrics(
+        headline_name=HEADLINES[scenario].format(p=percentile_label(target_p or 0)),
+        headline_value=headline_value,
+        queries_issued=int(query_starts(trace).size),
+        queries_completed=_queries_completed(trace, latencies, scenario),
+        samples_issued=len(trace),
+        samples_completed=samples_completed,
+        duration_ns=last_completion,
+        last_scheduled_ns=last_scheduled,
+        samples_per_second=samples_rate,
+        completed_samples_per_second=completed_rate,
+        latency=latency,
+        target_latency_percentile=target_p,
+        target_percentile_latency_ns=target_latency,
+        issue_delay=summarize_latencies(issue_delays_ns(trace)) if scenario is Scenario.Server else None,
+        early_stopping=stopping,
+    )
+
+
+def _queries_completed(trace: Trace, latencies: np.ndarray, scenario: Scenario) -> int:
+    """Offline's latencies are per sample; its one query is complete when every sample is."""
+    if scenario is Scenario.Offline:
+        return int(len(trace) > 0 and bool((trace.completed_ns != NOT_YET).all()))
+    return int(latencies.size)
+
+
+def _early_stopping(latencies: np.ndarray, settings: TestSettings) -> EarlyStopping | None:
+    scenario = settings.scenario
+    p = settings.target_latency_percentile()
+    if p is None:
+        return None
+    if scenario is Scenario.Server:
+        verdict = early_stopping.server_check(latencies, settings.server_target_latency_ns, p)
+    else:
+        verdict = early_stopping.latency_estimate(np.sort(latencies), p)
+    return EarlyStopping(**verdict.__dict__)
+
+
+def judge(metrics: Metrics, settings: TestSettings, error: str | None) -> Validity:
+    """LoadGen's validity rules for the scenario, plus how the run ended."""
+    scenario = settings.scenario
+    min_duration_ns = settings.min_duration_ms * 1_000_000
+    checks: dict[str, bool] = {}
+    reasons: list[str] = []
+
+    def check(name: str, ok: bool, reason: str) -> None:
+        checks[name] = ok
+        if not ok:
+            reasons.append(reason)
+
+    check("run_completed", error is None, f"the run did not complete: {error}")
+    span_ns = metrics.last_scheduled_ns if scenario is Scenario.Server else metrics.duration_ns
+    check(
+        "min_duration",
+        span_ns >= min_duration_ns,
+        f"min duration not met: ran {span_ns / 1e6:.1f} ms, min_duration_ms is {settings.min_duration_ms}"
+        + ("" if error else _hint_duration(settings)),
+    )
+    counted = metrics.samples_completed if scenario is Scenario.Offline else metrics.queries_completed
+    unit = "samples" if scenario is Scenario.Offline else "queries"
+    check(
+        "min_queries",
+        counted >= settings.min_query_count,
+        f"min queries not met: {counted} {unit} completed, min_query_count is {settings.min_query_count}",
+    )
+    if metrics.early_stopping is not None:
+        check("early_stopping", metrics.early_stopping.met, f"early stopping not met: {metrics.early_stopping.message}")
+    if scenario is Scenario.Server:
+        p99 = metrics.target_percentile_latency_ns
+        check(
+            "performance_constraints",
+            p99 is not None and p99 <= settings.server_target_latency_ns,
+            f"{percentile_label(settings.server_target_latency_percentile)}th percentile latency {p99} ns "
+            f"exceeds server_target_latency_ns {settings.server_target_latency_ns}: lower server_target_qps",
+        )
+    return Validity(valid=not reasons, checks=checks, reasons=reasons)
+
+
+def _hint_duration(settings: TestSettings) -> str:
+    hints = {
+        Scenario.Offline: "; the SUT was faster than offline_expected_qps: raise it",
+        Scenario.SingleStream: "; the SUT was faster than single_stream_expected_latency_ns: lower it",
+        Scenario.MultiStream: "; the SUT was faster than multi_stream_expected_latency_ns: lower it",
+    }
+    return hints.get(settings.scenario, "")

@@ -1,0 +1,143 @@
+"""One benchmark from start to finish: load, pilot, warm-up, schedule, timed run, figures.
+
+Whatever happens after the settings are accepted, a RunResult comes back with everything
+recorded so far; only a SettingsError (nothing ran) propagates.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from importlib import metadata
+from typing import Any
+
+import numpy as np
+
+from loadgen.clock import Clock, monotonic_ns
+from loadgen.engine import Engine, RunRecord
+from loadgen.errors import Interrupted, RunAborted, SettingsError, SutError
+from loadgen.fingerprint import collect_fingerprint, load_average
+from loadgen.pilot import fill_by_pilot, warm_up
+from loadgen.query import QuerySampleLibrary, SystemUnderTest
+from loadgen.results import Metrics, compute_metrics, judge
+from loadgen.run_result import RunResult
+from loadgen.schedule import build_schedule, select_loaded_samples
+from loadgen.settings import Scenario, TestSettings
+from loadgen.trace import Trace
+
+Observer = Callable[[Engine], AbstractContextManager[None]]
+"""Watches a timed run (a progress bar, say); gets the engine before it starts."""
+
+
+@dataclass
+class Benchmark:
+    """A finished run: its result and the issued rows of its trace."""
+
+    result: RunResult
+    trace: Trace
+    error: RunAborted | None
+
+
+def tool_version() -> str:
+    try:
+        return f"tinyperf-loadgen {metadata.version('tinyperf-loadgen')}"
+    except metadata.PackageNotFoundError:
+        return "tinyperf-loadgen (not installed)"
+
+
+def performance_sample_count(settings: TestSettings, qsl: QuerySampleLibrary) -> int:
+    """The loaded set's size; impossible combinations are settings errors, before anything runs."""
+    total = qsl.total_sample_count
+    count = settings.performance_sample_count_override or min(qsl.performance_sample_count, total)
+    problems = []
+    if total < 1:
+        problems.append(f"the QSL {qsl.name!r} has no samples (total_sample_count = {total})")
+    if count > total:
+        problems.append(
+            f"performance_sample_count_override = {count} exceeds the QSL's {total} samples; allowed: 1 to {total}"
+        )
+    per_query = settings.multi_stream_samples_per_query
+    if settings.scenario is Scenario.MultiStream and per_query > count:
+        problems.append(
+            f"multi_stream_samples_per_query = {per_query} exceeds the {count} loaded samples; allowed: 1 to {count}"
+        )
+    if problems:
+        raise SettingsError(problems)
+    return count
+
+
+def _qsl_call(action: Callable[[np.ndarray], None], name: str, indices: np.ndarray) -> None:
+    try:
+        action(indices)
+    except Exception as exc:
+        raise SutError(f"the QSL raised {type(exc).__name__} in {name}: {exc}") from exc
+
+
+def run_benchmark(
+    sut: SystemUnderTest,
+    qsl: QuerySampleLibrary,
+    settings: TestSettings,
+    clock: Clock = monotonic_ns,
+    observer: Observer | None = None,
+    fingerprint: dict[str, Any] | None = None,
+) -> Benchmark:
+    """Run one benchmark; the result says VALID or INVALID and why."""
+    loaded_count = performance_sample_count(settings, qsl)
+    started_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    fingerprint = collect_fingerprint() if fingerprint is None else fingerprint
+    loaded = select_loaded_samples(qsl.total_sample_count, loaded_count, settings.qsl_rng_seed)
+    effective, chosen = settings, {}
+    warmup_queries = 0
+    record = RunRecord(trace=Trace.allocate(np.zeros(1, dtype=np.int64), np.zeros(0)), stop_reason="not started")
+    try:
+        _qsl_call(qsl.load_samples, "load_samples", loaded)
+        try:
+            effective, chosen = fill_by_pilot(sut, loaded, settings, clock)
+            warmup_queries = warm_up(sut, loaded, effective, clock)
+            engine = Engine(sut, build_schedule(effective, loaded), effective, clock)
+            with observer(engine) if observer else contextlib.nullcontext():
+                record = engine.run()
+        finally:
+            _qsl_call(qsl.unload_samples, "unload_samples", loaded)
+    except RunAborted as exc:
+        record.error, record.stop_reason = exc, f"aborted before timing: {exc}"
+    except KeyboardInterrupt:
+        exc = Interrupted("interrupted by the user before timing started")
+        record.error, record.stop_reason = exc, f"aborted: {exc}"
+    error_text = str(record.error) if record.error else None
+    metrics = compute_metrics(record.trace, effective)
+    validity = judge(metrics, effective, error_text)
+    result = RunResult(
+        tool=tool_version(),
+        started_at=started_at,
+        scenario=settings.scenario.value,
+        mode=settings.mode.value,
+        sut_name=str(getattr(sut, "name", type(sut).__name__)),
+        qsl_name=str(qsl.name),
+        valid=validity.valid,
+        invalid_reasons=validity.reasons,
+        checks=validity.checks,
+        stop_reason=record.stop_reason,
+        error=error_text,
+        metrics=metrics,
+        settings_requested=settings.model_dump(mode="json"),
+        settings_effective=effective.model_dump(mode="json"),
+        chosen_by_pilot=chosen,
+        warmup_queries=warmup_queries,
+        total_sample_count=qsl.total_sample_count,
+        performance_sample_count=loaded_count,
+        fingerprint=fingerprint,
+        load_average_end=load_average(),
+        warnings=record.notes,
+    )
+    return Benchmark(result=result, trace=record.trace, error=record.error)
+
+
+def headline(metrics: Metrics | None) -> str:
+    """The headline metric as one line, for summaries."""
+    if metrics is None or metrics.headline_value is None:
+        return "no headline metric: nothing completed"
+    return f"{metrics.headline_name}: {metrics.headline_value:.6g}"

@@ -1,0 +1,234 @@
+"""Every setting of a run in one validated pydantic model, and the layering that builds it.
+
+Attribute names follow `mlperf_loadgen.TestSettings` so that LoadGen users find what they
+know; harness-only settings (warm-up, pilot, timeout) sit beside them. "No limit" is
+`None`, never a magic 0. Layers, lowest first: model defaults < scenario file <
+`--config FILE` < `--set KEY=VALUE`. Each problem names its source, key and allowed range.
+"""
+
+from __future__ import annotations
+
+import difflib
+import enum
+import tomllib
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+import annotated_types
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from loadgen.errors import SettingsError
+
+UINT64_MAX = 2**64 - 1
+
+
+class Scenario(str, enum.Enum):
+    """LoadGen's four scenarios; accepted by LoadGen name or snake_case name."""
+
+    SingleStream = "SingleStream"
+    MultiStream = "MultiStream"
+    Server = "Server"
+    Offline = "Offline"
+
+    @classmethod
+    def parse(cls, text: str) -> "Scenario":
+        """Accept `SingleStream`, `single_stream`, `singlestream`, any case."""
+        key = text.replace("_", "").replace("-", "").lower()
+        for member in cls:
+            if member.value.lower() == key:
+                return member
+        allowed = ", ".join(f"{m.value} ({_snake(m.value)})" for m in cls)
+        raise ValueError(f"unknown scenario {text!r}; allowed: {allowed}")
+
+
+class Mode(str, enum.Enum):
+    """What a run measures. Performance only for now: accuracy modes need labelled data."""
+
+    PerformanceOnly = "PerformanceOnly"
+
+
+def _snake(name: str) -> str:
+    return "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
+
+
+_Seed = Field(default=0, ge=0, le=UINT64_MAX)
+_Percentile = dict(gt=0.0, lt=1.0)
+
+
+class TestSettings(BaseModel):
+    """What the user asked for. Immutable; the engine derives effective values from it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
+    __test__: ClassVar[bool] = False  # the name starts with "Test"; pytest must not collect it
+
+    scenario: Scenario = Field(default=Scenario.Offline, description="Which LoadGen scenario to run.")
+    mode: Mode = Field(default=Mode.PerformanceOnly, description="What the run measures.")
+
+    min_duration_ms: int = Field(default=10_000, ge=0, description="The run lasts at least this long.")
+    max_duration_ms: int | None = Field(
+        default=None, ge=1, description="Stop issuing after this long; unset means no limit."
+    )
+    min_query_count: int = Field(default=100, ge=1, description="The run issues at least this many queries.")
+    max_query_count: int | None = Field(
+        default=None, ge=1, description="Issue at most this many queries; unset means no limit."
+    )
+
+    single_stream_expected_latency_ns: int | None = Field(
+        default=None, ge=1, description="Sizes the SingleStream schedule; unset means measured by a pilot."
+    )
+    single_stream_target_latency_percentile: float = Field(default=0.90, **_Percentile)
+    multi_stream_expected_latency_ns: int | None = Field(
+        default=None, ge=1, description="Sizes the MultiStream schedule; unset means measured by a pilot."
+    )
+    multi_stream_target_latency_percentile: float = Field(default=0.99, **_Percentile)
+    multi_stream_samples_per_query: int = Field(default=8, ge=1)
+
+    server_target_qps: float | None = Field(
+        default=None, gt=0, description="Poisson arrival rate; unset means chosen by a pilot."
+    )
+    server_target_latency_ns: int = Field(default=100_000_000, ge=1)
+    server_target_latency_percentile: float = Field(default=0.99, **_Percentile)
+    server_max_async_queries: int | None = Field(
+        default=None, ge=1, description="Cap on outstanding Server queries; unset means no cap."
+    )
+    server_coalesce_queries: bool = Field(
+        default=False, description="Issue all past-due Server queries in one call, as LoadGen allows."
+    )
+
+    offline_expected_qps: float | None = Field(
+        default=None, gt=0, description="Sizes the Offline query; unset means measured by a pilot."
+    )
+    performance_sample_count_override: int | None = Field(
+        default=None, ge=1, description="Samples loaded for performance runs; unset means the QSL's own."
+    )
+
+    qsl_rng_seed: int = _Seed
+    sample_index_rng_seed: int = _Seed
+    schedule_rng_seed: int = _Seed
+
+    warmup_ms: int = Field(default=0, ge=0, description="Untimed, unrecorded warm-up before the run.")
+    pilot_ms: int = Field(default=300, ge=10, le=60_000, description="Length of the pilot that measures the SUT.")
+    sample_timeout_ms: int = Field(
+        default=10_000,
+        ge=1,
+        description="Abort when samples are outstanding and none completed for this long.",
+    )
+
+    @field_validator("scenario", mode="before")
+    @classmethod
+    def _parse_scenario(cls, value: Any) -> Any:
+        return Scenario.parse(value) if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _check_combinations(self) -> "TestSettings":
+        if self.max_duration_ms is not None and self.min_duration_ms > self.max_duration_ms:
+            raise ValueError(
+                f"min_duration_ms ({self.min_duration_ms}) must not exceed max_duration_ms ({self.max_duration_ms})"
+            )
+        if self.max_query_count is not None and self.min_query_count > self.max_query_count:
+            raise ValueError(
+                f"min_query_count ({self.min_query_count}) must not exceed max_query_count ({self.max_query_count})"
+            )
+        return self
+
+    def target_latency_percentile(self) -> float | None:
+        """The percentile the scenario's latency rule is stated at (None for Offline)."""
+        return {
+            Scenario.SingleStream: self.single_stream_target_latency_percentile,
+            Scenario.MultiStream: self.multi_stream_target_latency_percentile,
+            Scenario.Server: self.server_target_latency_percentile,
+        }.get(self.scenario)
+
+
+SETTING_NAMES: tuple[str, ...] = tuple(TestSettings.model_fields)
+
+
+def describe_allowed(name: str) -> str:
+    """The allowed values of one setting, in words, from the model's own metadata."""
+    field = TestSettings.model_fields[name]
+    annotation = field.annotation
+    optional = ", or unset" if "None" in str(annotation) else ""
+    if name == "scenario":
+        return ", ".join(m.value for m in Scenario)
+    if name == "mode":
+        return ", ".join(m.value for m in Mode)
+    kind = "a whole number" if "int" in str(annotation) else "a number"
+    if "bool" in str(annotation):
+        return "true or false"
+    bounds = []
+    for item in field.metadata:
+        for attr, sign in (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<=")):
+            if isinstance(item, getattr(annotated_types, attr.capitalize())):
+                bounds.append(f"{sign} {getattr(item, attr)}")
+    return f"{kind} {' and '.join(bounds)}{optional}".strip()
+
+
+def _unknown_key_problem(source: str, key: str) -> str:
+    close = difflib.get_close_matches(key, SETTING_NAMES, n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    return f"{source}: unknown setting '{key}'{hint}; see `python -m loadgen.run --print-schema`"
+
+
+def resolve_settings(layers: Iterable[tuple[str, Mapping[str, Any]]]) -> TestSettings:
+    """Merge layers (lowest first) into validated settings, naming the source of each problem."""
+    merged: dict[str, Any] = {}
+    source_of: dict[str, str] = {}
+    problems: list[str] = []
+    for source, values in layers:
+        for key, value in values.items():
+            if key not in TestSettings.model_fields:
+                problems.append(_unknown_key_problem(source, key))
+                continue
+            merged[key] = value
+            source_of[key] = source
+    if problems:
+        raise SettingsError(problems)
+    try:
+        return TestSettings.model_validate(merged)
+    except ValidationError as exc:
+        raise SettingsError([_explain(error, merged, source_of) for error in exc.errors()]) from None
+
+
+def _explain(error: Mapping[str, Any], merged: Mapping[str, Any], source_of: Mapping[str, str]) -> str:
+    """One line per problem: where the value came from, the key, what is wrong, what is allowed."""
+    location = error.get("loc") or ()
+    message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+    if location:
+        key = str(location[0])
+        source = source_of.get(key, "defaults")
+        allowed = "" if "allowed:" in message else f"; allowed: {describe_allowed(key)}"
+        return f"{source}: {key} = {merged.get(key)!r}: {message}{allowed}"
+    named = [key for key in SETTING_NAMES if key in message]
+    sources = ", ".join(f"{key} from {source_of.get(key, 'defaults')}" for key in named)
+    return f"{message} ({sources})" if sources else message
+
+
+def load_toml(path: Path) -> dict[str, Any]:
+    """Read a settings file; a missing or malformed file is a settings problem naming the file."""
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise SettingsError([f"{path}: file not found"]) from None
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise SettingsError([f"{path}: not a readable TOML file: {exc}"]) from None
+
+
+def parse_assignment(text: str) -> tuple[str, Any]:
+    """`KEY=VALUE` with VALUE read as a TOML value (number, bool, string) or else kept as text."""
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise SettingsError([f"--set {text}: expected KEY=VALUE"])
+    raw = raw.strip()
+    try:
+        return key, tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        return key, raw
+
+
+def settings_schema() -> dict[str, Any]:
+    """The settings' JSON schema, for editors and `--print-schema`."""
+    return TestSettings.model_json_schema()
+
