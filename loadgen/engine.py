@@ -152,7 +152,7 @@ class Engine:
         scheduled = self.schedule.scheduled_ns
         assert scheduled is not None
         recorder = self.recorder
-        t0 = self._clock() - recorder.now()
+        t0 = recorder.start_ns
         n = len(scheduled)
         cap = self.settings.server_max_async_queries
         coalesce = self.settings.server_coalesce_queries

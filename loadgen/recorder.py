@@ -30,7 +30,7 @@ class Recorder:
         self.issued = 0
         self.error: RunAborted | None = None
         self._clock = clock
-        self._t0 = clock()
+        self.start_ns = clock()
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._wake_at = 0
@@ -39,12 +39,12 @@ class Recorder:
 
     def start(self) -> int:
         """Make now the zero of the run's times; returns the absolute start."""
-        self._t0 = self._clock()
-        return self._t0
+        self.start_ns = self._clock()
+        return self.start_ns
 
     def now(self) -> int:
         """Nanoseconds since the start of timing."""
-        return self._clock() - self._t0
+        return self._clock() - self.start_ns
 
     def mark_issued(self, lo: int, hi: int, now_ns: int) -> None:
         """Rows [lo, hi) are handed to the SUT at `now_ns`; rows are issued in order."""
@@ -62,7 +62,7 @@ class Recorder:
         self, ids: int | Sequence[int] | np.ndarray, sizes: int | Sequence[int] | np.ndarray | None = None
     ) -> None:
         """Completion from the SUT: one id or many, with optional response sizes in bytes."""
-        now = self._clock() - self._t0
+        now = self._clock() - self.start_ns
         if isinstance(ids, (int, np.integer)):
             self._complete_one(int(ids), now, sizes)
         else:

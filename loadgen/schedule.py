@@ -16,6 +16,7 @@ seeds and settings give the same schedule on any machine, and a longer run exten
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,8 +31,8 @@ SCHEDULE_HEADROOM = 1.5
 """SingleStream/MultiStream schedules cover this many times the expected run, so a SUT a
 little faster than its expected latency does not run out of queries."""
 
-OFFLINE_HEADROOM = 1.1
-"""LoadGen sizes the Offline query at 1.1 x min_duration x expected_qps."""
+OFFLINE_HEADROOM = Fraction(11, 10)
+"""LoadGen sizes the Offline query at 1.1 x min_duration x expected_qps (exact, rounded up)."""
 
 
 @dataclass(frozen=True)
@@ -79,20 +80,20 @@ def closed_loop_query_count(settings: TestSettings, expected_latency_ns: int) ->
 
 def offline_sample_count(settings: TestSettings, expected_qps: float) -> int:
     """Offline: one query sized like LoadGen's, at least min_query_count samples."""
-    span = math.ceil(OFFLINE_HEADROOM * settings.min_duration_ms / 1000.0 * expected_qps)
+    span = math.ceil(OFFLINE_HEADROOM * Fraction(settings.min_duration_ms, 1000) * Fraction(expected_qps))
     return _cap(max(settings.min_query_count, span), settings)
 
 
 def server_arrivals_ns(settings: TestSettings, target_qps: float) -> np.ndarray:
     """Server: arrivals until both min_duration and min_query_count are covered."""
     min_duration_ns = settings.min_duration_ms * 1_000_000
-    guess = settings.min_query_count + math.ceil(1.2 * target_qps * settings.min_duration_ms / 1000.0) + 64
+    guess = _cap(settings.min_query_count + math.ceil(1.2 * target_qps * settings.min_duration_ms / 1000.0) + 64, settings)
     while True:
         arrivals = poisson_arrivals_ns(target_qps, guess, settings.schedule_rng_seed)
         covering = int(np.searchsorted(arrivals, min_duration_ns, side="left")) + 1
-        if covering <= guess:
+        if covering <= guess or guess == _cap(guess * 2, settings):
             break
-        guess *= 2
+        guess = _cap(guess * 2, settings)
     return arrivals[: _cap(max(settings.min_query_count, covering), settings)]
 
 

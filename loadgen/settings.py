@@ -52,17 +52,18 @@ def _snake(name: str) -> str:
     return "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
 
 
+COMBINATION_SEPARATOR = "; and "
 _Seed = Field(default=0, ge=0, le=UINT64_MAX)
-_Percentile = dict(gt=0.0, lt=1.0)
+_Percentile = dict(gt=0.0, lt=1.0, allow_inf_nan=False)
 
 
 class TestSettings(BaseModel):
     """What the user asked for. Immutable; the engine derives effective values from it."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
     __test__: ClassVar[bool] = False  # the name starts with "Test"; pytest must not collect it
 
-    scenario: Scenario = Field(default=Scenario.Offline, description="Which LoadGen scenario to run.")
+    scenario: Scenario = Field(default=Scenario.SingleStream, description="Which LoadGen scenario to run.")
     mode: Mode = Field(default=Mode.PerformanceOnly, description="What the run measures.")
 
     min_duration_ms: int = Field(default=10_000, ge=0, description="The run lasts at least this long.")
@@ -85,7 +86,7 @@ class TestSettings(BaseModel):
     multi_stream_samples_per_query: int = Field(default=8, ge=1)
 
     server_target_qps: float | None = Field(
-        default=None, gt=0, description="Poisson arrival rate; unset means chosen by a pilot."
+        default=None, gt=0, allow_inf_nan=False, description="Poisson arrival rate; unset means chosen by a pilot."
     )
     server_target_latency_ns: int = Field(default=100_000_000, ge=1)
     server_target_latency_percentile: float = Field(default=0.99, **_Percentile)
@@ -97,7 +98,10 @@ class TestSettings(BaseModel):
     )
 
     offline_expected_qps: float | None = Field(
-        default=None, gt=0, description="Sizes the Offline query; unset means measured by a pilot."
+        default=None,
+        gt=0,
+        allow_inf_nan=False,
+        description="Sizes the Offline query; unset means measured by a pilot.",
     )
     performance_sample_count_override: int | None = Field(
         default=None, ge=1, description="Samples loaded for performance runs; unset means the QSL's own."
@@ -120,16 +124,20 @@ class TestSettings(BaseModel):
     def _parse_scenario(cls, value: Any) -> Any:
         return Scenario.parse(value) if isinstance(value, str) else value
 
+    @field_validator("mode", mode="before")
+    @classmethod
+    def _parse_mode(cls, value: Any) -> Any:
+        return Mode(value) if isinstance(value, str) and value in Mode.__members__ else value
+
     @model_validator(mode="after")
     def _check_combinations(self) -> "TestSettings":
-        if self.max_duration_ms is not None and self.min_duration_ms > self.max_duration_ms:
-            raise ValueError(
-                f"min_duration_ms ({self.min_duration_ms}) must not exceed max_duration_ms ({self.max_duration_ms})"
-            )
-        if self.max_query_count is not None and self.min_query_count > self.max_query_count:
-            raise ValueError(
-                f"min_query_count ({self.min_query_count}) must not exceed max_query_count ({self.max_query_count})"
-            )
+        clashes = [
+            f"{low} ({getattr(self, low)}) must not exceed {high} ({getattr(self, high)})"
+            for low, high in (("min_duration_ms", "max_duration_ms"), ("min_query_count", "max_query_count"))
+            if getattr(self, high) is not None and getattr(self, low) > getattr(self, high)
+        ]
+        if clashes:
+            raise ValueError(COMBINATION_SEPARATOR.join(clashes))
         return self
 
     def target_latency_percentile(self) -> float | None:
@@ -182,15 +190,16 @@ def resolve_settings(layers: Iterable[tuple[str, Mapping[str, Any]]]) -> TestSet
                 continue
             merged[key] = value
             source_of[key] = source
+    try:
+        settings = TestSettings.model_validate(merged)
+    except ValidationError as exc:
+        problems += [line for error in exc.errors() for line in _explain(error, merged, source_of)]
     if problems:
         raise SettingsError(problems)
-    try:
-        return TestSettings.model_validate(merged)
-    except ValidationError as exc:
-        raise SettingsError([_explain(error, merged, source_of) for error in exc.errors()]) from None
+    return settings
 
 
-def _explain(error: Mapping[str, Any], merged: Mapping[str, Any], source_of: Mapping[str, str]) -> str:
+def _explain(error: Mapping[str, Any], merged: Mapping[str, Any], source_of: Mapping[str, str]) -> list[str]:
     """One line per problem: where the value came from, the key, what is wrong, what is allowed."""
     location = error.get("loc") or ()
     message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
@@ -198,10 +207,13 @@ def _explain(error: Mapping[str, Any], merged: Mapping[str, Any], source_of: Map
         key = str(location[0])
         source = source_of.get(key, "defaults")
         allowed = "" if "allowed:" in message else f"; allowed: {describe_allowed(key)}"
-        return f"{source}: {key} = {merged.get(key)!r}: {message}{allowed}"
-    named = [key for key in SETTING_NAMES if key in message]
-    sources = ", ".join(f"{key} from {source_of.get(key, 'defaults')}" for key in named)
-    return f"{message} ({sources})" if sources else message
+        return [f"{source}: {key} = {merged.get(key)!r}: {message}{allowed}"]
+    lines = []
+    for clash in message.split(COMBINATION_SEPARATOR):
+        named = [key for key in SETTING_NAMES if key in clash]
+        sources = ", ".join(f"{key} from {source_of.get(key, 'defaults')}" for key in named)
+        lines.append(f"{clash} ({sources})" if sources else clash)
+    return lines
 
 
 def load_toml(path: Path) -> dict[str, Any]:
@@ -211,7 +223,7 @@ def load_toml(path: Path) -> dict[str, Any]:
             return tomllib.load(handle)
     except FileNotFoundError:
         raise SettingsError([f"{path}: file not found"]) from None
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise SettingsError([f"{path}: not a readable TOML file: {exc}"]) from None
 
 

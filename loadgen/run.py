@@ -1,0 +1,193 @@
+"""`python -m loadgen.run`: benchmark a SUT under one scenario and write the results folder.
+
+Exit codes: 0 completed and VALID; 3 completed but INVALID; 2 bad usage or settings;
+1 SUT or harness error; 130 interrupted. On an error or Ctrl-C, whatever was recorded is
+still written, marked INVALID with the reason.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import json
+import os
+import sys
+from collections.abc import Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from loadgen.errors import Interrupted, LoadgenError, RunAborted, SettingsError
+from loadgen.progress import progress_bar
+from loadgen.runner import Benchmark, run_benchmark
+from loadgen.settings import Scenario, TestSettings, load_toml, parse_assignment, resolve_settings, settings_schema
+from loadgen.sut_loader import build_sut, qsl_for
+from reports.chrome_trace import render_chrome_trace
+from reports.summary import render_console, render_summary
+
+DEFAULT_SUT = "sut.digit_mlp"
+EXIT_VALID, EXIT_ERROR, EXIT_USAGE, EXIT_INVALID, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+EPILOG = """\
+examples:
+  python -m loadgen.run --scenario offline
+  python -m loadgen.run --scenario single_stream --set min_duration_ms=2000
+  python -m loadgen.run --scenario server --sut mypkg.mysut:make_sut --set server_target_qps=200
+  python -m loadgen.run --scenario server --sut sut.fixed_time --sut-arg service_us=250 --sut-arg workers=2
+  python -m loadgen.run --scenario my_rules.toml --config user.toml --trace --output results/mine
+
+settings are layered, lowest first: the scenario file < --config FILE < --set KEY=VALUE.
+Unset rates and latencies (server_target_qps, offline_expected_qps, *_expected_latency_ns)
+are measured by a short pilot; result.json records which. --print-schema lists every key.
+
+exit codes: 0 VALID, 3 INVALID, 2 bad usage or settings, 1 SUT or harness error, 130 interrupted.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m loadgen.run",
+        description="Benchmark a system under test (SUT) under a LoadGen scenario; "
+        "writes mlperf_log_summary.txt, result.json and the per-sample trace.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--scenario",
+        default="offline",
+        help="single_stream, multi_stream, server, offline (or SingleStream, ...), "
+        "or a path to a scenario TOML file (default: offline)",
+    )
+    parser.add_argument("--config", type=Path, help="a TOML file of settings layered over the scenario's")
+    parser.add_argument(
+        "--set", dest="assignments", action="append", default=[], metavar="KEY=VALUE", help="one setting (repeatable)"
+    )
+    parser.add_argument(
+        "--sut",
+        default=DEFAULT_SUT,
+        help="module:attr, path/to/file.py:attr, or a module with make_sut() "
+        f"(default: {DEFAULT_SUT}, a DigitMLP classifier on TinyDigits)",
+    )
+    parser.add_argument(
+        "--sut-arg", dest="sut_args", action="append", default=[], metavar="KEY=VALUE",
+        help="keyword argument for the SUT factory (repeatable)",
+    )
+    parser.add_argument(
+        "--samples", type=int, default=1024, help="size of the index-only QSL for SUTs without a qsl (default 1024)"
+    )
+    parser.add_argument("--output", type=Path, help="results folder (default: results/<time>-<scenario>)")
+    parser.add_argument("--trace", action="store_true", help="also write mlperf_log_trace.json (Chrome trace format)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
+    parser.add_argument("--print-schema", action="store_true", help="print the settings' JSON schema and exit")
+    return parser
+
+
+def scenario_layer(text: str) -> tuple[str, dict[str, Any]]:
+    """A scenario given by name loads the shipped file; anything else is a path."""
+    try:
+        scenario = Scenario.parse(text)
+    except ValueError:
+        scenario = None
+    if scenario is not None:
+        name = "".join("_" + c.lower() if c.isupper() else c for c in scenario.value).lstrip("_") + ".toml"
+        shipped = resources.files("scenarios").joinpath(name)
+        return f"scenarios/{name}", load_toml(Path(str(shipped)))
+    path = Path(text)
+    if not path.exists():
+        raise SettingsError(
+            [f"--scenario {text}: neither a scenario name ({', '.join(m.value for m in Scenario)}) nor a file"]
+        )
+    values = load_toml(path)
+    if "scenario" not in values:
+        raise SettingsError([f"{path}: missing the 'scenario' key; allowed: {', '.join(m.value for m in Scenario)}"])
+    return str(path), values
+
+
+def settings_from_args(args: argparse.Namespace) -> TestSettings:
+    layers = [scenario_layer(args.scenario)]
+    if args.config is not None:
+        layers.append((str(args.config), load_toml(args.config)))
+    for text in args.assignments:
+        key, value = parse_assignment(text)
+        layers.append((f"--set {text}", {key: value}))
+    return resolve_settings(layers)
+
+
+def sut_kwargs(texts: Sequence[str]) -> dict[str, Any]:
+    pairs = [parse_assignment(text) for text in texts]
+    return dict(pairs)
+
+
+def default_output(scenario: Scenario) -> Path:
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return Path("results") / f"{stamp}-{scenario.value}"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def write_outputs(benchmark: Benchmark, output: Path, chrome_trace: bool) -> None:
+    """Raw trace first, then the renderings, then result.json naming every file's hash."""
+    output.mkdir(parents=True, exist_ok=True)
+    result = benchmark.result
+    written = [output / "trace.npz"]
+    benchmark.trace.save(written[0])
+    summary = output / "mlperf_log_summary.txt"
+    summary.write_text(render_summary(result), encoding="utf-8")
+    written.append(summary)
+    if chrome_trace:
+        path = output / "mlperf_log_trace.json"
+        with path.open("w", encoding="utf-8") as handle:
+            handle.writelines(render_chrome_trace(benchmark.trace, result.sut_name))
+        written.append(path)
+    result.files = {path.name: _sha256(path) for path in written}
+    (output / "result.json").write_text(result.model_dump_json(indent=2) + "\n", encoding="utf-8")
+
+
+def exit_code(benchmark: Benchmark) -> int:
+    if isinstance(benchmark.error, Interrupted):
+        return EXIT_INTERRUPTED
+    if isinstance(benchmark.error, RunAborted):
+        return EXIT_ERROR
+    return EXIT_VALID if benchmark.result.valid else EXIT_INVALID
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.print_schema:
+        print(json.dumps(settings_schema(), indent=2))
+        return EXIT_VALID
+    try:
+        if args.samples < 1:
+            raise SettingsError([f"--samples {args.samples}: allowed: a whole number >= 1"])
+        settings = settings_from_args(args)
+        sut = build_sut(args.sut, sut_kwargs(args.sut_args))
+        qsl = qsl_for(sut, args.samples)
+        show = not args.no_progress and sys.stderr.isatty()
+        benchmark = run_benchmark(
+            sut, qsl, settings, observer=(lambda engine: progress_bar(engine, sys.stderr)) if show else None
+        )
+    except LoadgenError as exc:
+        for line in str(exc).splitlines():
+            print(f"error: {line}", file=sys.stderr)
+        return EXIT_USAGE
+    output = args.output or default_output(settings.scenario)
+    write_outputs(benchmark, output, args.trace)
+    print(render_console(benchmark.result))
+    print(f"results: {output}")
+    if benchmark.error is not None:
+        print(f"error: {benchmark.error}", file=sys.stderr)
+    return exit_code(benchmark)
+
+
+if __name__ == "__main__":
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
