@@ -1,0 +1,181 @@
+"""The command line as a user runs it: `python -m loadgen.run ...` in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+QUICK = ["--set", "min_duration_ms=300", "--set", "pilot_ms=50", "--set", "warmup_ms=0"]
+
+BROKEN_SUTS = '''
+import threading
+
+class Raising:
+    name = "Raising"
+    def issue_query(self, samples):
+        raise ValueError("model exploded")
+    def flush_queries(self):
+        pass
+
+class Silent:
+    name = "Silent"
+    def issue_query(self, samples):
+        pass
+    def flush_queries(self):
+        pass
+
+class Twice:
+    name = "Twice"
+    def issue_query(self, samples):
+        samples.complete()
+        samples.complete()
+    def flush_queries(self):
+        pass
+
+class Slow:
+    name = "Slow"
+    def issue_query(self, samples):
+        threading.Timer(0.001, samples.complete).start()
+    def flush_queries(self):
+        pass
+
+class NotASut:
+    name = "NotASut"
+'''
+
+
+def loadgen_run(*args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    return subprocess.run(
+        [sys.executable, "-m", "loadgen.run", *args],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout,
+    )
+
+
+def read_result(folder: Path) -> dict:
+    return json.loads((folder / "result.json").read_text())
+
+
+@pytest.mark.parametrize("scenario", ["single_stream", "multi_stream", "server", "offline"])
+def test_each_scenario_is_valid_on_the_default_sut(scenario: str, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    done = loadgen_run("--scenario", scenario, "--output", str(out), "--trace", *QUICK, "--set", "min_duration_ms=1000", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    result = read_result(out)
+    assert result["valid"] is True and result["invalid_reasons"] == []
+    assert result["sut_name"].startswith("DigitMLP")
+    assert "Result is : VALID" in (out / "mlperf_log_summary.txt").read_text()
+    assert json.loads((out / "mlperf_log_trace.json").read_text())["traceEvents"]
+    assert set(result["files"]) == {"trace.npz", "mlperf_log_summary.txt", "mlperf_log_trace.json"}
+    assert "VALID" in done.stdout
+
+
+def test_default_output_folder_is_timestamped_under_results(tmp_path: Path) -> None:
+    done = loadgen_run("--scenario", "Offline", "--sut", "sut.null", *QUICK, "--set", "min_duration_ms=0", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    (folder,) = (tmp_path / "results").iterdir()
+    assert folder.name.endswith("-Offline")
+    assert read_result(folder)["scenario"] == "Offline"
+
+
+def test_sut_args_reach_the_factory(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    done = loadgen_run(
+        "--scenario", "single_stream", "--sut", "sut.fixed_time", "--sut-arg", "service_us=500",
+        "--output", str(out), *QUICK, cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    result = read_result(out)
+    assert result["sut_name"] == "FixedTimeSUT(500us x 1)"
+    assert result["metrics"]["latency"]["min_ns"] >= 500_000
+
+
+@pytest.mark.parametrize(
+    ("sut", "extra", "code", "words"),
+    [
+        ("Raising", [], 1, "ValueError in issue_query: model exploded"),
+        ("Silent", ["--set", "sample_timeout_ms=300"], 1, "none completed"),
+        ("Twice", [], 1, "completed sample id 1 twice"),
+    ],
+)
+def test_a_broken_sut_exits_with_a_reason_and_writes_results(
+    sut: str, extra: list[str], code: int, words: str, tmp_path: Path
+) -> None:
+    (tmp_path / "broken.py").write_text(BROKEN_SUTS)
+    out = tmp_path / "out"
+    done = loadgen_run(
+        "--scenario", "server", "--sut", f"broken.py:{sut}", "--set", "server_target_qps=100",
+        "--output", str(out), *QUICK, *extra, cwd=tmp_path,
+    )
+    assert done.returncode == code, done.stderr
+    assert words in done.stderr
+    result = read_result(out)
+    assert result["valid"] is False
+    assert any(words in reason for reason in result["invalid_reasons"])
+    assert "Result is : INVALID" in (out / "mlperf_log_summary.txt").read_text()
+
+
+def test_sigint_writes_what_was_recorded_and_exits_130(tmp_path: Path) -> None:
+    (tmp_path / "broken.py").write_text(BROKEN_SUTS)
+    out = tmp_path / "out"
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "loadgen.run", "--scenario", "server", "--sut", "broken.py:Slow",
+         "--set", "server_target_qps=200", "--set", "min_duration_ms=60000", "--output", str(out), "--no-progress"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    time.sleep(3)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    result = read_result(out)
+    assert result["valid"] is False
+    assert "interrupted" in result["error"]
+    assert result["metrics"]["samples_completed"] > 0
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--set", "server_target_qps=-5"], ["--set server_target_qps=-5", "allowed: a number > 0"]),
+        (["--set", "min_duraton_ms=5"], ["unknown setting 'min_duraton_ms'", "did you mean 'min_duration_ms'"]),
+        (["--set", "min_query_count=abc"], ["min_query_count", "valid integer"]),
+        (["--set", "min_duration_ms=5", "--set", "max_duration_ms=1"], ["must not exceed", "from --set"]),
+        (["--scenario", "sideways"], ["neither a scenario name"]),
+        (["--sut", "no_such_module_xyz"], ["module not found"]),
+        (["--sut", "broken.py:NotASut"], ["is not a SUT", "issue_query"]),
+        (["--config", "missing.toml"], ["missing.toml: file not found"]),
+        (["--set", "performance_sample_count_override=100000"], ["exceeds the QSL's 200 samples"]),
+    ],
+)
+def test_bad_settings_exit_2_before_anything_runs(args: list[str], words: list[str], tmp_path: Path) -> None:
+    (tmp_path / "broken.py").write_text(BROKEN_SUTS)
+    done = loadgen_run(*args, cwd=tmp_path)
+    assert done.returncode == 2, done.stdout + done.stderr
+    for word in words:
+        assert word in done.stderr
+    assert not (tmp_path / "results").exists()
+
+
+def test_a_bad_value_in_a_config_file_names_the_file(tmp_path: Path) -> None:
+    config = tmp_path / "user.toml"
+    config.write_text("min_query_count = 0\n")
+    done = loadgen_run("--config", str(config), cwd=tmp_path)
+    assert done.returncode == 2
+    assert f"{config}: min_query_count = 0" in done.stderr
+
+
+def test_print_schema_and_help(tmp_path: Path) -> None:
+    schema = loadgen_run("--print-schema", cwd=tmp_path)
+    assert schema.returncode == 0
+    assert "server_target_qps" in json.loads(schema.stdout)["properties"]
+    helped = loadgen_run("--help", cwd=tmp_path)
+    assert helped.returncode == 0 and "exit codes" in helped.stdout
