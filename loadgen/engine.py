@@ -122,15 +122,14 @@ class Engine:
                 error = Interrupted(f"interrupted by the user after {self.recorder.now() / 1e9:.1f} s")
         if error is not None:
             stop = f"aborted: {error}"
-        return RunRecord(trace=self.trace.issued_rows(), stop_reason=stop, error=error)
+        return RunRecord(trace=self.trace.issued_part(), stop_reason=stop, error=error)
 
     def _past_max_duration(self, now: int) -> bool:
         return self._max_duration_ns is not None and now >= self._max_duration_ns
 
     def _one_outstanding(self) -> str:
         """SingleStream/MultiStream: the next query is issued when the previous completes."""
-        offsets = self.schedule.query_offsets
-        recorder, trace = self.recorder, self.trace
+        recorder, scheduled = self.recorder, self.trace.scheduled_ns
         min_queries = self.settings.min_query_count
         for query in range(self.schedule.n_queries):
             if query >= min_queries and recorder.last_completed_ns >= self._min_duration_ns:
@@ -138,9 +137,8 @@ class Engine:
             now = recorder.now()
             if self._past_max_duration(now):
                 return STOP_MAX_DURATION
-            lo, hi = int(offsets[query]), int(offsets[query + 1])
-            trace.scheduled_ns[lo:hi] = now
-            recorder.mark_issued(lo, hi, now)
+            scheduled[query] = now
+            lo, hi = recorder.mark_issued(query, query + 1, now)
             issue(self.sut, self.batch(lo, hi))
             recorder.wait_for(hi, self._timeout_ns)
         if self.schedule.n_queries >= min_queries and recorder.last_completed_ns >= self._min_duration_ns:
@@ -169,16 +167,15 @@ class Engine:
             if cap is not None and end - recorder.completed > cap:
                 recorder.wait_for(end - cap, self._timeout_ns)
                 now = recorder.now()
-            recorder.mark_issued(query, end, now)
-            issue(self.sut, self.batch(query, end))
+            lo, hi = recorder.mark_issued(query, end, now)
+            issue(self.sut, self.batch(lo, hi))
             query = end
         return STOP_SCHEDULE_DONE
 
     def _offline(self) -> str:
         """Offline: one query holding every sample, issued at the start."""
-        n = self.schedule.n_samples
         now = self.recorder.now()
         self.trace.scheduled_ns[:] = now
-        self.recorder.mark_issued(0, n, now)
-        issue(self.sut, self.batch(0, n))
+        lo, hi = self.recorder.mark_issued(0, 1, now)
+        issue(self.sut, self.batch(lo, hi))
         return STOP_SCHEDULE_DONE

@@ -54,3 +54,16 @@ def percentiles(sorted_values: np.ndarray, ps: Sequence[float]) -> dict[float, i
     """percentile() for each p in ps, keyed by float(p), checking the input once."""
     values = _checked(sorted_values)
     return {float(p): int(values[percentile_index(values.size, p)]) for p in ps}
+
+
+def select_percentiles(values: np.ndarray, ps: Sequence[float]) -> dict[float, int]:
+    """percentiles() of unsorted values without a full sort: partitions `values` in place.
+
+    np.partition at every needed index leaves each of those positions holding exactly
+    what sorting would put there, in O(n) rather than O(n log n) for a run of 64 M samples.
+    """
+    if values.size == 0:
+        raise ValueError("values is empty: a percentile needs at least one value")
+    indices = {float(p): percentile_index(values.size, p) for p in ps}
+    values.partition(sorted(set(indices.values())))
+    return {p: int(values[index]) for p, index in indices.items()}

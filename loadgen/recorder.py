@@ -28,6 +28,7 @@ class Recorder:
         self.ids = np.arange(1, len(trace) + 1, dtype=np.int64)
         self.completed = 0
         self.issued = 0
+        self.issued_queries = 0
         self.error: RunAborted | None = None
         self._clock = clock
         self.start_ns = clock()
@@ -46,11 +47,13 @@ class Recorder:
         """Nanoseconds since the start of timing."""
         return self._clock() - self.start_ns
 
-    def mark_issued(self, lo: int, hi: int, now_ns: int) -> None:
-        """Rows [lo, hi) are handed to the SUT at `now_ns`; rows are issued in order."""
-        self.trace.issued_ns[lo:hi] = now_ns
-        self.issued = hi
+    def mark_issued(self, first_query: int, end_query: int, now_ns: int) -> tuple[int, int]:
+        """Queries [first, end) go to the SUT at `now_ns`, in order; returns their sample rows."""
+        self.trace.issued_ns[first_query:end_query] = now_ns
+        lo, hi = int(self.trace.query_offsets[first_query]), int(self.trace.query_offsets[end_query])
+        self.issued, self.issued_queries = hi, end_query
         self._last_progress_ns = now_ns
+        return lo, hi
 
     def fail(self, error: RunAborted) -> None:
         """Record the first protocol breach and wake the engine."""

@@ -11,7 +11,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from loadgen import early_stopping
-from loadgen.percentile import REPORTED_PERCENTILES, percentiles
+from loadgen.percentile import REPORTED_PERCENTILES, select_percentiles
 from loadgen.settings import Scenario, TestSettings
 from loadgen.trace import NOT_YET, Trace
 
@@ -84,25 +84,19 @@ def percentile_label(p: float) -> str:
 
 
 def summarize_latencies(latencies_ns: np.ndarray, extra: tuple[float, ...] = ()) -> LatencySummary | None:
-    """LoadGen's latency statistics; None when there is nothing to summarise."""
+    """LoadGen's latency statistics; None when there are none. Reorders its argument in place
+    (an Offline run's latencies can be hundreds of MB: no copy, no full sort)."""
     if latencies_ns.size == 0:
         return None
-    ordered = np.sort(latencies_ns)
-    wanted = sorted(set(REPORTED_PERCENTILES) | set(extra))
+    wanted = sorted(set(REPORTED_PERCENTILES) | set(extra) | {0.0, 1.0})
+    selected = select_percentiles(latencies_ns, wanted)
     return LatencySummary(
-        count=int(ordered.size),
-        min_ns=int(ordered[0]),
-        max_ns=int(ordered[-1]),
-        mean_ns=float(ordered.mean()),
-        percentiles_ns={percentile_label(p): v for p, v in percentiles(ordered, wanted).items()},
+        count=int(latencies_ns.size),
+        min_ns=selected[0.0],
+        max_ns=selected[1.0],
+        mean_ns=float(latencies_ns.mean()),
+        percentiles_ns={percentile_label(p): selected[p] for p in wanted if 0.0 < p < 1.0},
     )
-
-
-def query_starts(trace: Trace) -> np.ndarray:
-    """Row of the first sample of each query in the trace."""
-    if len(trace) == 0:
-        return np.zeros(0, dtype=np.int64)
-    return np.flatnonzero(np.r_[True, trace.query[1:] != trace.query[:-1]])
 
 
 def query_latencies_ns(trace: Trace, scenario: Scenario) -> np.ndarray:
@@ -111,21 +105,25 @@ def query_latencies_ns(trace: Trace, scenario: Scenario) -> np.ndarray:
     Offline reports per-sample latency instead, as LoadGen does, since its one query
     holds every sample.
     """
+    if scenario is Scenario.Offline and trace.n_queries == 1:
+        completed = trace.completed_ns
+        if completed.min() == NOT_YET:
+            completed = completed[completed != NOT_YET]
+        return completed - trace.scheduled_ns[0]
     done = trace.completed_ns != NOT_YET
     if scenario is Scenario.Offline:
-        return (trace.completed_ns - trace.scheduled_ns)[done]
-    starts = query_starts(trace)
-    if starts.size == 0:
+        return (trace.completed_ns - trace.per_sample(trace.scheduled_ns))[done]
+    if trace.n_queries == 0 or len(trace) == 0:
         return np.zeros(0, dtype=np.int64)
+    starts = trace.query_offsets[:-1]
     all_done = np.logical_and.reduceat(done, starts)
     last = np.maximum.reduceat(trace.completed_ns, starts)
-    return (last - trace.scheduled_ns[starts])[all_done]
+    return (last - trace.scheduled_ns)[all_done]
 
 
 def issue_delays_ns(trace: Trace) -> np.ndarray:
     """Per issued query: how late the harness issued it after its scheduled time."""
-    starts = query_starts(trace)
-    return trace.issued_ns[starts] - trace.scheduled_ns[starts]
+    return trace.issued_ns - trace.scheduled_ns
 
 
 def _rate(count: int, span_ns: int) -> float | None:
@@ -133,19 +131,21 @@ def _rate(count: int, span_ns: int) -> float | None:
 
 
 def compute_metrics(trace: Trace, settings: TestSettings) -> Metrics:
-    """All figures of a run from its (issued rows of the) trace."""
+    """All figures of a run from (the issued part of) its trace."""
     scenario = settings.scenario
     done = trace.completed_ns != NOT_YET
     samples_completed = int(np.count_nonzero(done))
     latencies = query_latencies_ns(trace, scenario)
+    if scenario in (Scenario.SingleStream, Scenario.MultiStream):
+        latencies.sort()  # the early-stopping estimate reads the sorted order
+    stopping = _early_stopping(latencies, settings)
     target_p = settings.target_latency_percentile()
     latency = summarize_latencies(latencies, (target_p,) if target_p else ())
     last_completion = int(trace.completed_ns.max()) if samples_completed else 0
-    first_scheduled = int(trace.scheduled_ns.min()) if len(trace) else 0
-    last_scheduled = int(trace.scheduled_ns.max()) if len(trace) else 0
+    first_scheduled = int(trace.scheduled_ns.min()) if trace.n_queries else 0
+    last_scheduled = int(trace.scheduled_ns.max()) if trace.n_queries else 0
     completed_rate = _rate(samples_completed - 1, last_completion - first_scheduled)
     samples_rate = _rate(samples_completed, last_completion - first_scheduled)
-    stopping = _early_stopping(latencies, settings)
     target_latency = latency.percentiles_ns[percentile_label(target_p)] if latency and target_p else None
     headline_value: float | None = {
         Scenario.Server: completed_rate,
@@ -156,7 +156,7 @@ def compute_metrics(trace: Trace, settings: TestSettings) -> Metrics:
     return Metrics(
         headline_name=HEADLINES[scenario].format(p=percentile_label(target_p or 0)),
         headline_value=headline_value,
-        queries_issued=int(query_starts(trace).size),
+        queries_issued=trace.n_queries,
         queries_completed=_queries_completed(trace, latencies, scenario),
         samples_issued=len(trace),
         samples_completed=samples_completed,
@@ -180,6 +180,7 @@ def _queries_completed(trace: Trace, latencies: np.ndarray, scenario: Scenario) 
 
 
 def _early_stopping(latencies: np.ndarray, settings: TestSettings) -> EarlyStopping | None:
+    """The verdict; SingleStream/MultiStream latencies arrive sorted ascending."""
     scenario = settings.scenario
     p = settings.target_latency_percentile()
     if p is None:
@@ -187,7 +188,7 @@ def _early_stopping(latencies: np.ndarray, settings: TestSettings) -> EarlyStopp
     if scenario is Scenario.Server:
         verdict = early_stopping.server_check(latencies, settings.server_target_latency_ns, p)
     else:
-        verdict = early_stopping.latency_estimate(np.sort(latencies), p)
+        verdict = early_stopping.latency_estimate(latencies, p)
     return EarlyStopping(**verdict.__dict__)
 
 

@@ -24,8 +24,8 @@ import numpy as np
 from loadgen.errors import SettingsError
 from loadgen.settings import Scenario, TestSettings
 
-MAX_SCHEDULED_SAMPLES = 20_000_000
-"""About 0.8 GB of trace; beyond this a run must set max_query_count or a slower rate."""
+MAX_SCHEDULED_SAMPLES = 64_000_000
+"""About 1.5 GB of trace (24 bytes a sample); beyond this a run must set max_query_count."""
 
 SCHEDULE_HEADROOM = 1.5
 """SingleStream/MultiStream schedules cover this many times the expected run, so a SUT a
@@ -126,27 +126,30 @@ def build_schedule(settings: TestSettings, loaded: np.ndarray) -> Schedule:
             ]
         )
     loaded_count = len(loaded)
+    loaded32 = loaded.astype(np.int32)
     rng = np.random.default_rng(settings.sample_index_rng_seed)
     scheduled_ns = None
     if settings.scenario is Scenario.Offline:
-        positions = np.resize(np.arange(loaded_count), samples)
+        repeats = -(-samples // loaded_count)
+        sample_index = np.tile(loaded32, repeats)[:samples]
         offsets = np.array([0, samples], dtype=np.int64)
     elif settings.scenario is Scenario.MultiStream:
         per_query = settings.multi_stream_samples_per_query
         starts = rng.integers(0, loaded_count, size=samples // per_query)
         positions = (starts[:, None] + np.arange(per_query)[None, :]).ravel() % loaded_count
+        sample_index = loaded32[positions]
         offsets = np.arange(len(starts) + 1, dtype=np.int64) * per_query
     else:
         if settings.scenario is Scenario.Server:
             assert settings.server_target_qps is not None
             scheduled_ns = server_arrivals_ns(settings, settings.server_target_qps)
             samples = len(scheduled_ns)
-        positions = rng.integers(0, loaded_count, size=samples)
+        sample_index = loaded32[rng.integers(0, loaded_count, size=samples)]
         offsets = np.arange(samples + 1, dtype=np.int64)
     return Schedule(
         scenario=settings.scenario,
         loaded_indices=loaded,
         query_offsets=offsets,
-        sample_index=loaded[positions],
+        sample_index=sample_index,
         scheduled_ns=scheduled_ns,
     )

@@ -49,20 +49,23 @@ def render_chrome_trace(trace: Trace, sut_name: str) -> Iterator[str]:
     event at issue for each sample that never completed, and the SUT as process name."""
     process = {"name": "process_name", "ph": "M", "pid": PID, "args": {"name": sut_name}}
     yield '{"traceEvents":[\n' + json.dumps(process, separators=(",", ":"))
-    rows = np.flatnonzero(trace.issued_ns != NOT_YET)
-    lanes = _sample_lanes(trace, rows)
+    query = trace.sample_query()
+    issued = trace.per_sample(trace.issued_ns)
+    rows = np.flatnonzero(issued != NOT_YET)
+    lanes = _sample_lanes(trace, query, issued, rows)
     for lo in range(0, rows.size, CHUNK_ROWS):
-        yield _format_chunk(trace, rows[lo : lo + CHUNK_ROWS], lanes[lo : lo + CHUNK_ROWS])
+        part = rows[lo : lo + CHUNK_ROWS]
+        yield _format_chunk(trace, part, query[part], issued[part], lanes[lo : lo + CHUNK_ROWS])
     yield '\n],"displayTimeUnit":"ms"}\n'
 
 
-def _sample_lanes(trace: Trace, rows: np.ndarray) -> np.ndarray:
+def _sample_lanes(trace: Trace, query: np.ndarray, issued: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """The lane of each issued row: its query's lane, from greedy interval partitioning."""
     if rows.size == 0:
         return np.zeros(0, dtype=np.int64)
-    query = trace.query[rows]
+    query = query[rows]
     starts_at = np.flatnonzero(np.r_[True, query[1:] != query[:-1]])
-    issued = trace.issued_ns[rows]
+    issued = issued[rows]
     begin = np.minimum.reduceat(issued, starts_at)
     end = np.maximum.reduceat(np.maximum(issued, trace.completed_ns[rows]), starts_at)
     query_lanes = _partition(begin, end)
@@ -85,16 +88,16 @@ def _partition(begin: np.ndarray, end: np.ndarray) -> np.ndarray:
     return lanes
 
 
-def _format_chunk(trace: Trace, rows: np.ndarray, lanes: np.ndarray) -> str:
+def _format_chunk(
+    trace: Trace, rows: np.ndarray, query: np.ndarray, issued: np.ndarray, lanes: np.ndarray
+) -> str:
     """Events of some issued rows, led by the comma that joins them to the previous event."""
     completed = trace.completed_ns[rows]
-    issued = trace.issued_ns[rows]
     done = completed != NOT_YET
     ts_us = issued / 1000.0
     ids = rows + 1
-    query = trace.query[rows]
     index = trace.sample_index[rows]
-    scheduled_us = trace.scheduled_ns[rows] / 1000.0
+    scheduled_us = trace.scheduled_ns[query] / 1000.0
     dur_us = (completed - issued) / 1000.0
     size = trace.response_size[rows]
     tid = lanes + 1

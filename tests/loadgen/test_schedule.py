@@ -392,7 +392,7 @@ def test_poisson_arrivals_ties_only_from_ns_rounding() -> None:
 @pytest.mark.parametrize(
     "overrides",
     [
-        {"scenario": "Server", "server_target_qps": 100_000.0, "min_duration_ms": 600_000},
+        {"scenario": "Server", "server_target_qps": 1_000_000.0, "min_duration_ms": 600_000},
         {"scenario": "Offline", "offline_expected_qps": 1e9},
         {"scenario": "SingleStream", "single_stream_expected_latency_ns": 1, "min_duration_ms": 600_000},
         {"scenario": "MultiStream", "multi_stream_expected_latency_ns": 100, "min_duration_ms": 600_000},

@@ -15,7 +15,7 @@ def make_trace(
     query: list[int], scheduled: list[int], issued: list[int], completed: list[int], size: int = 16
 ) -> Trace:
     n = len(query)
-    return Trace(
+    return Trace.from_sample_rows(
         query=np.array(query, dtype=np.int32),
         sample_index=np.arange(100, 100 + n, dtype=np.int32),
         scheduled_ns=np.array(scheduled, dtype=np.int64),

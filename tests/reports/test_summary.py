@@ -30,7 +30,7 @@ def make_trace(scenario: str, queries: int, per_query: int = 1) -> Trace:
     if scenario == "Offline":
         rows = np.arange(100)
         zeros = np.zeros(100, dtype=np.int64)
-        return Trace(
+        return Trace.from_sample_rows(
             query=np.zeros(100, dtype=np.int32),
             sample_index=(rows % 7).astype(np.int32),
             scheduled_ns=zeros,
@@ -40,7 +40,7 @@ def make_trace(scenario: str, queries: int, per_query: int = 1) -> Trace:
         )
     query = np.repeat(np.arange(queries), per_query)
     scheduled = query.astype(np.int64) * 1_000_000
-    return Trace(
+    return Trace.from_sample_rows(
         query=query.astype(np.int32),
         sample_index=(np.arange(query.size) % 7).astype(np.int32),
         scheduled_ns=scheduled,
