@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from loadgen.clock import Clock, monotonic_ns, wait_until
+from loadgen.clock import Clock, monotonic_ns, tight_timer_slack, wait_until
 from loadgen.errors import Interrupted, RunAborted, SutError
 from loadgen.query import SampleBatch, SystemUnderTest
 from loadgen.recorder import Recorder
@@ -110,7 +110,7 @@ class Engine:
         }
         error: RunAborted | None = None
         stop = "aborted"
-        with sut_thread_errors(self.recorder):
+        with sut_thread_errors(self.recorder), tight_timer_slack():
             self.recorder.start()
             try:
                 stop = loops[self.schedule.scenario]()

@@ -12,7 +12,7 @@ import threading
 
 import numpy as np
 
-from loadgen.clock import monotonic_ns, wait_until
+from loadgen.clock import monotonic_ns, tight_timer_slack, wait_until
 from loadgen.query import SampleBatch
 
 _STOP = None
@@ -45,6 +45,10 @@ class FixedTimeSUT:
         """Samples are served as they come; nothing is held back."""
 
     def _serve(self) -> None:
+        with tight_timer_slack():
+            self._serve_forever()
+
+    def _serve_forever(self) -> None:
         free_at = monotonic_ns()
         while (item := self._work.get()) is not _STOP:
             batch, ids = item
