@@ -274,14 +274,15 @@ def render_console(result: RunResult) -> str:
 
 def _console_figures(metrics: Metrics) -> list[str]:
     lines = [f"  {_console_headline(metrics)}"]
-    if metrics.latency is not None:
-        labels = [percentile_label(p) for p in CONSOLE_PERCENTILES]
-        shown = [
-            f"p{label.removesuffix('.0')} {format_ns(metrics.latency.percentiles_ns[label])}"
-            for label in labels
-            if label in metrics.latency.percentiles_ns
-        ]
-        lines.append(f"  latency: {', '.join(shown)}")
+    for name, stats in (("latency", metrics.latency), ("issue delay", metrics.issue_delay)):
+        if stats is not None:
+            labels = [percentile_label(p) for p in CONSOLE_PERCENTILES]
+            shown = [
+                f"p{label.removesuffix('.0')} {format_ns(stats.percentiles_ns[label])}"
+                for label in labels
+                if label in stats.percentiles_ns
+            ]
+            lines.append(f"  {name}: {', '.join(shown)}, max {format_ns(stats.max_ns)}")
     lines.append(
         f"  completed: {metrics.queries_completed:,} of {metrics.queries_issued:,} queries, "
         f"{metrics.samples_completed:,} of {metrics.samples_issued:,} samples, in {metrics.duration_ns / 1e9:.3f} s"

@@ -282,7 +282,7 @@ def test_console_is_one_screen_in_human_units() -> None:
     assert len(text.splitlines()) <= 20
     assert text.splitlines()[0] == "SingleStream run of SUT 'FakeSUT' on 'FakeQSL': VALID"
     assert "90.0th percentile latency (early-stopping estimate): 1.000 ms" in text
-    assert "latency: p50 600.0 us, p90 1.000 ms, p99 1.000 ms" in text
+    assert "latency: p50 600.0 us, p90 1.000 ms, p99 1.000 ms, max 1.000 ms" in text
     assert "completed: 100 of 100 queries, 100 of 100 samples, in 0.100 s" in text
     assert "chosen by pilot: single_stream_expected_latency_ns = 1000000 (pilot: mean latency of 5 queries)" in text
 
