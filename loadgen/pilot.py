@@ -8,20 +8,22 @@ records which values were chosen this way and how.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 
 from loadgen.clock import Clock, monotonic_ns
-from loadgen.engine import issue
-from loadgen.query import SampleBatch, SystemUnderTest
-from loadgen.recorder import Recorder
+from loadgen.closed_loop import ClosedLoop
+from loadgen.query import SystemUnderTest
 from loadgen.schedule import MAX_SCHEDULED_SAMPLES, scheduled_samples
 from loadgen.settings import Scenario, TestSettings
-from loadgen.trace import Trace
 
 PILOT_MAX_SAMPLES = 1 << 20
 """Row capacity of a pilot or warm-up; it ends early when this is used up."""
+
+
+def pilot_loop(sut: SystemUnderTest, loaded: np.ndarray, settings: TestSettings, clock: Clock) -> ClosedLoop:
+    """A closed loop cycling through the loaded set, outside the run's trace."""
+    return ClosedLoop(sut, np.resize(loaded, PILOT_MAX_SAMPLES), settings.sample_timeout_ms * 1_000_000, clock)
 
 SERVER_LOAD_FACTOR = 0.5
 """Server's chosen rate is this fraction of the sequential rate: half-loaded, queues stay short."""
@@ -33,40 +35,6 @@ OFFLINE_RATE_HEADROOM = 1.5
 """The Offline pilot reports this multiple of the rate it measured: one big query usually
 runs faster than the pilot's smaller ones, and an Offline query that is too small ends
 before min_duration (INVALID) while one too large only runs longer."""
-
-
-class ClosedLoop:
-    """Issues queries one after another from a private trace that the real run never sees."""
-
-    def __init__(self, sut: SystemUnderTest, loaded: np.ndarray, timeout_ns: int, clock: Clock) -> None:
-        self.sut = sut
-        self.indices = np.resize(loaded, PILOT_MAX_SAMPLES)
-        # One query per sample row, so a pilot query of any size is a run of rows.
-        self.recorder = Recorder(Trace.allocate(np.arange(PILOT_MAX_SAMPLES + 1), self.indices), clock)
-        self.timeout_ns = timeout_ns
-        self.samples = 0
-        self.queries = 0
-        self.recorder.start()
-
-    def has_room(self, size: int) -> bool:
-        return self.samples + size <= PILOT_MAX_SAMPLES
-
-    def query(self, size: int) -> int:
-        """Issue one query of `size` samples, wait for it, return its latency in ns."""
-        lo, hi = self.samples, self.samples + size
-        recorder = self.recorder
-        begin = recorder.now()
-        recorder.mark_issued(lo, hi, begin)
-        issue(self.sut, SampleBatch(recorder.ids[lo:hi], self.indices[lo:hi], recorder))
-        recorder.wait_for(hi, self.timeout_ns)
-        self.samples, self.queries = hi, self.queries + 1
-        return max(recorder.now() - begin, 1)
-
-    def repeat(self, size: int, duration_ns: int) -> float:
-        """Queries of `size` back to back for `duration_ns`; mean latency per query in ns."""
-        while self.has_room(size) and (self.queries == 0 or self.recorder.now() < duration_ns):
-            self.query(size)
-        return self.recorder.now() / max(self.queries, 1)
 
 
 def offline_rate(loop: ClosedLoop, duration_ns: int) -> float:
@@ -90,7 +58,7 @@ def warm_up(sut: SystemUnderTest, loaded: np.ndarray, settings: TestSettings, cl
     """Untimed, unrecorded queries for warmup_ms; returns how many were issued."""
     if settings.warmup_ms == 0:
         return 0
-    loop = ClosedLoop(sut, loaded, settings.sample_timeout_ms * 1_000_000, clock)
+    loop = pilot_loop(sut, loaded, settings, clock)
     size = min(len(loaded), 1024) if settings.scenario is Scenario.Offline else samples_per_query(settings)
     loop.repeat(size, settings.warmup_ms * 1_000_000)
     return loop.queries
@@ -109,7 +77,7 @@ def fill_by_pilot(
     }[scenario]
     if getattr(settings, key) is not None:
         return settings, {}
-    loop = ClosedLoop(sut, loaded, settings.sample_timeout_ms * 1_000_000, clock)
+    loop = pilot_loop(sut, loaded, settings, clock)
     duration_ns = settings.pilot_ms * 1_000_000
     value: float | int
     if scenario is Scenario.Offline:

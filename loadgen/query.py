@@ -8,7 +8,7 @@ samples from any thread, one id or an array of ids at a time.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -39,9 +39,14 @@ class SampleBatch:
         self,
         ids: int | Sequence[int] | np.ndarray | None = None,
         response_sizes: int | Sequence[int] | np.ndarray | None = None,
+        responses: Any = None,
     ) -> None:
-        """Mark samples done now: all of this batch by default, else the ids given. Thread-safe."""
-        self._recorder.complete(self.ids if ids is None else ids, response_sizes)
+        """Mark samples done now: all of this batch by default, else the ids given. Thread-safe.
+
+        `responses` (one per id: a numpy array row per sample, or bytes) is what accuracy
+        mode scores and logs; performance runs only take its size.
+        """
+        self._recorder.complete(self.ids if ids is None else ids, response_sizes, responses)
 
 
 @runtime_checkable

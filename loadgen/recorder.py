@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -17,13 +18,22 @@ from loadgen.errors import RunAborted, SampleTimeout, SutError
 from loadgen.trace import NOT_YET, Trace
 
 _WAIT_SLICE_S = 0.05
+
+
+def response_nbytes(responses: Any, one: bool) -> int | list[int]:
+    """Bytes of each response: a numpy row's nbytes, or a bytes-like object's length."""
+    if one:
+        return int(np.asarray(responses).nbytes) if isinstance(responses, np.ndarray) else len(responses)
+    if isinstance(responses, np.ndarray):
+        return int(responses[0].nbytes) if len(responses) else 0
+    return [int(np.asarray(r).nbytes) if isinstance(r, np.ndarray) else len(r) for r in responses]
 """How often a waiting engine looks at errors and the stall timeout."""
 
 
 class Recorder:
     """Completion bookkeeping for one trace; times are ns since `start()`."""
 
-    def __init__(self, trace: Trace, clock: Clock) -> None:
+    def __init__(self, trace: Trace, clock: Clock, keep_responses: bool = False) -> None:
         self.trace = trace
         self.ids = np.arange(1, len(trace) + 1, dtype=np.int64)
         self.completed = 0
@@ -37,6 +47,7 @@ class Recorder:
         self._wake_at = 0
         self._last_progress_ns = 0
         self.last_completed_ns = 0
+        self.responses: dict[int, Any] | None = {} if keep_responses else None
 
     def start(self) -> int:
         """Make now the zero of the run's times; returns the absolute start."""
@@ -62,14 +73,32 @@ class Recorder:
         self._wake.set()
 
     def complete(
-        self, ids: int | Sequence[int] | np.ndarray, sizes: int | Sequence[int] | np.ndarray | None = None
+        self,
+        ids: int | Sequence[int] | np.ndarray,
+        sizes: int | Sequence[int] | np.ndarray | None = None,
+        responses: Any = None,
     ) -> None:
-        """Completion from the SUT: one id or many, with optional response sizes in bytes."""
+        """Completion from the SUT: one id or many, with optional response sizes in bytes and
+        responses (one per id: bytes or a numpy row), which are kept only when logging."""
         now = self._clock() - self.start_ns
-        if isinstance(ids, (int, np.integer)):
-            self._complete_one(int(ids), now, sizes)
+        one = isinstance(ids, (int, np.integer))
+        if responses is not None and sizes is None:
+            sizes = response_nbytes(responses, one)
+        if one:
+            self._complete_one(int(ids), now, sizes)  # type: ignore[arg-type]
         else:
-            self._complete_many(np.asarray(ids, dtype=np.int64), now, sizes)
+            ids = np.asarray(ids, dtype=np.int64)
+            self._complete_many(ids, now, sizes)
+        if self.responses is not None and responses is not None and self.error is None:
+            self._keep(ids, responses, one)
+
+    def _keep(self, ids: Any, responses: Any, one: bool) -> None:
+        """Accuracy logging: remember each response by sample row (not on the timed fast path)."""
+        if one:
+            self.responses[int(ids) - 1] = responses  # type: ignore[index]
+            return
+        for sample_id, response in zip(np.ravel(ids).tolist(), responses):
+            self.responses[sample_id - 1] = response  # type: ignore[index]
 
     def _complete_one(self, sample_id: int, now: int, size: object) -> None:
         row = sample_id - 1

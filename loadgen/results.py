@@ -192,8 +192,10 @@ def _early_stopping(latencies: np.ndarray, settings: TestSettings) -> EarlyStopp
     return EarlyStopping(**verdict.__dict__)
 
 
-def judge(metrics: Metrics, settings: TestSettings, error: str | None) -> Validity:
-    """LoadGen's validity rules for the scenario, plus how the run ended."""
+def judge(
+    metrics: Metrics | None, settings: TestSettings, error: str | None, accuracy_problems: list[str] | None = None
+) -> Validity:
+    """LoadGen's validity rules for the scenario, plus how the run ended (and the accuracy pass)."""
     scenario = settings.scenario
     min_duration_ns = settings.min_duration_ms * 1_000_000
     checks: dict[str, bool] = {}
@@ -205,6 +207,10 @@ def judge(metrics: Metrics, settings: TestSettings, error: str | None) -> Validi
             reasons.append(reason)
 
     check("run_completed", error is None, f"the run did not complete: {error}")
+    if accuracy_problems is not None:
+        check("accuracy", not accuracy_problems, "; ".join(accuracy_problems))
+    if metrics is None:
+        return Validity(valid=not reasons, checks=checks, reasons=reasons)
     span_ns = metrics.last_scheduled_ns if scenario is Scenario.Server else metrics.duration_ns
     check(
         "min_duration",

@@ -20,9 +20,21 @@ from typing import Any
 
 from loadgen.errors import Interrupted, LoadgenError, RunAborted, SettingsError
 from loadgen.progress import progress_bar
-from loadgen.runner import Benchmark, run_benchmark
-from loadgen.settings import Scenario, TestSettings, load_toml, parse_assignment, resolve_settings, settings_schema
+from loadgen.fingerprint import collect_fingerprint
+from loadgen.peak import find_peak
+from loadgen.query import QuerySampleLibrary, SystemUnderTest
+from loadgen.runner import Benchmark, Observer, run_benchmark
+from loadgen.settings import (
+    Mode,
+    Scenario,
+    TestSettings,
+    load_toml,
+    parse_assignment,
+    resolve_settings,
+    settings_schema,
+)
 from loadgen.sut_loader import build_sut, qsl_for
+from reports.accuracy_log import render_accuracy_log
 from reports.chrome_trace import render_chrome_trace
 from reports.summary import render_console, render_summary
 
@@ -36,6 +48,8 @@ examples:
   python -m loadgen.run --scenario server --sut mypkg.mysut:make_sut --set server_target_qps=200
   python -m loadgen.run --scenario server --sut sut.fixed_time --sut-arg service_us=250 --sut-arg workers=2
   python -m loadgen.run --scenario my_rules.toml --config user.toml --trace --output results/mine
+  python -m loadgen.run --scenario offline --mode accuracy
+  python -m loadgen.run --scenario server --mode find_peak --set min_duration_ms=1000
 
 settings are layered, lowest first: the scenario file < --config FILE < --set KEY=VALUE.
 Unset rates and latencies (server_target_qps, offline_expected_qps, *_expected_latency_ns)
@@ -58,6 +72,11 @@ def build_parser() -> argparse.ArgumentParser:
         default="offline",
         help="single_stream, multi_stream, server, offline (or SingleStream, ...), "
         "or a path to a scenario TOML file (default: offline)",
+    )
+    parser.add_argument(
+        "--mode",
+        help="performance (default), accuracy (every sample once, scored against the QSL's labels), "
+        "submission (accuracy then performance), find_peak (Server: highest VALID rate)",
     )
     parser.add_argument("--config", type=Path, help="a TOML file of settings layered over the scenario's")
     parser.add_argument(
@@ -108,6 +127,8 @@ def settings_from_args(args: argparse.Namespace) -> TestSettings:
     layers = [scenario_layer(args.scenario)]
     if args.config is not None:
         layers.append((str(args.config), load_toml(args.config)))
+    if args.mode is not None:
+        layers.append((f"--mode {args.mode}", {"mode": args.mode}))
     for text in args.assignments:
         key, value = parse_assignment(text)
         layers.append((f"--set {text}", {key: value}))
@@ -146,8 +167,42 @@ def write_outputs(benchmark: Benchmark, output: Path, chrome_trace: bool) -> Non
         with path.open("w", encoding="utf-8") as handle:
             handle.writelines(render_chrome_trace(benchmark.trace, result.sut_name))
         written.append(path)
+    if benchmark.accuracy is not None:
+        path = output / "mlperf_log_accuracy.json"
+        with path.open("w", encoding="utf-8") as handle:
+            handle.writelines(render_accuracy_log(benchmark.accuracy))
+        written.append(path)
     result.files = {path.name: _sha256(path) for path in written}
     (output / "result.json").write_text(result.model_dump_json(indent=2) + "\n", encoding="utf-8")
+
+
+def run_find_peak(
+    sut: SystemUnderTest, qsl: QuerySampleLibrary, settings: TestSettings, observer: Observer | None
+) -> Benchmark:
+    """Server runs at rising rates (see loadgen.peak); the result is the best passing run's."""
+    fingerprint = collect_fingerprint()
+    start = settings.server_target_qps
+    if start is None:
+        pilot = run_benchmark(sut, qsl, settings.model_copy(update={"min_duration_ms": 0, "min_query_count": 1}),
+                              fingerprint=fingerprint)
+        start = pilot.result.settings_effective["server_target_qps"]
+
+    def run_at(qps: float) -> Benchmark:
+        print(f"find peak: running at {qps:g} queries/s", file=sys.stderr)
+        one = settings.model_copy(update={"server_target_qps": qps, "mode": Mode.PerformanceOnly})
+        return run_benchmark(sut, qsl, one, observer=observer, fingerprint=fingerprint)
+
+    search = find_peak(run_at, start, settings.server_find_peak_qps_decimals_of_precision)
+    benchmark = search.best or search.last
+    assert benchmark is not None
+    benchmark.result.mode = Mode.FindPeakPerformance.value
+    benchmark.result.peak_search = search.tried
+    if search.best is None:
+        benchmark.result.valid = False
+        benchmark.result.invalid_reasons.append(
+            f"find peak: the starting rate {start:g} queries/s was not VALID; lower server_target_qps"
+        )
+    return benchmark
 
 
 def exit_code(benchmark: Benchmark) -> int:
@@ -170,9 +225,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         sut = build_sut(args.sut, sut_kwargs(args.sut_args))
         qsl = qsl_for(sut, args.samples)
         show = not args.no_progress and sys.stderr.isatty()
-        benchmark = run_benchmark(
-            sut, qsl, settings, observer=(lambda engine: progress_bar(engine, sys.stderr)) if show else None
-        )
+        observer = (lambda engine: progress_bar(engine, sys.stderr)) if show else None
+        if settings.mode is Mode.FindPeakPerformance:
+            benchmark = run_find_peak(sut, qsl, settings, observer)
+        else:
+            benchmark = run_benchmark(sut, qsl, settings, observer=observer)
     except LoadgenError as exc:
         for line in str(exc).splitlines():
             print(f"error: {line}", file=sys.stderr)

@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from loadgen.accuracy import AccuracyResult
 from loadgen.results import Metrics
 
 RESULT_SCHEMA_VERSION = 1
@@ -29,6 +30,10 @@ class RunResult(BaseModel):
     stop_reason: str
     error: str | None
     metrics: Metrics | None
+    accuracy: AccuracyResult | None = None
+    model: dict[str, Any] | None = None
+    memory: dict[str, int] = {}
+    peak_search: list[tuple[float, bool]] | None = None
     settings_requested: dict[str, Any]
     settings_effective: dict[str, Any]
     chosen_by_pilot: dict[str, str]

@@ -16,16 +16,18 @@ from typing import Any
 
 import numpy as np
 
+from loadgen.accuracy import AccuracyRecord, accuracy_problems, run_accuracy, score
 from loadgen.clock import Clock, monotonic_ns
 from loadgen.engine import Engine, RunRecord
 from loadgen.errors import Interrupted, RunAborted, SettingsError, SutError
 from loadgen.fingerprint import collect_fingerprint, load_average
+from loadgen.memory import peak_rss
 from loadgen.pilot import fill_by_pilot, warm_up
 from loadgen.query import QuerySampleLibrary, SystemUnderTest
-from loadgen.results import Metrics, compute_metrics, judge
+from loadgen.results import compute_metrics, judge
 from loadgen.run_result import RunResult
 from loadgen.schedule import build_schedule, select_loaded_samples
-from loadgen.settings import Scenario, TestSettings
+from loadgen.settings import Mode, Scenario, TestSettings
 from loadgen.trace import Trace
 
 Observer = Callable[[Engine], AbstractContextManager[None]]
@@ -39,6 +41,7 @@ class Benchmark:
     result: RunResult
     trace: Trace
     error: RunAborted | None
+    accuracy: AccuracyRecord | None = None
 
 
 def tool_version() -> str:
@@ -76,19 +79,15 @@ def _qsl_call(action: Callable[[np.ndarray], None], name: str, indices: np.ndarr
         raise SutError(f"the QSL raised {type(exc).__name__} in {name}: {exc}") from exc
 
 
-def run_benchmark(
+def _performance(
     sut: SystemUnderTest,
     qsl: QuerySampleLibrary,
     settings: TestSettings,
-    clock: Clock = monotonic_ns,
-    observer: Observer | None = None,
-    fingerprint: dict[str, Any] | None = None,
-) -> Benchmark:
-    """Run one benchmark; the result says VALID or INVALID and why."""
-    loaded_count = performance_sample_count(settings, qsl)
-    started_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-    fingerprint = collect_fingerprint() if fingerprint is None else fingerprint
-    loaded = select_loaded_samples(qsl.total_sample_count, loaded_count, settings.qsl_rng_seed)
+    loaded: np.ndarray,
+    clock: Clock,
+    observer: Observer | None,
+) -> tuple[TestSettings, dict[str, str], int, RunRecord]:
+    """Load, pilot, warm up and run timed; returns effective settings, pilot notes, warm-up count."""
     effective, chosen = settings, {}
     warmup_queries = 0
     record = RunRecord(trace=Trace.allocate(np.zeros(1, dtype=np.int64), np.zeros(0)), stop_reason="not started")
@@ -107,14 +106,51 @@ def run_benchmark(
     except KeyboardInterrupt:
         exc = Interrupted("interrupted by the user before timing started")
         record.error, record.stop_reason = exc, f"aborted: {exc}"
+    return effective, chosen, warmup_queries, record
+
+
+def _accuracy(
+    sut: SystemUnderTest, qsl: QuerySampleLibrary, settings: TestSettings, loaded_count: int, clock: Clock
+) -> AccuracyRecord:
+    try:
+        return run_accuracy(sut, qsl, settings, loaded_count, clock, _qsl_call)
+    except KeyboardInterrupt:
+        error = Interrupted("interrupted by the user during the accuracy run")
+        return AccuracyRecord(sample_index=np.zeros(0, dtype=np.int32), completed=0, responses={}, error=error)
+
+
+def run_benchmark(
+    sut: SystemUnderTest,
+    qsl: QuerySampleLibrary,
+    settings: TestSettings,
+    clock: Clock = monotonic_ns,
+    observer: Observer | None = None,
+    fingerprint: dict[str, Any] | None = None,
+) -> Benchmark:
+    """Run one benchmark in the settings' mode; the result says VALID or INVALID and why."""
+    loaded_count = performance_sample_count(settings, qsl)
+    started_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    fingerprint = collect_fingerprint() if fingerprint is None else fingerprint
+    mode = settings.mode
+    accuracy = None
+    effective, chosen, warmup_queries = settings, {}, 0
+    record = RunRecord(trace=Trace.allocate(np.zeros(1, dtype=np.int64), np.zeros(0)), stop_reason="not run")
+    with peak_rss() as memory:
+        if mode in (Mode.AccuracyOnly, Mode.SubmissionRun):
+            accuracy = _accuracy(sut, qsl, settings, loaded_count, clock)
+            record.error = accuracy.error
+            record.stop_reason = "accuracy run " + ("aborted" if accuracy.error else "complete")
+        if mode is not Mode.AccuracyOnly and record.error is None:
+            loaded = select_loaded_samples(qsl.total_sample_count, loaded_count, settings.qsl_rng_seed)
+            effective, chosen, warmup_queries, record = _performance(sut, qsl, settings, loaded, clock, observer)
     error_text = str(record.error) if record.error else None
-    metrics = compute_metrics(record.trace, effective)
-    validity = judge(metrics, effective, error_text)
+    metrics = compute_metrics(record.trace, effective) if mode is not Mode.AccuracyOnly else None
+    validity = judge(metrics, effective, error_text, accuracy_problems(accuracy) if accuracy else None)
     result = RunResult(
         tool=tool_version(),
         started_at=started_at,
         scenario=settings.scenario.value,
-        mode=settings.mode.value,
+        mode=mode.value,
         sut_name=str(getattr(sut, "name", type(sut).__name__)),
         qsl_name=str(qsl.name),
         valid=validity.valid,
@@ -123,6 +159,9 @@ def run_benchmark(
         stop_reason=record.stop_reason,
         error=error_text,
         metrics=metrics,
+        accuracy=score(accuracy, qsl) if accuracy else None,
+        model=model_facts(sut),
+        memory=memory,
         settings_requested=settings.model_dump(mode="json"),
         settings_effective=effective.model_dump(mode="json"),
         chosen_by_pilot=chosen,
@@ -133,11 +172,15 @@ def run_benchmark(
         load_average_end=load_average(),
         warnings=record.notes,
     )
-    return Benchmark(result=result, trace=record.trace, error=record.error)
+    return Benchmark(result=result, trace=record.trace, error=record.error, accuracy=accuracy)
 
 
-def headline(metrics: Metrics | None) -> str:
-    """The headline metric as one line, for summaries."""
-    if metrics is None or metrics.headline_value is None:
-        return "no headline metric: nothing completed"
-    return f"{metrics.headline_name}: {metrics.headline_value:.6g}"
+def model_facts(sut: SystemUnderTest) -> dict[str, Any] | None:
+    """The SUT's own model facts (parameter count, size in MiB) when it offers `model_facts()`."""
+    facts = getattr(sut, "model_facts", None)
+    if not callable(facts):
+        return None
+    try:
+        return dict(facts())
+    except Exception as exc:
+        return {"error": f"model_facts() raised {type(exc).__name__}: {exc}"}

@@ -43,9 +43,32 @@ class Scenario(str, enum.Enum):
 
 
 class Mode(str, enum.Enum):
-    """What a run measures. Performance only for now: accuracy modes need labelled data."""
+    """What a run measures, by LoadGen's names; `--mode` also takes the short names."""
 
     PerformanceOnly = "PerformanceOnly"
+    AccuracyOnly = "AccuracyOnly"
+    SubmissionRun = "SubmissionRun"
+    FindPeakPerformance = "FindPeakPerformance"
+
+    @classmethod
+    def parse(cls, text: str) -> "Mode":
+        """Accept LoadGen's names and performance, accuracy, submission, find_peak."""
+        short = {
+            "performance": cls.PerformanceOnly,
+            "accuracy": cls.AccuracyOnly,
+            "submission": cls.SubmissionRun,
+            "findpeak": cls.FindPeakPerformance,
+        }
+        key = text.replace("_", "").replace("-", "").lower()
+        for member in cls:
+            if member.value.lower() == key:
+                return member
+        if key in short:
+            return short[key]
+        raise ValueError(
+            f"unknown mode {text!r}; allowed: {', '.join(m.value for m in cls)} "
+            "(or performance, accuracy, submission, find_peak)"
+        )
 
 
 def _snake(name: str) -> str:
@@ -93,6 +116,9 @@ class TestSettings(BaseModel):
     server_max_async_queries: int | None = Field(
         default=None, ge=1, description="Cap on outstanding Server queries; unset means no cap."
     )
+    server_find_peak_qps_decimals_of_precision: int = Field(
+        default=1, ge=0, le=6, description="FindPeakPerformance stops when pass and fail are this close."
+    )
     server_coalesce_queries: bool = Field(
         default=False, description="Issue all past-due Server queries in one call, as LoadGen allows."
     )
@@ -127,7 +153,7 @@ class TestSettings(BaseModel):
     @field_validator("mode", mode="before")
     @classmethod
     def _parse_mode(cls, value: Any) -> Any:
-        return Mode(value) if isinstance(value, str) and value in Mode.__members__ else value
+        return Mode.parse(value) if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _check_combinations(self) -> "TestSettings":
@@ -136,6 +162,8 @@ class TestSettings(BaseModel):
             for low, high in (("min_duration_ms", "max_duration_ms"), ("min_query_count", "max_query_count"))
             if getattr(self, high) is not None and getattr(self, low) > getattr(self, high)
         ]
+        if self.mode is Mode.FindPeakPerformance and self.scenario is not Scenario.Server:
+            clashes.append(f"mode FindPeakPerformance needs scenario Server, not {self.scenario.value}")
         if clashes:
             raise ValueError(COMBINATION_SEPARATOR.join(clashes))
         return self

@@ -258,13 +258,18 @@ def _footer(result: RunResult) -> list[str]:
 def render_console(result: RunResult) -> str:
     """A one-screen summary for the terminal, in human units; the caller appends the output folder."""
     verdict = "VALID" if result.valid else "INVALID"
-    lines = [f"{result.scenario} run of SUT {result.sut_name!r} on {result.qsl_name!r}: {verdict}"]
+    mode = "" if result.mode == "PerformanceOnly" else f" ({result.mode})"
+    lines = [f"{result.scenario}{mode} run of SUT {result.sut_name!r} on {result.qsl_name!r}: {verdict}"]
     lines += [f"  invalid: {reason}" for reason in result.invalid_reasons]
+    accuracy = result.accuracy
+    if accuracy is not None:
+        top1 = f"top-1 {accuracy.top1:.4f}" if accuracy.top1 is not None else accuracy.note
+        lines.append(f"  accuracy: {top1} ({accuracy.completed} of {accuracy.samples} samples answered)")
     metrics = result.metrics
-    if metrics is None:
-        lines.append("  no figures: the run recorded nothing")
-    else:
+    if metrics is not None:
         lines += _console_figures(metrics)
+    elif accuracy is None:
+        lines.append("  no figures: the run recorded nothing")
     for key, how in result.chosen_by_pilot.items():
         lines.append(f"  chosen by pilot: {key} = {_cpp_value(result.settings_effective.get(key))} ({how})")
     if result.warnings:

@@ -46,10 +46,18 @@ class DigitMLPSUT:
         for start in range(0, len(samples), self.batch_size):
             stop = start + self.batch_size
             logits = self.model(features[samples.indices[start:stop]])
-            samples.complete(samples.ids[start:stop], response_sizes=logits.shape[1] * logits.itemsize)
+            samples.complete(samples.ids[start:stop], responses=logits)
 
     def flush_queries(self) -> None:
         """Every query is answered inside issue_query."""
+
+    def model_facts(self) -> dict[str, object]:
+        """Parameter count and size (MiB) for result.json."""
+        return {
+            "name": type(self.model).__name__,
+            "parameter_count": self.model.count_parameters(),
+            "model_size_mb": self.model.size_bytes() / 2**20,
+        }
 
 
 def make_sut(model_name: str = "digit_mlp", batch_size: int = 256) -> DigitMLPSUT:

@@ -1,5 +1,8 @@
 """A SUT with a known service time: each sample takes `service_us` of one worker's time.
 
+Workers sleep through the service time, releasing the GIL as a real device wait would, so
+the OS's wake-up overshoot (tens of microseconds on Linux) adds to each sample.
+
 Workers are threads that serve samples first come, first served, so the figures a run
 reports can be checked against queueing arithmetic (one worker at 100 us: at most
 10,000 samples/s, SingleStream latency about 100 us).
@@ -9,13 +12,21 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 
 import numpy as np
 
-from loadgen.clock import monotonic_ns, tight_timer_slack, wait_until
+from loadgen.clock import monotonic_ns, tight_timer_slack
 from loadgen.query import SampleBatch
 
 _STOP = None
+
+
+def sleep_until(deadline_ns: int) -> None:
+    """Sleep (holding no GIL, as a device wait would) until the deadline; may overshoot ~50 us."""
+    remaining = deadline_ns - monotonic_ns()
+    if remaining > 0:
+        time.sleep(remaining / 1e9)
 
 
 class FixedTimeSUT:
@@ -57,7 +68,7 @@ class FixedTimeSUT:
                 continue
             for sample_id in ids.tolist():
                 free_at = max(free_at, monotonic_ns()) + self.service_ns
-                wait_until(free_at)
+                sleep_until(free_at)
                 batch.complete(sample_id)
 
     def close(self) -> None:

@@ -179,3 +179,47 @@ def test_print_schema_and_help(tmp_path: Path) -> None:
     assert "server_target_qps" in json.loads(schema.stdout)["properties"]
     helped = loadgen_run("--help", cwd=tmp_path)
     assert helped.returncode == 0 and "exit codes" in helped.stdout
+
+
+def test_accuracy_mode_scores_the_default_model(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    done = loadgen_run("--scenario", "offline", "--mode", "accuracy", "--output", str(out), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    result = read_result(out)
+    assert result["mode"] == "AccuracyOnly"
+    assert result["accuracy"]["top1"] >= 0.90
+    assert result["model"]["parameter_count"] == 2410
+    entries = json.loads((out / "mlperf_log_accuracy.json").read_text())
+    assert sorted(entry["qsl_idx"] for entry in entries) == list(range(200))
+    assert "mlperf_log_accuracy.json" in result["files"]
+
+
+def test_submission_mode_runs_accuracy_then_performance(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    done = loadgen_run("--scenario", "single_stream", "--mode", "submission", "--output", str(out), *QUICK,
+                       cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    result = read_result(out)
+    assert result["accuracy"]["top1"] >= 0.90 and result["metrics"]["queries_completed"] >= 100
+    assert result["memory"]["rss_peak_bytes"] >= result["memory"]["rss_start_bytes"] > 0
+
+
+def test_find_peak_searches_server_rates(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    done = loadgen_run(
+        "--scenario", "server", "--mode", "find_peak", "--sut", "sut.fixed_time", "--sut-arg", "service_us=200",
+        "--set", "server_target_qps=1600", "--set", "server_find_peak_qps_decimals_of_precision=0",
+        "--set", "min_duration_ms=300", "--set", "min_query_count=500", "--set", "warmup_ms=0",
+        "--output", str(out), cwd=tmp_path,
+    )
+    result = read_result(out)
+    assert result["mode"] == "FindPeakPerformance"
+    rates = [qps for qps, _ in result["peak_search"]]
+    assert rates[0] == 1600 and len(rates) >= 3
+    assert done.returncode == (0 if result["valid"] else 3)
+
+
+def test_find_peak_needs_server(tmp_path: Path) -> None:
+    done = loadgen_run("--scenario", "offline", "--mode", "find_peak", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "FindPeakPerformance needs scenario Server" in done.stderr
