@@ -37,6 +37,7 @@ from loadgen.sut_loader import build_sut, qsl_for
 from reports.accuracy_log import render_accuracy_log
 from reports.chrome_trace import render_chrome_trace
 from reports.summary import render_console, render_summary
+from sut.tinytorch import looks_like_model, wrap_model_over_tinydigits
 
 DEFAULT_SUT = "sut.digit_mlp"
 EXIT_VALID, EXIT_ERROR, EXIT_USAGE, EXIT_INVALID, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
@@ -85,8 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--sut",
         default=DEFAULT_SUT,
-        help="module:attr, path/to/file.py:attr, or a module with make_sut() "
-        f"(default: {DEFAULT_SUT}, a DigitMLP classifier on TinyDigits)",
+        help="module:attr, path/to/file.py:attr, or a module with make_sut(); attr may name a SUT, "
+        "a class or factory (called with --sut-arg), or a bare model object (forward/predict/__call__), "
+        f"which is run over TinyDigits (default: {DEFAULT_SUT}, a DigitMLP classifier on TinyDigits)",
     )
     parser.add_argument(
         "--sut-arg", dest="sut_args", action="append", default=[], metavar="KEY=VALUE",
@@ -205,6 +207,11 @@ def run_find_peak(
     return benchmark
 
 
+def model_as_sut(obj: object) -> SystemUnderTest | None:
+    """A bare model (forward / predict / __call__, no issue_query) runs over TinyDigits."""
+    return wrap_model_over_tinydigits(obj) if looks_like_model(obj) else None
+
+
 def exit_code(benchmark: Benchmark) -> int:
     if isinstance(benchmark.error, Interrupted):
         return EXIT_INTERRUPTED
@@ -222,7 +229,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.samples < 1:
             raise SettingsError([f"--samples {args.samples}: allowed: a whole number >= 1"])
         settings = settings_from_args(args)
-        sut = build_sut(args.sut, sut_kwargs(args.sut_args))
+        sut = build_sut(args.sut, sut_kwargs(args.sut_args), adapt=model_as_sut)
         qsl = qsl_for(sut, args.samples)
         show = not args.no_progress and sys.stderr.isatty()
         observer = (lambda engine: progress_bar(engine, sys.stderr)) if show else None

@@ -12,6 +12,7 @@ import importlib.util
 import sys
 from pathlib import Path
 from types import ModuleType
+from collections.abc import Callable
 from typing import Any
 
 from loadgen.errors import SutLoadError
@@ -72,9 +73,22 @@ def load_object(spec: str) -> Any:
     return obj
 
 
-def build_sut(spec: str, kwargs: dict[str, Any]) -> SystemUnderTest:
-    """Load the spec's object; call it with kwargs when it is a class or a factory, not a SUT."""
+Adapter = Callable[[Any], "SystemUnderTest | None"]
+"""Turns an object that is not a SUT (a bare model, say) into one, or returns None."""
+
+
+def build_sut(spec: str, kwargs: dict[str, Any], adapt: Adapter | None = None) -> SystemUnderTest:
+    """Load the spec's object; call it with kwargs when it is a class or a factory, not a SUT.
+
+    `adapt` gets the first say on the object and on what a factory returns, so a bare model
+    object (which is callable) is wrapped rather than called.
+    """
     obj = load_object(spec)
+    adapted = adapt(obj) if adapt else None
+    if adapted is not None:
+        if kwargs:
+            raise SutLoadError(f"--sut {spec}: --sut-arg given, but {spec} is a model object, not a factory")
+        return adapted
     if isinstance(obj, type) or (missing_sut_methods(obj) and callable(obj)):
         try:
             obj = obj(**kwargs)
@@ -82,6 +96,9 @@ def build_sut(spec: str, kwargs: dict[str, Any]) -> SystemUnderTest:
             raise SutLoadError(f"--sut {spec}: calling the factory failed: {exc}") from exc
         except Exception as exc:
             raise SutLoadError(f"--sut {spec}: the factory raised {type(exc).__name__}: {exc}") from exc
+        adapted = adapt(obj) if adapt else None
+        if adapted is not None:
+            return adapted
     elif kwargs:
         raise SutLoadError(f"--sut {spec}: --sut-arg given, but {spec} is an object, not a factory")
     missing = missing_sut_methods(obj)

@@ -86,3 +86,29 @@ def test_a_qsl_missing_parts_is_rejected() -> None:
 
     with pytest.raises(SutLoadError, match="lacks name, total_sample_count"):
         qsl_for(WithBadQsl(), 10)
+
+
+def test_an_adapter_wraps_a_bare_model_instead_of_calling_it(sut_file: Path) -> None:
+    sut_file.write_text(SUT_FILE + """
+class Model:
+    def forward(self, x):
+        raise AssertionError("must not be called while loading")
+
+model = Model()
+
+def make_model():
+    return Model()
+""")
+    wrapped: list[object] = []
+
+    def adapt(obj: object) -> object | None:
+        if type(obj).__name__ != "Model":
+            return None
+        wrapped.append(obj)
+        return build_sut("sut.null", {})
+
+    assert build_sut(f"{sut_file}:model", {}, adapt=adapt).name == "NullSUT"
+    assert build_sut(f"{sut_file}:make_model", {}, adapt=adapt).name == "NullSUT"
+    assert len(wrapped) == 2
+    with pytest.raises(SutLoadError, match="is a model object, not a factory"):
+        build_sut(f"{sut_file}:model", {"x": 1}, adapt=adapt)
