@@ -85,7 +85,7 @@ class Engine:
         self.sut = sut
         self.schedule = schedule
         self.settings = settings
-        self.trace = Trace.allocate(schedule.query_offsets, schedule.sample_index)
+        self.trace = Trace.allocate(schedule.query_offsets, schedule.sample_index, settings.use_token_latencies)
         if schedule.scheduled_ns is not None:
             self.trace.scheduled_ns[:] = schedule.scheduled_ns
         self.recorder = Recorder(self.trace, clock)

@@ -10,8 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TextIO
 
-from loadgen.runner import Benchmark
+from loadgen.fingerprint import collect_fingerprint
+from loadgen.query import QuerySampleLibrary, SystemUnderTest
+from loadgen.runner import Benchmark, Observer, run_benchmark
+from loadgen.settings import Mode, TestSettings
 
 MAX_RUNS = 40
 
@@ -55,3 +59,36 @@ def find_peak(run_at: Callable[[float], Benchmark], start_qps: float, decimals: 
         else:
             upper = middle
     return search
+
+
+def run_find_peak(
+    sut: SystemUnderTest,
+    qsl: QuerySampleLibrary,
+    settings: TestSettings,
+    observer: Observer | None = None,
+    progress: TextIO | None = None,
+) -> Benchmark:
+    """Server runs at rising rates; the result is the best passing run's, with every rate tried."""
+    fingerprint = collect_fingerprint()
+    start = settings.server_target_qps
+    if start is None:
+        quick = settings.model_copy(update={"min_duration_ms": 0, "min_query_count": 1, "mode": Mode.PerformanceOnly})
+        start = run_benchmark(sut, qsl, quick, fingerprint=fingerprint).result.settings_effective["server_target_qps"]
+
+    def run_at(qps: float) -> Benchmark:
+        if progress is not None:
+            print(f"find peak: running at {qps:g} queries/s", file=progress)
+        one = settings.model_copy(update={"server_target_qps": qps, "mode": Mode.PerformanceOnly})
+        return run_benchmark(sut, qsl, one, observer=observer, fingerprint=fingerprint)
+
+    search = find_peak(run_at, start, settings.server_find_peak_qps_decimals_of_precision)
+    benchmark = search.best or search.last
+    assert benchmark is not None
+    benchmark.result.mode = Mode.FindPeakPerformance.value
+    benchmark.result.peak_search = search.tried
+    if search.best is None:
+        benchmark.result.valid = False
+        benchmark.result.invalid_reasons.append(
+            f"find peak: the starting rate {start:g} queries/s was not VALID; lower server_target_qps"
+        )
+    return benchmark

@@ -35,18 +35,29 @@ class SampleBatch:
     def __repr__(self) -> str:
         return f"SampleBatch({len(self)} samples, ids {self.ids[:1].tolist()}..)"
 
+    @property
+    def keeps_responses(self) -> bool:
+        """True when this run logs responses (accuracy mode), so they are worth passing."""
+        return self._recorder.responses is not None
+
+    def first_token(self, ids: int | Sequence[int] | np.ndarray | None = None) -> None:
+        """Mark the first token of samples (all of this batch by default) produced now."""
+        self._recorder.first_token(self.ids if ids is None else ids)
+
     def complete(
         self,
         ids: int | Sequence[int] | np.ndarray | None = None,
         response_sizes: int | Sequence[int] | np.ndarray | None = None,
         responses: Any = None,
+        n_tokens: int | Sequence[int] | np.ndarray | None = None,
     ) -> None:
         """Mark samples done now: all of this batch by default, else the ids given. Thread-safe.
 
         `responses` (one per id: a numpy array row per sample, or bytes) is what accuracy
-        mode scores and logs; performance runs only take its size.
+        mode scores and logs; performance runs only take its size. `n_tokens` (per id) feeds
+        time per output token when the run measures token latencies.
         """
-        self._recorder.complete(self.ids if ids is None else ids, response_sizes, responses)
+        self._recorder.complete(self.ids if ids is None else ids, response_sizes, responses, n_tokens)
 
 
 @runtime_checkable

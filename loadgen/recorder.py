@@ -77,6 +77,7 @@ class Recorder:
         ids: int | Sequence[int] | np.ndarray,
         sizes: int | Sequence[int] | np.ndarray | None = None,
         responses: Any = None,
+        n_tokens: int | Sequence[int] | np.ndarray | None = None,
     ) -> None:
         """Completion from the SUT: one id or many, with optional response sizes in bytes and
         responses (one per id: bytes or a numpy row), which are kept only when logging."""
@@ -91,6 +92,19 @@ class Recorder:
             self._complete_many(ids, now, sizes)
         if self.responses is not None and responses is not None and self.error is None:
             self._keep(ids, responses, one)
+        if n_tokens is not None and self.trace.token_count.size:
+            self.trace.token_count[np.asarray(ids, dtype=np.int64) - 1] = n_tokens
+
+    def first_token(self, ids: int | Sequence[int] | np.ndarray) -> None:
+        """Time to first token, for runs that measure token latencies (ignored otherwise)."""
+        now = self._clock() - self.start_ns
+        if not self.trace.first_token_ns.size:
+            return
+        rows = np.atleast_1d(np.asarray(ids, dtype=np.int64)) - 1
+        if rows.size and (rows.min() < 0 or rows.max() >= self.issued):
+            self.fail(SutError(f"the SUT reported a first token for sample id {int(rows.max()) + 1}, never issued"))
+            return
+        self.trace.first_token_ns[rows] = now
 
     def _keep(self, ids: Any, responses: Any, one: bool) -> None:
         """Accuracy logging: remember each response by sample row (not on the timed fast path)."""

@@ -7,6 +7,8 @@ its Poisson arrival; elsewhere its issue), so a late issue counts against the SU
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
@@ -67,6 +69,9 @@ class Metrics(_Frozen):
     target_percentile_latency_ns: int | None
     issue_delay: LatencySummary | None
     early_stopping: EarlyStopping | None
+    ttft: LatencySummary | None = None
+    tpot: LatencySummary | None = None
+    tokens_per_second: float | None = None
 
 
 class Validity(_Frozen):
@@ -126,6 +131,16 @@ def issue_delays_ns(trace: Trace) -> np.ndarray:
     return trace.issued_ns - trace.scheduled_ns
 
 
+def token_latencies_ns(trace: Trace) -> tuple[np.ndarray, np.ndarray]:
+    """Time to first token (from the scheduled time) and time per output token after the
+    first, per completed sample that reported a first token, as LoadGen defines them."""
+    seen = (trace.first_token_ns != NOT_YET) & (trace.completed_ns != NOT_YET)
+    ttft = (trace.first_token_ns - trace.per_sample(trace.scheduled_ns))[seen]
+    more = seen & (trace.token_count > 1)
+    tpot = (trace.completed_ns - trace.first_token_ns)[more] // (trace.token_count[more].astype(np.int64) - 1)
+    return ttft, tpot
+
+
 def _rate(count: int, span_ns: int) -> float | None:
     return count * 1e9 / span_ns if span_ns > 0 and count > 0 else None
 
@@ -169,7 +184,21 @@ def compute_metrics(trace: Trace, settings: TestSettings) -> Metrics:
         target_percentile_latency_ns=target_latency,
         issue_delay=summarize_latencies(issue_delays_ns(trace)) if scenario is Scenario.Server else None,
         early_stopping=stopping,
+        **_token_metrics(trace, target_p, last_completion - first_scheduled),
     )
+
+
+def _token_metrics(trace: Trace, target_p: float | None, span_ns: int) -> dict[str, object]:
+    if not trace.has_tokens:
+        return {}
+    ttft, tpot = token_latencies_ns(trace)
+    extra = (target_p,) if target_p else ()
+    done = trace.completed_ns != NOT_YET
+    return {
+        "ttft": summarize_latencies(ttft, extra),
+        "tpot": summarize_latencies(tpot, extra),
+        "tokens_per_second": _rate(int(trace.token_count[done].sum()), span_ns),
+    }
 
 
 def _queries_completed(trace: Trace, latencies: np.ndarray, scenario: Scenario) -> int:
@@ -227,7 +256,9 @@ def judge(
     )
     if metrics.early_stopping is not None:
         check("early_stopping", metrics.early_stopping.met, f"early stopping not met: {metrics.early_stopping.message}")
-    if scenario is Scenario.Server:
+    if scenario is Scenario.Server and settings.use_token_latencies:
+        _check_token_bounds(metrics, settings, check)
+    elif scenario is Scenario.Server:
         p99 = metrics.target_percentile_latency_ns
         check(
             "performance_constraints",
@@ -236,6 +267,22 @@ def judge(
             f"exceeds server_target_latency_ns {settings.server_target_latency_ns}: lower server_target_qps",
         )
     return Validity(valid=not reasons, checks=checks, reasons=reasons)
+
+
+def _check_token_bounds(metrics: Metrics, settings: TestSettings, check: Callable[[str, bool, str], None]) -> None:
+    """LLM Server runs: TTFT and TPOT at the target percentile within their bounds."""
+    label = percentile_label(settings.server_target_latency_percentile)
+    for name, stats, bound, key in (
+        ("time to first token", metrics.ttft, settings.ttft_latency, "ttft_latency"),
+        ("time per output token", metrics.tpot, settings.tpot_latency, "tpot_latency"),
+    ):
+        value = stats.percentiles_ns.get(label) if stats else None
+        check(
+            f"{key}_constraint",
+            value is not None and value <= bound,
+            f"{label}th percentile {name} {value} ns exceeds {key} {bound}" if value is not None
+            else f"no {name} was recorded (FirstTokenComplete and n_tokens)",
+        )
 
 
 def _hint_duration(settings: TestSettings) -> str:

@@ -20,8 +20,7 @@ from typing import Any
 
 from loadgen.errors import Interrupted, LoadgenError, RunAborted, SettingsError
 from loadgen.progress import progress_bar
-from loadgen.fingerprint import collect_fingerprint
-from loadgen.peak import find_peak
+from loadgen.peak import run_find_peak
 from loadgen.query import QuerySampleLibrary, SystemUnderTest
 from loadgen.runner import Benchmark, Observer, run_benchmark
 from loadgen.settings import (
@@ -178,35 +177,6 @@ def write_outputs(benchmark: Benchmark, output: Path, chrome_trace: bool) -> Non
     (output / "result.json").write_text(result.model_dump_json(indent=2) + "\n", encoding="utf-8")
 
 
-def run_find_peak(
-    sut: SystemUnderTest, qsl: QuerySampleLibrary, settings: TestSettings, observer: Observer | None
-) -> Benchmark:
-    """Server runs at rising rates (see loadgen.peak); the result is the best passing run's."""
-    fingerprint = collect_fingerprint()
-    start = settings.server_target_qps
-    if start is None:
-        pilot = run_benchmark(sut, qsl, settings.model_copy(update={"min_duration_ms": 0, "min_query_count": 1}),
-                              fingerprint=fingerprint)
-        start = pilot.result.settings_effective["server_target_qps"]
-
-    def run_at(qps: float) -> Benchmark:
-        print(f"find peak: running at {qps:g} queries/s", file=sys.stderr)
-        one = settings.model_copy(update={"server_target_qps": qps, "mode": Mode.PerformanceOnly})
-        return run_benchmark(sut, qsl, one, observer=observer, fingerprint=fingerprint)
-
-    search = find_peak(run_at, start, settings.server_find_peak_qps_decimals_of_precision)
-    benchmark = search.best or search.last
-    assert benchmark is not None
-    benchmark.result.mode = Mode.FindPeakPerformance.value
-    benchmark.result.peak_search = search.tried
-    if search.best is None:
-        benchmark.result.valid = False
-        benchmark.result.invalid_reasons.append(
-            f"find peak: the starting rate {start:g} queries/s was not VALID; lower server_target_qps"
-        )
-    return benchmark
-
-
 def model_as_sut(obj: object) -> SystemUnderTest | None:
     """A bare model (forward / predict / __call__, no issue_query) runs over TinyDigits."""
     return wrap_model_over_tinydigits(obj) if looks_like_model(obj) else None
@@ -234,7 +204,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         show = not args.no_progress and sys.stderr.isatty()
         observer = (lambda engine: progress_bar(engine, sys.stderr)) if show else None
         if settings.mode is Mode.FindPeakPerformance:
-            benchmark = run_find_peak(sut, qsl, settings, observer)
+            benchmark = run_find_peak(sut, qsl, settings, observer, progress=sys.stderr)
         else:
             benchmark = run_benchmark(sut, qsl, settings, observer=observer)
     except LoadgenError as exc:

@@ -123,6 +123,12 @@ class TestSettings(BaseModel):
         default=False, description="Issue all past-due Server queries in one call, as LoadGen allows."
     )
 
+    use_token_latencies: bool = Field(
+        default=False, description="Measure time to first token and time per output token (LLM SUTs)."
+    )
+    ttft_latency: int = Field(default=100_000_000, ge=1, description="Server bound on time to first token, ns.")
+    tpot_latency: int = Field(default=100_000_000, ge=1, description="Server bound on time per output token, ns.")
+
     offline_expected_qps: float | None = Field(
         default=None,
         gt=0,

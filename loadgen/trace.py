@@ -11,7 +11,7 @@ nanoseconds from the start of timing; NOT_YET marks a time that has not happened
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -30,12 +30,18 @@ class Trace:
     sample_index: np.ndarray
     completed_ns: np.ndarray
     response_size: np.ndarray
+    first_token_ns: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    token_count: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
 
     @classmethod
-    def allocate(cls, query_offsets: np.ndarray, sample_index: np.ndarray) -> "Trace":
-        """Rows for every scheduled query and sample; times and sizes are filled in during the run."""
+    def allocate(cls, query_offsets: np.ndarray, sample_index: np.ndarray, token_latencies: bool = False) -> "Trace":
+        """Rows for every scheduled query and sample; times and sizes are filled in during the run.
+
+        Token columns (first token time, output tokens) exist only when token latencies are
+        measured; otherwise they are empty and cost nothing."""
         n_queries = len(query_offsets) - 1
         n_samples = int(query_offsets[-1])
+        n_token_rows = n_samples if token_latencies else 0
         return cls(
             query_offsets=np.asarray(query_offsets, dtype=np.int64),
             scheduled_ns=np.full(n_queries, NOT_YET, dtype=np.int64),
@@ -43,7 +49,14 @@ class Trace:
             sample_index=np.asarray(sample_index, dtype=np.int32),
             completed_ns=np.full(n_samples, NOT_YET, dtype=np.int64),
             response_size=np.zeros(n_samples, dtype=np.int32),
+            first_token_ns=np.full(n_token_rows, NOT_YET, dtype=np.int64),
+            token_count=np.zeros(n_token_rows, dtype=np.int32),
         )
+
+    @property
+    def has_tokens(self) -> bool:
+        """Whether this run measured token latencies."""
+        return self.first_token_ns.size > 0
 
     @classmethod
     def from_sample_rows(
@@ -96,6 +109,8 @@ class Trace:
             sample_index=self.sample_index[:n_samples],
             completed_ns=self.completed_ns[:n_samples],
             response_size=self.response_size[:n_samples],
+            first_token_ns=self.first_token_ns[:n_samples],
+            token_count=self.token_count[:n_samples],
         )
 
     def save(self, path: Path) -> None:

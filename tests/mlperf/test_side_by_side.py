@@ -1,0 +1,121 @@
+"""The same MLPerf harness (tests/mlperf/harness.py) under the real LoadGen and under ours.
+
+Tolerances, and why: the SUT sleeps a fixed 1 ms (0.5 ms) per sample, and an OS sleep
+overshoots by tens of microseconds, differently in each run, so latencies and rates may
+differ by up to 25% (SingleStream p90), 20% (Offline rate) and 10% (Server completed rate,
+which the arrival rate fixes). Server query counts come from two different Poisson
+generators at the same rate, so they may differ by about 5 standard deviations (5 x sqrt(n)).
+Counts the rules fix (Offline's sample count) must be equal.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+HARNESS = REPO / "tests" / "mlperf" / "harness.py"
+ENGINES = ("mlperf_loadgen", "loadgen.mlperf")
+
+if importlib.util.find_spec("mlperf_loadgen") is None:
+    if os.environ.get("CI") == "true":
+        raise RuntimeError("CI must install the mlperf extra (mlcommons-loadgen) for the side-by-side tests")
+    pytest.skip("mlperf_loadgen is not installed: pip install '.[mlperf]'", allow_module_level=True)
+
+PASSING = {
+    "SingleStream": ["min_duration_ms=500", "min_query_count=100", "single_stream_expected_latency_ns=1000000"],
+    "MultiStream": ["min_duration_ms=500", "min_query_count=662", "multi_stream_samples_per_query=2",
+                    "multi_stream_expected_latency_ns=1000000", "service_s=0.0005"],
+    "Server": ["min_duration_ms=2000", "min_query_count=100", "server_target_qps=300"],
+    "Offline": ["min_duration_ms=500", "min_query_count=100", "offline_expected_qps=1500"],
+}
+FAILING = {
+    "Server": ["min_duration_ms=1500", "min_query_count=100", "server_target_qps=300",
+               "server_target_latency_ns=500000"],
+    "Offline": ["min_duration_ms=500", "min_query_count=100", "offline_expected_qps=100"],
+}
+
+
+def run_engine(engine: str, scenario: str, mode: str, args: list[str], out: Path) -> dict[str, str]:
+    done = subprocess.run(
+        [sys.executable, str(HARNESS), engine, scenario, mode, str(out), *args],
+        cwd=out.parent, env=dict(os.environ, PYTHONPATH=str(REPO)), capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return summary_fields((out / "mlperf_log_summary.txt").read_text())
+
+
+def summary_fields(text: str) -> dict[str, str]:
+    """`label : value` lines of a LoadGen summary (the first of each label wins)."""
+    fields: dict[str, str] = {}
+    for line in text.splitlines():
+        match = re.match(r"^\s*([^:]+?)\s*:\s*(.+?)\s*$", line)
+        if match:
+            fields.setdefault(match.group(1), match.group(2))
+    return fields
+
+
+@pytest.fixture(scope="module")
+def passing_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], dict[str, str]]:
+    base = tmp_path_factory.mktemp("side_by_side")
+    return {
+        (engine, scenario): run_engine(engine, scenario, "PerformanceOnly", args, base / f"{engine}-{scenario}")
+        for scenario, args in PASSING.items()
+        for engine in ENGINES
+    }
+
+
+@pytest.mark.parametrize("scenario", list(PASSING))
+def test_runs_built_to_pass_are_valid_under_both(scenario: str, passing_runs: dict) -> None:
+    for engine in ENGINES:
+        assert passing_runs[engine, scenario]["Result is"] == "VALID", (engine, scenario)
+
+
+def test_offline_sample_count_is_the_same(passing_runs: dict) -> None:
+    theirs, ours = (passing_runs[engine, "Offline"]["samples_per_query"] for engine in ENGINES)
+    assert theirs == ours
+
+
+def test_headline_metrics_agree_for_a_fixed_service_time(passing_runs: dict) -> None:
+    def number(engine: str, scenario: str, label: str) -> float:
+        return float(passing_runs[engine, scenario][label])
+
+    for scenario, label, tolerance in (
+        ("SingleStream", "90.0th percentile latency (ns)", 0.25),
+        ("Offline", "Samples per second", 0.20),
+        ("Server", "Completed samples per second", 0.10),
+    ):
+        theirs, ours = (number(engine, scenario, label) for engine in ENGINES)
+        assert abs(ours - theirs) <= tolerance * theirs, (scenario, theirs, ours)
+
+
+def test_server_query_counts_agree_within_poisson_noise(passing_runs: dict) -> None:
+    rates = [float(passing_runs[engine, "Server"]["Completed samples per second"]) for engine in ENGINES]
+    counts = [rate * 2.0 for rate in rates]
+    assert abs(counts[0] - counts[1]) <= 5 * math.sqrt(max(counts))
+
+
+@pytest.mark.parametrize("scenario", list(FAILING))
+def test_runs_built_to_fail_are_invalid_under_both(scenario: str, tmp_path: Path) -> None:
+    for engine in ENGINES:
+        fields = run_engine(engine, scenario, "PerformanceOnly", FAILING[scenario], tmp_path / engine)
+        assert fields["Result is"] == "INVALID", engine
+
+
+def test_accuracy_mode_logs_the_same_responses(tmp_path: Path) -> None:
+    logs = {}
+    for engine in ENGINES:
+        out = tmp_path / engine
+        run_engine(engine, "Offline", "AccuracyOnly", ["offline_expected_qps=1000"], out)
+        entries = json.loads((out / "mlperf_log_accuracy.json").read_text())
+        logs[engine] = {entry["qsl_idx"]: entry["data"] for entry in entries}
+    assert sorted(logs["loadgen.mlperf"]) == list(range(64))
+    assert logs["loadgen.mlperf"] == logs["mlperf_loadgen"]
