@@ -12,6 +12,9 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
 
 from loadgen.clock import Clock, monotonic_ns, tight_timer_slack, wait_until
 from loadgen.errors import Interrupted, RunAborted, SutError
@@ -35,6 +38,7 @@ class RunRecord:
     stop_reason: str
     error: RunAborted | None = None
     notes: list[str] = field(default_factory=list)
+    logged_responses: dict[int, Any] | None = None
 
 
 def issue(sut: SystemUnderTest, batch: SampleBatch) -> None:
@@ -72,6 +76,14 @@ def sut_thread_errors(recorder: Recorder) -> Iterator[None]:
         threading.excepthook = previous
 
 
+def response_log_mask(settings: TestSettings, n_samples: int) -> np.ndarray | bool:
+    """Which sample rows of a performance run have their responses logged (seeded draw)."""
+    if settings.accuracy_log_probability == 0:
+        return False
+    draws = np.random.default_rng(settings.accuracy_log_rng_seed).random(n_samples)
+    return draws < settings.accuracy_log_probability
+
+
 class Engine:
     """One timed run of a schedule against a SUT."""
 
@@ -88,7 +100,7 @@ class Engine:
         self.trace = Trace.allocate(schedule.query_offsets, schedule.sample_index, settings.use_token_latencies)
         if schedule.scheduled_ns is not None:
             self.trace.scheduled_ns[:] = schedule.scheduled_ns
-        self.recorder = Recorder(self.trace, clock)
+        self.recorder = Recorder(self.trace, clock, keep_responses=response_log_mask(settings, len(self.trace)))
         self._clock = clock
         self._timeout_ns = settings.sample_timeout_ms * 1_000_000
         self._min_duration_ns = settings.min_duration_ms * 1_000_000
@@ -122,7 +134,9 @@ class Engine:
                 error = Interrupted(f"interrupted by the user after {self.recorder.now() / 1e9:.1f} s")
         if error is not None:
             stop = f"aborted: {error}"
-        return RunRecord(trace=self.trace.issued_part(), stop_reason=stop, error=error)
+        return RunRecord(
+            trace=self.trace.issued_part(), stop_reason=stop, error=error, logged_responses=self.recorder.responses
+        )
 
     def _past_max_duration(self, now: int) -> bool:
         return self._max_duration_ns is not None and now >= self._max_duration_ns

@@ -161,6 +161,10 @@ _SHARED = (
     "use_token_latencies",
     "ttft_latency",
     "tpot_latency",
+    "accuracy_log_probability",
+    "accuracy_log_rng_seed",
+    "performance_issue_same",
+    "performance_issue_same_index",
 )
 """Attributes that mean the same here and in LoadGen, units included."""
 

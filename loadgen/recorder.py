@@ -33,7 +33,9 @@ def response_nbytes(responses: Any, one: bool) -> int | list[int]:
 class Recorder:
     """Completion bookkeeping for one trace; times are ns since `start()`."""
 
-    def __init__(self, trace: Trace, clock: Clock, keep_responses: bool = False) -> None:
+    def __init__(self, trace: Trace, clock: Clock, keep_responses: bool | np.ndarray = False) -> None:
+        """`keep_responses`: True keeps every response (accuracy mode); a boolean mask per sample
+        row keeps a sample of them (LoadGen's accuracy_log_probability in performance runs)."""
         self.trace = trace
         self.ids = np.arange(1, len(trace) + 1, dtype=np.int64)
         self.completed = 0
@@ -47,7 +49,8 @@ class Recorder:
         self._wake_at = 0
         self._last_progress_ns = 0
         self.last_completed_ns = 0
-        self.responses: dict[int, Any] | None = {} if keep_responses else None
+        self.responses: dict[int, Any] | None = {} if np.any(keep_responses) else None
+        self._keep_mask = keep_responses if isinstance(keep_responses, np.ndarray) else None
 
     def start(self) -> int:
         """Make now the zero of the run's times; returns the absolute start."""
@@ -107,12 +110,12 @@ class Recorder:
         self.trace.first_token_ns[rows] = now
 
     def _keep(self, ids: Any, responses: Any, one: bool) -> None:
-        """Accuracy logging: remember each response by sample row (not on the timed fast path)."""
-        if one:
-            self.responses[int(ids) - 1] = responses  # type: ignore[index]
-            return
-        for sample_id, response in zip(np.ravel(ids).tolist(), responses):
-            self.responses[sample_id - 1] = response  # type: ignore[index]
+        """Accuracy logging: remember each (sampled) response by sample row."""
+        pairs = [(int(ids) - 1, responses)] if one else zip((np.ravel(ids) - 1).tolist(), responses)
+        mask = self._keep_mask
+        for row, response in pairs:
+            if mask is None or mask[row]:
+                self.responses[row] = response  # type: ignore[index]
 
     def _complete_one(self, sample_id: int, now: int, size: object) -> None:
         row = sample_id - 1

@@ -172,6 +172,13 @@ def run_benchmark(
         load_average_end=load_average(),
         warnings=record.notes,
     )
+    if accuracy is None and record.logged_responses is not None:
+        accuracy = AccuracyRecord(
+            sample_index=record.trace.sample_index,
+            completed=len(record.logged_responses),
+            responses=record.logged_responses,
+            error=None,
+        )
     return Benchmark(result=result, trace=record.trace, error=record.error, accuracy=accuracy)
 
 

@@ -146,6 +146,8 @@ def build_schedule(settings: TestSettings, loaded: np.ndarray) -> Schedule:
             samples = len(scheduled_ns)
         sample_index = loaded32[rng.integers(0, loaded_count, size=samples)]
         offsets = np.arange(samples + 1, dtype=np.int64)
+    if settings.performance_issue_same:
+        sample_index = np.full_like(sample_index, loaded32[settings.performance_issue_same_index % loaded_count])
     return Schedule(
         scenario=settings.scenario,
         loaded_indices=loaded,

@@ -139,6 +139,18 @@ class TestSettings(BaseModel):
         default=None, ge=1, description="Samples loaded for performance runs; unset means the QSL's own."
     )
 
+    accuracy_log_probability: float = Field(
+        default=0.0, ge=0.0, le=1.0, allow_inf_nan=False,
+        description="Share of performance-run responses logged (compliance TEST01); 0 logs none.",
+    )
+    accuracy_log_rng_seed: int = _Seed
+    performance_issue_same: bool = Field(
+        default=False, description="Every query uses the same loaded sample (compliance TEST04)."
+    )
+    performance_issue_same_index: int = Field(
+        default=0, ge=0, description="With performance_issue_same: the position in the loaded set used."
+    )
+
     qsl_rng_seed: int = _Seed
     sample_index_rng_seed: int = _Seed
     schedule_rng_seed: int = _Seed
