@@ -148,12 +148,14 @@ class Engine:
         for query in range(self.schedule.n_queries):
             if query >= min_queries and recorder.last_completed_ns >= self._min_duration_ns:
                 return STOP_MET
-            now = recorder.now()
-            if self._past_max_duration(now):
+            if self._past_max_duration(recorder.now()):
                 return STOP_MAX_DURATION
+            lo, hi = recorder.open_queries(query, query + 1)
+            batch = self.batch(lo, hi)
+            now = recorder.now()  # as late as possible: the harness's own work is not the SUT's latency
+            issue(self.sut, batch)
             scheduled[query] = now
-            lo, hi = recorder.mark_issued(query, query + 1, now)
-            issue(self.sut, self.batch(lo, hi))
+            recorder.stamp_issued(query, query + 1, now)
             recorder.wait_for(hi, self._timeout_ns)
         if self.schedule.n_queries >= min_queries and recorder.last_completed_ns >= self._min_duration_ns:
             return STOP_MET
@@ -180,9 +182,11 @@ class Engine:
                 end = max(end, int(scheduled.searchsorted(now, side="right")))
             if cap is not None and end - recorder.completed > cap:
                 recorder.wait_for(end - cap, self._timeout_ns)
-                now = recorder.now()
-            lo, hi = recorder.mark_issued(query, end, now)
-            issue(self.sut, self.batch(lo, hi))
+            lo, hi = recorder.open_queries(query, end)
+            batch = self.batch(lo, hi)
+            now = recorder.now()
+            issue(self.sut, batch)
+            recorder.stamp_issued(query, end, now)
             query = end
         return STOP_SCHEDULE_DONE
 

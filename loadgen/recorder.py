@@ -61,13 +61,23 @@ class Recorder:
         """Nanoseconds since the start of timing."""
         return self._clock() - self.start_ns
 
-    def mark_issued(self, first_query: int, end_query: int, now_ns: int) -> tuple[int, int]:
-        """Queries [first, end) go to the SUT at `now_ns`, in order; returns their sample rows."""
-        self.trace.issued_ns[first_query:end_query] = now_ns
+    def open_queries(self, first_query: int, end_query: int) -> tuple[int, int]:
+        """Queries [first, end) are about to go to the SUT, in order: their samples may now be
+        completed. Returns their sample rows. Times are written by `stamp_issued`."""
         lo, hi = int(self.trace.query_offsets[first_query]), int(self.trace.query_offsets[end_query])
         self.issued, self.issued_queries = hi, end_query
-        self._last_progress_ns = now_ns
         return lo, hi
+
+    def stamp_issued(self, first_query: int, end_query: int, now_ns: int) -> None:
+        """Record the issue time of queries [first, end), taken just before the SUT was called."""
+        self.trace.issued_ns[first_query:end_query] = now_ns
+        self._last_progress_ns = max(self._last_progress_ns, now_ns)
+
+    def mark_issued(self, first_query: int, end_query: int, now_ns: int) -> tuple[int, int]:
+        """open_queries and stamp_issued at once, for loops where the order does not matter."""
+        rows = self.open_queries(first_query, end_query)
+        self.stamp_issued(first_query, end_query, now_ns)
+        return rows
 
     def fail(self, error: RunAborted) -> None:
         """Record the first protocol breach and wake the engine."""
