@@ -8,6 +8,7 @@ ends, or at max_duration_ms; it never hangs: a stalled SUT ends it after sample_
 
 from __future__ import annotations
 
+import signal
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from loadgen.clock import Clock, monotonic_ns, tight_timer_slack, wait_until
-from loadgen.errors import Interrupted, RunAborted, SutError
+from loadgen.errors import Interrupted, RunAborted, SampleTimeout, SutError
 from loadgen.query import SampleBatch, SystemUnderTest
 from loadgen.recorder import Recorder
 from loadgen.schedule import Schedule
@@ -41,12 +42,67 @@ class RunRecord:
     logged_responses: dict[int, Any] | None = None
 
 
+class IssueWatch:
+    """Ends a SUT call that never returns: past the timeout it interrupts the main thread,
+    and the interruption is reported as a SampleTimeout, not as Ctrl-C."""
+
+    def __init__(self, timeout_ns: int, clock: Clock = monotonic_ns) -> None:
+        self.timeout_ns = timeout_ns
+        self.clock = clock
+        self.since: int | None = None
+        self.fired = False
+        self._done = threading.Event()
+
+    def _watch(self) -> None:
+        while not self._done.wait(0.05):
+            since = self.since
+            if since is not None and self.clock() - since > self.timeout_ns:
+                self.fired = True
+                # A real signal, so that a SUT blocked in a system call (a sleep, a socket) wakes.
+                signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+                return
+
+
+_WATCH: list[IssueWatch] = []
+
+
+@contextmanager
+def watch_issue_calls(timeout_ns: int) -> Iterator[IssueWatch | None]:
+    """Arm the watch while a benchmark runs; only from the main thread, which it interrupts."""
+    if threading.current_thread() is not threading.main_thread():
+        yield None
+        return
+    watch = IssueWatch(timeout_ns)
+    thread = threading.Thread(target=watch._watch, name="loadgen-issue-watch", daemon=True)
+    _WATCH.append(watch)
+    thread.start()
+    try:
+        yield watch
+    finally:
+        watch._done.set()
+        _WATCH.remove(watch)
+
+
+def interruption(during: str) -> RunAborted:
+    """What a KeyboardInterrupt means: the issue watch firing, or the user pressing Ctrl-C."""
+    if _WATCH and _WATCH[-1].fired:
+        seconds = _WATCH[-1].timeout_ns / 1e9
+        return SampleTimeout(f"the SUT's issue_query did not return within {seconds:g} s (sample_timeout_ms)")
+    return Interrupted(f"interrupted by the user {during}")
+
+
 def issue(sut: SystemUnderTest, batch: SampleBatch) -> None:
     """Hand a batch to the SUT; its exceptions become SutError at this boundary."""
+    watch = _WATCH[-1] if _WATCH else None
+    if watch is not None:
+        watch.since = watch.clock()
     try:
         sut.issue_query(batch)
     except Exception as exc:
         raise SutError(f"the SUT raised {type(exc).__name__} in issue_query: {exc}") from exc
+    finally:
+        if watch is not None:
+            watch.since = None
 
 
 def flush(sut: SystemUnderTest) -> None:
@@ -131,7 +187,7 @@ class Engine:
             except RunAborted as exc:
                 error = exc
             except KeyboardInterrupt:
-                error = Interrupted(f"interrupted by the user after {self.recorder.now() / 1e9:.1f} s")
+                error = interruption(f"after {self.recorder.now() / 1e9:.1f} s")
         if error is not None:
             stop = f"aborted: {error}"
         return RunRecord(

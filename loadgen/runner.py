@@ -18,10 +18,11 @@ import numpy as np
 
 from loadgen.accuracy import AccuracyRecord, accuracy_problems, run_accuracy, score
 from loadgen.clock import Clock, monotonic_ns
-from loadgen.engine import Engine, RunRecord
+from loadgen.engine import Engine, RunRecord, interruption, watch_issue_calls
 from loadgen.errors import Interrupted, RunAborted, SettingsError, SutError
 from loadgen.fingerprint import collect_fingerprint, load_average
 from loadgen.memory import peak_rss
+from loadgen.noise import noise_warnings, sample_noise
 from loadgen.pilot import fill_by_pilot, warm_up
 from loadgen.query import QuerySampleLibrary, SystemUnderTest
 from loadgen.results import compute_metrics, judge
@@ -94,8 +95,8 @@ def _performance(
     try:
         _qsl_call(qsl.load_samples, "load_samples", loaded)
         try:
+            warmup_queries = warm_up(sut, loaded, settings, clock)  # before the pilot: it measures a warm SUT
             effective, chosen = fill_by_pilot(sut, loaded, settings, clock)
-            warmup_queries = warm_up(sut, loaded, effective, clock)
             engine = Engine(sut, build_schedule(effective, loaded), effective, clock)
             with observer(engine) if observer else contextlib.nullcontext():
                 record = engine.run()
@@ -104,7 +105,7 @@ def _performance(
     except RunAborted as exc:
         record.error, record.stop_reason = exc, f"aborted before timing: {exc}"
     except KeyboardInterrupt:
-        exc = Interrupted("interrupted by the user before timing started")
+        exc = interruption("before timing started")
         record.error, record.stop_reason = exc, f"aborted: {exc}"
     return effective, chosen, warmup_queries, record
 
@@ -115,7 +116,7 @@ def _accuracy(
     try:
         return run_accuracy(sut, qsl, settings, loaded_count, clock, _qsl_call)
     except KeyboardInterrupt:
-        error = Interrupted("interrupted by the user during the accuracy run")
+        error = interruption("during the accuracy run")
         return AccuracyRecord(sample_index=np.zeros(0, dtype=np.int32), completed=0, responses={}, error=error)
 
 
@@ -135,7 +136,8 @@ def run_benchmark(
     accuracy = None
     effective, chosen, warmup_queries = settings, {}, 0
     record = RunRecord(trace=Trace.allocate(np.zeros(1, dtype=np.int64), np.zeros(0)), stop_reason="not run")
-    with peak_rss() as memory:
+    timeout_ns = settings.sample_timeout_ms * 1_000_000
+    with peak_rss() as memory, sample_noise() as noise, watch_issue_calls(timeout_ns):
         if mode in (Mode.AccuracyOnly, Mode.SubmissionRun):
             accuracy = _accuracy(sut, qsl, settings, loaded_count, clock)
             record.error = accuracy.error
@@ -170,7 +172,7 @@ def run_benchmark(
         performance_sample_count=loaded_count,
         fingerprint=fingerprint,
         load_average_end=load_average(),
-        warnings=record.notes,
+        warnings=record.notes + noise_warnings(fingerprint, noise),
     )
     if accuracy is None and record.logged_responses is not None:
         accuracy = AccuracyRecord(

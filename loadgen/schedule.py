@@ -27,7 +27,7 @@ from loadgen.settings import Scenario, TestSettings
 MAX_SCHEDULED_SAMPLES = 64_000_000
 """About 1.5 GB of trace (24 bytes a sample); beyond this a run must set max_query_count."""
 
-SCHEDULE_HEADROOM = 1.5
+SCHEDULE_HEADROOM = 2.5
 """SingleStream/MultiStream schedules cover this many times the expected run, so a SUT a
 little faster than its expected latency does not run out of queries."""
 

@@ -47,6 +47,14 @@ class Slow:
     def flush_queries(self):
         pass
 
+class Hangs:
+    name = "Hangs"
+    def issue_query(self, samples):
+        import time
+        time.sleep(60)
+    def flush_queries(self):
+        pass
+
 class NotASut:
     name = "NotASut"
 '''
@@ -74,7 +82,9 @@ def test_each_scenario_is_valid_on_the_default_sut(scenario: str, tmp_path: Path
     assert result["sut_name"].startswith("DigitMLP")
     assert "Result is : VALID" in (out / "mlperf_log_summary.txt").read_text()
     assert json.loads((out / "mlperf_log_trace.json").read_text())["traceEvents"]
-    assert set(result["files"]) == {"trace.npz", "mlperf_log_summary.txt", "mlperf_log_trace.json"}
+    assert set(result["files"]) == {
+        "trace.npz", "mlperf_log_summary.txt", "mlperf_log_detail.txt", "mlperf_log_trace.json"
+    }
     assert "VALID" in done.stdout
 
 
@@ -104,6 +114,7 @@ def test_sut_args_reach_the_factory(tmp_path: Path) -> None:
         ("Raising", [], 1, "ValueError in issue_query: model exploded"),
         ("Silent", ["--set", "sample_timeout_ms=300"], 1, "none completed"),
         ("Twice", [], 1, "completed sample id 1 twice"),
+        ("Hangs", ["--set", "sample_timeout_ms=500"], 1, "issue_query did not return"),
     ],
 )
 def test_a_broken_sut_exits_with_a_reason_and_writes_results(

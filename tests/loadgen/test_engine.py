@@ -194,6 +194,16 @@ class ThreadRaises:
         pass
 
 
+class Hangs:
+    name = "Hangs"
+
+    def issue_query(self, samples: SampleBatch) -> None:
+        time.sleep(30)
+
+    def flush_queries(self) -> None:
+        pass
+
+
 class CtrlC:
     name = "CtrlC"
 
@@ -219,6 +229,7 @@ class CtrlC:
         (UnknownId(), SutError, "never issued"),
         (ThreadRaises(), SutError, "'worker-7' raised RuntimeError: worker died"),
         (CtrlC(), Interrupted, "interrupted"),
+        (Hangs(), SampleTimeout, "issue_query did not return"),
     ],
 )
 @pytest.mark.parametrize("scenario", ["SingleStream", "Server", "Offline"])
