@@ -216,7 +216,7 @@ def test_golden_loaded_set() -> None:
 def test_golden_single_stream_sample_index() -> None:
     settings = effective("SingleStream", min_duration_ms=10, min_query_count=10)
     schedule = build_schedule(settings, select_loaded_samples(1024, 1024, 0))
-    assert schedule.n_queries == 15  # 1.5 x 10 ms / 1 ms
+    assert schedule.n_queries == 25  # 2.5 x 10 ms / 1 ms
     assert schedule.sample_index[:8].tolist() == [258, 43, 712, 839, 645, 524, 941, 640]
 
 
@@ -230,11 +230,11 @@ def test_golden_poisson_arrivals() -> None:
 @pytest.mark.parametrize(
     ("min_duration_ms", "latency_ns", "min_query_count", "max_query_count", "queries"),
     [
-        (1000, 1_000_000, 10, None, 1500),
-        (1000, 1_000_000, 2000, None, 2000),
+        (1000, 1_000_000, 10, None, 2500),
+        (1000, 1_000_000, 3000, None, 3000),
         (1000, 1_000_000, 10, 300, 300),
         (0, 1_000_000, 5, None, 5),
-        (10, 3_000_000, 1, None, 5),
+        (10, 3_000_000, 1, None, 9),
     ],
 )
 def test_single_stream_query_count(
@@ -255,11 +255,11 @@ def test_single_stream_query_count(
 
 @pytest.mark.parametrize(("loaded_count", "per_query"), [(64, 8), (5, 8), (1, 3), (16, 1)])
 def test_multi_stream_queries_are_contiguous_and_wrap(loaded_count: int, per_query: int) -> None:
-    settings = effective("MultiStream", multi_stream_samples_per_query=per_query, min_query_count=200)
+    settings = effective("MultiStream", multi_stream_samples_per_query=per_query, min_query_count=400)
     loaded = loaded_set(loaded_count)
     schedule = build_schedule(settings, loaded)
     assert_well_formed(schedule, settings, loaded)
-    assert schedule.n_queries == 200
+    assert schedule.n_queries == 400
     positions = positions_in(loaded, schedule.sample_index).reshape(schedule.n_queries, per_query)
     starts = positions[:, 0]
     np.testing.assert_array_equal(positions, (starts[:, None] + np.arange(per_query)) % loaded_count)
@@ -270,8 +270,8 @@ def test_multi_stream_queries_are_contiguous_and_wrap(loaded_count: int, per_que
 def test_multi_stream_query_count_is_in_queries() -> None:
     settings = effective("MultiStream", min_duration_ms=800, multi_stream_expected_latency_ns=8_000_000)
     schedule = build_schedule(settings, loaded_set())
-    assert schedule.n_queries == 150  # 1.5 x 800 ms / 8 ms
-    assert schedule.n_samples == 150 * 8
+    assert schedule.n_queries == 250  # 2.5 x 800 ms / 8 ms
+    assert schedule.n_samples == 250 * 8
 
 
 def offline_expected_samples(min_duration_ms: int, qps: float, min_query_count: int) -> int:
