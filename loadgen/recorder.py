@@ -103,7 +103,7 @@ class Recorder:
         else:
             ids = np.asarray(ids, dtype=np.int64)
             self._complete_many(ids, now, sizes)
-        if self.responses is not None and responses is not None and self.error is None:
+        if self.responses is not None and self.error is None:
             self._keep(ids, responses, one)
         if n_tokens is not None and self.trace.token_count.size:
             self.trace.token_count[np.asarray(ids, dtype=np.int64) - 1] = n_tokens
@@ -120,12 +120,17 @@ class Recorder:
         self.trace.first_token_ns[rows] = now
 
     def _keep(self, ids: Any, responses: Any, one: bool) -> None:
-        """Accuracy logging: remember each (sampled) response by sample row."""
-        pairs = [(int(ids) - 1, responses)] if one else zip((np.ravel(ids) - 1).tolist(), responses)
+        """Accuracy logging: a copy of each (sampled) response by sample row, so a SUT may reuse
+        its buffers; a sample completed without a response is logged empty, as LoadGen does."""
+        rows = [int(ids) - 1] if one else (np.ravel(ids) - 1).tolist()
+        if responses is None:
+            given = [b""] * len(rows)
+        else:
+            given = [responses] if one else responses
         mask = self._keep_mask
-        for row, response in pairs:
+        for row, response in zip(rows, given):
             if mask is None or mask[row]:
-                self.responses[row] = response  # type: ignore[index]
+                self.responses[row] = response.copy() if isinstance(response, np.ndarray) else bytes(response)  # type: ignore[index]
 
     def _complete_one(self, sample_id: int, now: int, size: object) -> None:
         row = sample_id - 1
