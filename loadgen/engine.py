@@ -20,7 +20,7 @@ import numpy as np
 from loadgen.clock import Clock, monotonic_ns, tight_timer_slack, wait_until
 from loadgen.errors import Interrupted, RunAborted, SampleTimeout, SutError
 from loadgen.query import SampleBatch, SystemUnderTest
-from loadgen.recorder import Recorder
+from loadgen.recorder import ACTIVE_RECORDER, Recorder
 from loadgen.schedule import Schedule
 from loadgen.settings import Scenario, TestSettings
 from loadgen.trace import Trace
@@ -114,15 +114,16 @@ def flush(sut: SystemUnderTest) -> None:
 
 
 @contextmanager
-def sut_thread_errors(recorder: Recorder) -> Iterator[None]:
-    """While a run lasts, an exception in any SUT thread ends it with that exception as reason."""
+def sut_thread_errors() -> Iterator[None]:
+    """While a benchmark lasts, an exception in any SUT thread ends the phase under way (pilot,
+    warm-up, accuracy or timed run) with that exception as the reason."""
     previous = threading.excepthook
 
     def hook(args: threading.ExceptHookArgs) -> None:
         name = args.thread.name if args.thread else "?"
-        recorder.fail(
-            SutError(f"the SUT's thread {name!r} raised {args.exc_type.__name__}: {args.exc_value}")
-        )
+        error = SutError(f"the SUT's thread {name!r} raised {args.exc_type.__name__}: {args.exc_value}")
+        for recorder in ACTIVE_RECORDER:
+            recorder.fail(error)
         previous(args)
 
     threading.excepthook = hook
@@ -178,7 +179,7 @@ class Engine:
         }
         error: RunAborted | None = None
         stop = "aborted"
-        with sut_thread_errors(self.recorder), tight_timer_slack():
+        with tight_timer_slack():
             self.recorder.start()
             try:
                 stop = loops[self.schedule.scenario]()

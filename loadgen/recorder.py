@@ -20,6 +20,10 @@ from loadgen.trace import NOT_YET, Trace
 _WAIT_SLICE_S = 0.05
 
 
+ACTIVE_RECORDER: list["Recorder"] = []
+"""The recorder of the phase under way (one at a time), for errors raised in SUT threads."""
+
+
 def response_nbytes(responses: Any, one: bool) -> int | list[int]:
     """Bytes of each response: a numpy row's nbytes, or a bytes-like object's length."""
     if one:
@@ -54,6 +58,7 @@ class Recorder:
 
     def start(self) -> int:
         """Make now the zero of the run's times; returns the absolute start."""
+        ACTIVE_RECORDER[:] = [self]
         self.start_ns = self._clock()
         return self.start_ns
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from loadgen.accuracy import AccuracyRecord, accuracy_problems, run_accuracy, score
 from loadgen.clock import Clock, monotonic_ns
-from loadgen.engine import Engine, RunRecord, interruption, watch_issue_calls
+from loadgen.engine import Engine, RunRecord, interruption, sut_thread_errors, watch_issue_calls
 from loadgen.errors import Interrupted, RunAborted, SettingsError, SutError
 from loadgen.fingerprint import collect_fingerprint, load_average
 from loadgen.memory import peak_rss
@@ -137,7 +137,7 @@ def run_benchmark(
     effective, chosen, warmup_queries = settings, {}, 0
     record = RunRecord(trace=Trace.allocate(np.zeros(1, dtype=np.int64), np.zeros(0)), stop_reason="not run")
     timeout_ns = settings.sample_timeout_ms * 1_000_000
-    with peak_rss() as memory, sample_noise() as noise, watch_issue_calls(timeout_ns):
+    with peak_rss() as memory, sample_noise() as noise, watch_issue_calls(timeout_ns), sut_thread_errors():
         if mode in (Mode.AccuracyOnly, Mode.SubmissionRun):
             accuracy = _accuracy(sut, qsl, settings, loaded_count, clock)
             record.error = accuracy.error

@@ -290,3 +290,9 @@ def test_a_qsl_that_fails_to_load_is_reported() -> None:
     bench = run(RecordingSUT([]), "Offline", BadQSL(8))
     assert isinstance(bench.error, SutError)
     assert "the QSL raised OSError in load_samples: disk gone" in bench.result.invalid_reasons[0]
+
+
+def test_a_sut_thread_dying_during_the_pilot_ends_the_run_at_once() -> None:
+    bench = run(ThreadRaises(), "Offline", offline_expected_qps=None, sample_timeout_ms=20_000)
+    assert isinstance(bench.error, SutError) and "worker-7" in str(bench.error)
+    assert "before timing" in bench.result.stop_reason
