@@ -19,7 +19,6 @@ whole trace and rehashes every file is not caught by anything run locally.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import math
 import zipfile
@@ -36,6 +35,7 @@ from loadgen.fingerprint import hardware_hash
 from loadgen.results import Metrics, compute_metrics, percentile_label
 from loadgen.run_result import RunResult
 from loadgen.settings import TestSettings
+from loadgen.files import sha256_file
 from loadgen.trace import Trace
 
 TINYTORCH_VERSION = "0.1.0"
@@ -392,13 +392,6 @@ def build_submission(
         raise ValueError("the submission would not be valid: " + "; ".join(p.message for p in problems))
     return submission
 
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def build_evidence(base_dir: Path, baseline_dir: Path, optimized_dir: Path) -> dict[str, Any]:

@@ -17,23 +17,24 @@ under the bound, so shorter runs than the classic fixed query counts are valid:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict
 from scipy.special import betainc
 
 CONFIDENCE = 0.99
 
 
-@dataclass(frozen=True)
-class EarlyStoppingResult:
+class EarlyStoppingResult(BaseModel):
     """Outcome of one early-stopping check.
 
     For latency_estimate, min_queries is h_min(1) + 1 and overlatency_queries the
     number of top latencies discarded; for server_check, min_queries is
     h_min(t) + t for the observed t and overlatency_queries is that t.
     """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     met: bool
     queries: int

@@ -13,6 +13,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from loadgen import early_stopping
+from loadgen.early_stopping import EarlyStoppingResult as EarlyStopping
 from loadgen.percentile import REPORTED_PERCENTILES, select_percentiles
 from loadgen.settings import Scenario, TestSettings
 from loadgen.trace import NOT_YET, Trace
@@ -37,18 +38,6 @@ class LatencySummary(_Frozen):
     max_ns: int
     mean_ns: float
     percentiles_ns: dict[str, int]
-
-
-class EarlyStopping(_Frozen):
-    """LoadGen's binomial early-stopping verdict at 99% confidence."""
-
-    met: bool
-    queries: int
-    overlatency_queries: int | None
-    min_queries: int
-    estimate_ns: int | None
-    percentile: float
-    message: str
 
 
 class Metrics(_Frozen):
@@ -218,7 +207,7 @@ def _early_stopping(latencies: np.ndarray, settings: TestSettings) -> EarlyStopp
         verdict = early_stopping.server_check(latencies, settings.server_target_latency_ns, p)
     else:
         verdict = early_stopping.latency_estimate(latencies, p)
-    return EarlyStopping(**verdict.__dict__)
+    return verdict
 
 
 def judge(
