@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import hashlib
 import json
 import os
 import sys
@@ -20,6 +19,7 @@ from typing import Any
 
 from loadgen.errors import Interrupted, LoadgenError, RunAborted, SettingsError
 from loadgen.progress import progress_bar
+from loadgen.files import sha256_file
 from loadgen.peak import run_find_peak
 from loadgen.query import QuerySampleLibrary, SystemUnderTest
 from loadgen.runner import Benchmark, Observer, run_benchmark
@@ -99,6 +99,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--output", type=Path, help="results folder (default: results/<time>-<scenario>)")
     parser.add_argument("--trace", action="store_true", help="also write mlperf_log_trace.json (Chrome trace format)")
     parser.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
+    parser.add_argument(
+        "--runs", type=int, default=1,
+        help="run the scenario N times, each in a fresh process, into OUTPUT/run-1 ... run-N, and write "
+        "OUTPUT/aggregate.json: per figure the median, mean with t and BCa intervals, CV and n (default 1)",
+    )
+    parser.add_argument("--in-process", action="store_true", help="with --runs: run them in this process instead")
     parser.add_argument("--print-schema", action="store_true", help="print the settings' JSON schema and exit")
     return parser
 
@@ -146,14 +152,6 @@ def default_output(scenario: Scenario) -> Path:
     return Path("results") / f"{stamp}-{scenario.value}"
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def write_outputs(benchmark: Benchmark, output: Path, chrome_trace: bool) -> None:
     """Raw trace first, then the renderings, then result.json naming every file's hash."""
     output.mkdir(parents=True, exist_ok=True)
@@ -163,6 +161,11 @@ def write_outputs(benchmark: Benchmark, output: Path, chrome_trace: bool) -> Non
     summary = output / "mlperf_log_summary.txt"
     summary.write_text(render_summary(result), encoding="utf-8")
     written.append(summary)
+    from reports.mlperf_detail import render_detail
+
+    detail = output / "mlperf_log_detail.txt"
+    detail.write_text(render_detail(result), encoding="utf-8")
+    written.append(detail)
     if chrome_trace:
         path = output / "mlperf_log_trace.json"
         with path.open("w", encoding="utf-8") as handle:
@@ -173,7 +176,7 @@ def write_outputs(benchmark: Benchmark, output: Path, chrome_trace: bool) -> Non
         with path.open("w", encoding="utf-8") as handle:
             handle.writelines(render_accuracy_log(benchmark.accuracy))
         written.append(path)
-    result.files = {path.name: _sha256(path) for path in written}
+    result.files = {path.name: sha256_file(path) for path in written}
     (output / "result.json").write_text(result.model_dump_json(indent=2) + "\n", encoding="utf-8")
 
 
@@ -195,6 +198,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.print_schema:
         print(json.dumps(settings_schema(), indent=2))
         return EXIT_VALID
+    if args.runs != 1:
+        return _run_repeated(args, sys.argv[1:] if argv is None else list(argv))
     try:
         if args.samples < 1:
             raise SettingsError([f"--samples {args.samples}: allowed: a whole number >= 1"])
@@ -218,6 +223,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     if benchmark.error is not None:
         print(f"error: {benchmark.error}", file=sys.stderr)
     return exit_code(benchmark)
+
+
+def _run_repeated(args: argparse.Namespace, argv: list[str]) -> int:
+    """--runs N: check the settings once, then hand over to loadgen.repeat (one process a run)."""
+    from loadgen.repeat import run_repeated  # here: a single run imports nothing it does not use
+
+    try:
+        if args.runs < 1:
+            raise SettingsError([f"--runs {args.runs}: allowed: a whole number >= 1"])
+        settings = settings_from_args(args)
+    except LoadgenError as exc:
+        for line in str(exc).splitlines():
+            print(f"error: {line}", file=sys.stderr)
+        return EXIT_USAGE
+    return run_repeated(argv, args.runs, args.output or default_output(settings.scenario), args.in_process)
 
 
 if __name__ == "__main__":
