@@ -20,6 +20,7 @@ from typing import Any
 from loadgen.errors import Interrupted, LoadgenError, RunAborted, SettingsError
 from loadgen.progress import progress_bar
 from loadgen.files import sha256_file
+from loadgen.mlperf_config import layers_from_configs, rules_path
 from loadgen.peak import run_find_peak
 from loadgen.query import QuerySampleLibrary, SystemUnderTest
 from loadgen.runner import Benchmark, Observer, run_benchmark
@@ -35,6 +36,7 @@ from loadgen.settings import (
 from loadgen.sut_loader import build_sut, qsl_for
 from reports.accuracy_log import render_accuracy_log
 from reports.chrome_trace import render_chrome_trace
+from reports.mlperf_detail import render_detail
 from reports.summary import render_console, render_summary
 from sut.tinytorch import looks_like_model, wrap_model_over_tinydigits
 
@@ -49,6 +51,7 @@ examples:
   python -m loadgen.run --scenario server --sut sut.fixed_time --sut-arg service_us=250 --sut-arg workers=2
   python -m loadgen.run --scenario my_rules.toml --config user.toml --trace --output results/mine
   python -m loadgen.run --scenario offline --mode accuracy
+  python -m loadgen.run --scenario server --rules mlperf --model resnet50 --user-conf user.conf
   python -m loadgen.run --scenario server --mode find_peak --set min_duration_ms=1000
 
 settings are layered, lowest first: the scenario file < --config FILE < --set KEY=VALUE.
@@ -78,6 +81,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="performance (default), accuracy (every sample once, scored against the QSL's labels), "
         "submission (accuracy then performance), find_peak (Server: highest VALID rate)",
     )
+    parser.add_argument(
+        "--rules",
+        help="an MLPerf rule set shipped in scenarios/ (mlperf: round 6.1's mlperf.conf: seeds, 600 s "
+        "minimum, per-model latency bounds), looked up for --model",
+    )
+    parser.add_argument("--model", default="*", help="the MLPerf model name for --rules and --user-conf (e.g. resnet50)")
+    parser.add_argument("--user-conf", type=Path, help="an MLPerf user.conf layered over the rules (no seeds)")
     parser.add_argument("--config", type=Path, help="a TOML file of settings layered over the scenario's")
     parser.add_argument(
         "--set", dest="assignments", action="append", default=[], metavar="KEY=VALUE", help="one setting (repeatable)"
@@ -131,7 +141,13 @@ def scenario_layer(text: str) -> tuple[str, dict[str, Any]]:
 
 
 def settings_from_args(args: argparse.Namespace) -> TestSettings:
+    """Layers, lowest first: scenario file < MLPerf rules and user.conf < --config < --mode < --set."""
     layers = [scenario_layer(args.scenario)]
+    rules = getattr(args, "rules", None)
+    user_conf = getattr(args, "user_conf", None)
+    if rules is not None or user_conf is not None:
+        scenario = Scenario.parse(str(layers[0][1].get("scenario", "")))
+        layers += layers_from_configs(args.model, scenario, rules_path(rules or "mlperf"), user_conf, None)
     if args.config is not None:
         layers.append((str(args.config), load_toml(args.config)))
     if args.mode is not None:
@@ -161,8 +177,6 @@ def write_outputs(benchmark: Benchmark, output: Path, chrome_trace: bool) -> Non
     summary = output / "mlperf_log_summary.txt"
     summary.write_text(render_summary(result), encoding="utf-8")
     written.append(summary)
-    from reports.mlperf_detail import render_detail
-
     detail = output / "mlperf_log_detail.txt"
     detail.write_text(render_detail(result), encoding="utf-8")
     written.append(detail)

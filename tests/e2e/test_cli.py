@@ -234,3 +234,22 @@ def test_find_peak_needs_server(tmp_path: Path) -> None:
     done = loadgen_run("--scenario", "offline", "--mode", "find_peak", cwd=tmp_path)
     assert done.returncode == 2
     assert "FindPeakPerformance needs scenario Server" in done.stderr
+
+
+def test_mlperf_rules_and_user_conf_layer_under_set(tmp_path: Path) -> None:
+    (tmp_path / "user.conf").write_text("*.Server.target_qps = 3000\n*.Server.min_duration = 300\n")
+    out = tmp_path / "out"
+    done = loadgen_run("--scenario", "server", "--rules", "mlperf", "--model", "resnet50", "--user-conf", "user.conf",
+                       "--sut", "sut.null", "--set", "min_query_count=500", "--output", str(out), cwd=tmp_path)
+    effective = read_result(out)["settings_effective"]
+    assert effective["server_target_latency_ns"] == 15_000_000
+    assert effective["qsl_rng_seed"] == 2085463073848966840
+    assert effective["server_target_qps"] == 3000.0 and effective["min_duration_ms"] == 300
+    assert done.returncode in (0, 3)
+
+
+def test_user_conf_cannot_set_seeds(tmp_path: Path) -> None:
+    (tmp_path / "user.conf").write_text("*.*.qsl_rng_seed = 3\n")
+    done = loadgen_run("--scenario", "offline", "--rules", "mlperf", "--user-conf", "user.conf", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "qsl_rng_seed can only come from the official rules file" in done.stderr
