@@ -41,7 +41,7 @@ class ClosedLoop:
         recorder = self.recorder
         begin = recorder.now()
         recorder.mark_issued(lo, hi, begin)
-        issue(self.sut, SampleBatch(recorder.ids[lo:hi], self.indices[lo:hi], recorder))
+        issue(self.sut, SampleBatch(recorder.ids[lo:hi], self.indices[lo:hi], recorder, lo))
         recorder.wait_for(hi, self.timeout_ns)
         self.samples, self.queries = hi, self.queries + 1
         return max(recorder.now() - begin, 1)

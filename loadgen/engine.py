@@ -167,7 +167,7 @@ class Engine:
 
     def batch(self, lo: int, hi: int) -> SampleBatch:
         """Rows [lo, hi) as the batch the SUT sees (views, no copies)."""
-        return SampleBatch(self.recorder.ids[lo:hi], self.schedule.sample_index[lo:hi], self.recorder)
+        return SampleBatch(self.recorder.ids[lo:hi], self.schedule.sample_index[lo:hi], self.recorder, lo)
 
     def run(self) -> RunRecord:
         """Issue the whole schedule; errors and Ctrl-C end the run with what was recorded."""

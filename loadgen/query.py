@@ -19,12 +19,13 @@ if TYPE_CHECKING:
 class SampleBatch:
     """The samples of one issued query (or of several coalesced Server queries)."""
 
-    __slots__ = ("ids", "indices", "_recorder")
+    __slots__ = ("ids", "indices", "_recorder", "_first_row")
 
-    def __init__(self, ids: np.ndarray, indices: np.ndarray, recorder: "Recorder") -> None:
+    def __init__(self, ids: np.ndarray, indices: np.ndarray, recorder: "Recorder", first_row: int) -> None:
         self.ids = ids
         self.indices = indices
         self._recorder = recorder
+        self._first_row = first_row
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -57,7 +58,11 @@ class SampleBatch:
         mode scores and logs; performance runs only take its size. `n_tokens` (per id) feeds
         time per output token when the run measures token latencies.
         """
-        self._recorder.complete(self.ids if ids is None else ids, response_sizes, responses, n_tokens)
+        if ids is None:
+            first = self._first_row
+            self._recorder.complete_block(first, first + len(self.ids), response_sizes, responses, n_tokens)
+        else:
+            self._recorder.complete(ids, response_sizes, responses, n_tokens)
 
 
 @runtime_checkable

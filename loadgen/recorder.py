@@ -7,6 +7,7 @@ the SUT's thread: they are recorded, and the engine ends the run with the reason
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -19,6 +20,8 @@ from loadgen.trace import NOT_YET, Trace
 
 _WAIT_SLICE_S = 0.05
 
+
+NOBODY_WAITING = sys.maxsize
 
 ACTIVE_RECORDER: list["Recorder"] = []
 """The recorder of the phase under way (one at a time), for errors raised in SUT threads."""
@@ -50,7 +53,7 @@ class Recorder:
         self.start_ns = clock()
         self._lock = threading.Lock()
         self._wake = threading.Event()
-        self._wake_at = 0
+        self._wake_at = NOBODY_WAITING
         self._last_progress_ns = 0
         self.last_completed_ns = 0
         self.responses: dict[int, Any] | None = {} if np.any(keep_responses) else None
@@ -104,14 +107,42 @@ class Recorder:
         if responses is not None and sizes is None:
             sizes = response_nbytes(responses, one)
         if one:
-            self._complete_one(int(ids), now, sizes)  # type: ignore[arg-type]
-        else:
-            ids = np.asarray(ids, dtype=np.int64)
-            self._complete_many(ids, now, sizes)
+            row = int(ids) - 1
+            if self._complete_one(row, now, sizes):
+                self._after([row], row, [responses] if responses is not None else None, n_tokens)
+            return
+        rows = np.asarray(ids, dtype=np.int64).ravel() - 1
+        if rows.size and self._complete_many(rows, now, sizes):
+            self._after(rows.tolist() if self.responses is not None else rows, rows, responses, n_tokens)
+
+    def complete_block(
+        self, lo: int, hi: int, sizes: Any = None, responses: Any = None, n_tokens: Any = None
+    ) -> None:
+        """The fast path: a whole batch, rows [lo, hi), checked and written as one slice."""
+        now = self._clock() - self.start_ns
+        if responses is not None and sizes is None:
+            sizes = response_nbytes(responses, False)
+        trace = self.trace
+        with self._lock:
+            if hi > self.issued:
+                self.fail(SutError(f"the SUT completed sample id {hi}, which was never issued"))
+                return
+            block = trace.completed_ns[lo:hi]
+            if (block[0] != NOT_YET) if hi - lo == 1 else bool((block != NOT_YET).any()):
+                self.fail(SutError(f"the SUT completed sample id {lo + 1 + int(np.argmax(block != NOT_YET))} twice"))
+                return
+            block[:] = now
+            if sizes is not None:
+                trace.response_size[lo:hi] = sizes
+            self._count(hi - lo, now)
+        self._after(range(lo, hi), slice(lo, hi), responses, n_tokens)
+
+    def _after(self, rows: Sequence[int], index: Any, responses: Any, n_tokens: Any) -> None:
+        """What follows a good completion: responses kept for logging, token counts."""
         if self.responses is not None and self.error is None:
-            self._keep(ids, responses, one)
+            self._keep(rows, responses)
         if n_tokens is not None and self.trace.token_count.size:
-            self.trace.token_count[np.asarray(ids, dtype=np.int64) - 1] = n_tokens
+            self.trace.token_count[index] = n_tokens
 
     def first_token(self, ids: int | Sequence[int] | np.ndarray) -> None:
         """Time to first token, for runs that measure token latencies (ignored otherwise)."""
@@ -124,48 +155,42 @@ class Recorder:
             return
         self.trace.first_token_ns[rows] = now
 
-    def _keep(self, ids: Any, responses: Any, one: bool) -> None:
+    def _keep(self, rows: Sequence[int], responses: Any) -> None:
         """Accuracy logging: a copy of each (sampled) response by sample row, so a SUT may reuse
         its buffers; a sample completed without a response is logged empty, as LoadGen does."""
-        rows = [int(ids) - 1] if one else (np.ravel(ids) - 1).tolist()
-        if responses is None:
-            given = [b""] * len(rows)
-        else:
-            given = [responses] if one else responses
+        given = [b""] * len(rows) if responses is None else responses
         mask = self._keep_mask
         for row, response in zip(rows, given):
             if mask is None or mask[row]:
                 self.responses[row] = response.copy() if isinstance(response, np.ndarray) else bytes(response)  # type: ignore[index]
 
-    def _complete_one(self, sample_id: int, now: int, size: object) -> None:
-        row = sample_id - 1
+    def _complete_one(self, row: int, now: int, size: object) -> bool:
         trace = self.trace
         with self._lock:
             if not 0 <= row < self.issued:
-                self.fail(SutError(f"the SUT completed sample id {sample_id}, which was never issued"))
-                return
+                self.fail(SutError(f"the SUT completed sample id {row + 1}, which was never issued"))
+                return False
             if trace.completed_ns[row] != NOT_YET:
-                self.fail(SutError(f"the SUT completed sample id {sample_id} twice"))
-                return
+                self.fail(SutError(f"the SUT completed sample id {row + 1} twice"))
+                return False
             trace.completed_ns[row] = now
             if size is not None:
                 trace.response_size[row] = size
             self._count(1, now)
+        return True
 
-    def _complete_many(self, ids: np.ndarray, now: int, sizes: object) -> None:
-        if ids.size == 0:
-            return
-        rows = ids.ravel() - 1
+    def _complete_many(self, rows: np.ndarray, now: int, sizes: object) -> bool:
         trace = self.trace
         with self._lock:
             problem = self._check_rows(rows)
             if problem:
                 self.fail(SutError(problem))
-                return
+                return False
             trace.completed_ns[rows] = now
             if sizes is not None:
                 trace.response_size[rows] = sizes
             self._count(rows.size, now)
+        return True
 
     def _check_rows(self, rows: np.ndarray) -> str | None:
         """Why a completion of these rows breaks the protocol, or None."""
@@ -195,6 +220,12 @@ class Recorder:
                 return
             self._wake_at = target
             self._wake.clear()
+        try:
+            self._wait(target, stall_timeout_ns)
+        finally:
+            self._wake_at = NOBODY_WAITING  # completions need not signal until the next wait
+
+    def _wait(self, target: int, stall_timeout_ns: int) -> None:
         while True:
             if self.error is not None:
                 raise self.error
