@@ -34,6 +34,8 @@ sparse indices are metadata, not parameters).
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -56,7 +58,7 @@ def _uniform(rng: np.random.Generator, bound: float, shape: tuple[int, ...]) -> 
     return rng.uniform(-bound, bound, size=shape).astype(np.float32)
 
 
-class Layer:
+class Layer(ABC):
     """Base layer: ``forward``, ``__call__``, ``parameters()`` and ``state()``.
 
     ``state()`` maps attribute names to every array the layer stores; it is
@@ -66,8 +68,9 @@ class Layer:
 
     state_names: tuple[str, ...] = ()
 
+    @abstractmethod
     def forward(self, x: npt.ArrayLike) -> FloatArray:
-        raise NotImplementedError
+        """The layer's output for a batch."""
 
     def __call__(self, x: npt.ArrayLike) -> FloatArray:
         return self.forward(x)

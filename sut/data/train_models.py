@@ -82,7 +82,7 @@ def layer_backward(
         return grad_in, []
     if isinstance(layer, Conv2d):
         if need_input_grad:
-            raise NotImplementedError("Conv2d input gradient is not needed by the course models")
+            raise ValueError("a Conv2d that is not the first layer: its input gradient is not implemented here")
         grad_w = np.tensordot(grad_out, layer.windows(x), axes=([0, 2, 3], [0, 2, 3]))
         return None, [grad_w, grad_out.sum(axis=(0, 2, 3))]
     raise TypeError(f"no backward rule for {type(layer).__name__}")
