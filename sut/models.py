@@ -35,7 +35,6 @@ sparse indices are metadata, not parameters).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
