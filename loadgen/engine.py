@@ -43,8 +43,10 @@ class RunRecord:
 
 
 class IssueWatch:
-    """Ends a SUT call that never returns: past the timeout it interrupts the main thread,
-    and the interruption is reported as a SampleTimeout, not as Ctrl-C."""
+    """Ends a SUT call that never returns: when the SUT has been inside issue_query and has
+    completed nothing for the timeout, it interrupts the main thread, and the interruption
+    is reported as a SampleTimeout, not as Ctrl-C. A long call that keeps completing samples
+    (an Offline batch run in the caller's thread) is left alone."""
 
     def __init__(self, timeout_ns: int, clock: Clock = monotonic_ns) -> None:
         self.timeout_ns = timeout_ns
@@ -53,10 +55,16 @@ class IssueWatch:
         self.fired = False
         self._done = threading.Event()
 
+    def _idle_since(self, since: int) -> int:
+        """The later of the call's start and the active recorder's last completion."""
+        for recorder in ACTIVE_RECORDER:
+            since = max(since, recorder.last_progress_abs())
+        return since
+
     def _watch(self) -> None:
         while not self._done.wait(0.05):
             since = self.since
-            if since is not None and self.clock() - since > self.timeout_ns:
+            if since is not None and self.clock() - self._idle_since(since) > self.timeout_ns:
                 self.fired = True
                 # A real signal, so that a SUT blocked in a system call (a sleep, a socket) wakes.
                 signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
@@ -87,7 +95,9 @@ def interruption(during: str) -> RunAborted:
     """What a KeyboardInterrupt means: the issue watch firing, or the user pressing Ctrl-C."""
     if _WATCH and _WATCH[-1].fired:
         seconds = _WATCH[-1].timeout_ns / 1e9
-        return SampleTimeout(f"the SUT's issue_query did not return within {seconds:g} s (sample_timeout_ms)")
+        return SampleTimeout(
+            f"the SUT's issue_query did not return, and completed nothing, for {seconds:g} s (sample_timeout_ms)"
+        )
     return Interrupted(f"interrupted by the user {during}")
 
 

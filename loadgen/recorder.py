@@ -65,6 +65,10 @@ class Recorder:
         self.start_ns = self._clock()
         return self.start_ns
 
+    def last_progress_abs(self) -> int:
+        """Clock time of the last issue or completion, for watchdogs on other threads."""
+        return self.start_ns + self._last_progress_ns
+
     def now(self) -> int:
         """Nanoseconds since the start of timing."""
         return self._clock() - self.start_ns

@@ -114,7 +114,7 @@ def test_sut_args_reach_the_factory(tmp_path: Path) -> None:
         ("Raising", [], 1, "ValueError in issue_query: model exploded"),
         ("Silent", ["--set", "sample_timeout_ms=300"], 1, "none completed"),
         ("Twice", [], 1, "completed sample id 1 twice"),
-        ("Hangs", ["--set", "sample_timeout_ms=500"], 1, "issue_query did not return"),
+        ("Hangs", ["--set", "sample_timeout_ms=500"], 1, "issue_query did not return, and completed nothing"),
     ],
 )
 def test_a_broken_sut_exits_with_a_reason_and_writes_results(

@@ -229,7 +229,7 @@ class CtrlC:
         (UnknownId(), SutError, "never issued"),
         (ThreadRaises(), SutError, "'worker-7' raised RuntimeError: worker died"),
         (CtrlC(), Interrupted, "interrupted"),
-        (Hangs(), SampleTimeout, "issue_query did not return"),
+        (Hangs(), SampleTimeout, "issue_query did not return, and completed nothing"),
     ],
 )
 @pytest.mark.parametrize("scenario", ["SingleStream", "Server", "Offline"])
@@ -296,3 +296,22 @@ def test_a_sut_thread_dying_during_the_pilot_ends_the_run_at_once() -> None:
     bench = run(ThreadRaises(), "Offline", offline_expected_qps=None, sample_timeout_ms=20_000)
     assert isinstance(bench.error, SutError) and "worker-7" in str(bench.error)
     assert "before timing" in bench.result.stop_reason
+
+
+def test_a_long_issue_call_that_keeps_completing_is_not_cut_off() -> None:
+    """An Offline batch served inside issue_query for longer than the timeout is progress."""
+
+    class SlowButSteady:
+        name = "SlowButSteady"
+
+        def issue_query(self, samples: SampleBatch) -> None:
+            for sample_id in samples.ids.tolist():
+                time.sleep(0.002)
+                samples.complete(sample_id)
+
+        def flush_queries(self) -> None:
+            pass
+
+    bench = run(SlowButSteady(), "Offline", offline_expected_qps=500.0, min_duration_ms=600, sample_timeout_ms=200)
+    assert bench.error is None, bench.error
+    assert bench.result.metrics.duration_ns > 2 * 200_000_000  # twice the timeout, inside one call
