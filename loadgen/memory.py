@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import psutil
+
+from loadgen.sampler import sampling
 
 SAMPLE_INTERVAL_S = 0.05
 
@@ -17,17 +18,9 @@ def peak_rss(interval_s: float = SAMPLE_INTERVAL_S) -> Iterator[dict[str, int]]:
     process = psutil.Process()
     start = process.memory_info().rss
     figures = {"rss_start_bytes": start, "rss_peak_bytes": start}
-    done = threading.Event()
 
-    def sample() -> None:
-        while not done.wait(interval_s):
-            figures["rss_peak_bytes"] = max(figures["rss_peak_bytes"], process.memory_info().rss)
-
-    thread = threading.Thread(target=sample, name="loadgen-memory", daemon=True)
-    thread.start()
-    try:
-        yield figures
-    finally:
-        done.set()
-        thread.join(timeout=1.0)
+    def take() -> None:
         figures["rss_peak_bytes"] = max(figures["rss_peak_bytes"], process.memory_info().rss)
+
+    with sampling(take, interval_s, "loadgen-memory"):
+        yield figures

@@ -12,7 +12,6 @@ turbo on, load average high for the number of cores, frequency changing during t
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -20,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from loadgen.fingerprint import cpu_frequencies_mhz, load_average
+from loadgen.sampler import sampling
 
 SAMPLE_INTERVAL_S = 0.5
 """2 Hz: enough to see a frequency change in a run of a second or more, cheap enough to ignore."""
@@ -55,24 +55,12 @@ def sample_noise(
     """Yields NoiseSamples filled in the background: one sample at entry, one per interval, one at exit."""
     samples = NoiseSamples()
     start = time.monotonic()
-    done = threading.Event()
 
     def take() -> None:
         samples.add(time.monotonic() - start, read_frequencies(), read_load())
 
-    def loop() -> None:
-        while not done.wait(interval_s):
-            take()
-
-    take()
-    thread = threading.Thread(target=loop, name="loadgen-noise", daemon=True)
-    thread.start()
-    try:
+    with sampling(take, interval_s, "loadgen-noise"):
         yield samples
-    finally:
-        done.set()
-        thread.join(timeout=1.0)
-        take()
 
 
 def noise_warnings(fingerprint: Mapping[str, Any], samples: NoiseSamples) -> list[str]:
