@@ -126,7 +126,7 @@ def scenario_layer(text: str) -> tuple[str, dict[str, Any]]:
     except ValueError:
         scenario = None
     if scenario is not None:
-        name = "".join("_" + c.lower() if c.isupper() else c for c in scenario.value).lstrip("_") + ".toml"
+        name = f"{scenario.snake_name}.toml"
         shipped = resources.files("scenarios").joinpath(name)
         return f"scenarios/{name}", load_toml(Path(str(shipped)))
     path = Path(text)

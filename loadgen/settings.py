@@ -38,8 +38,13 @@ class Scenario(str, enum.Enum):
         for member in cls:
             if member.value.lower() == key:
                 return member
-        allowed = ", ".join(f"{m.value} ({_snake(m.value)})" for m in cls)
+        allowed = ", ".join(f"{m.value} ({m.snake_name})" for m in cls)
         raise ValueError(f"unknown scenario {text!r}; allowed: {allowed}")
+
+    @property
+    def snake_name(self) -> str:
+        """`single_stream` for SingleStream: the shipped scenario file's name."""
+        return "".join("_" + c.lower() if c.isupper() else c for c in self.value).lstrip("_")
 
 
 class Mode(str, enum.Enum):
@@ -71,8 +76,6 @@ class Mode(str, enum.Enum):
         )
 
 
-def _snake(name: str) -> str:
-    return "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
 
 
 COMBINATION_SEPARATOR = "; and "
