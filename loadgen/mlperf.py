@@ -183,15 +183,19 @@ class TestSettings:
 
     def FromConfig(self, path: str, model: str, scenario: str, conf_type: int = 1) -> int:  # noqa: N802
         """Read a config file as LoadGen does: with conf_type 1 the official rules first, then
-        `path` as user.conf (no seeds); with 0, `path` is the rules file. Raises on bad files."""
+        `path` as user.conf (seeds there are ignored, as LoadGen ignores them, with a note);
+        with 0, `path` is the rules file. Raises on malformed files and unknown keys."""
         rules, user = (rules_path("mlperf"), path) if conf_type == 1 else (path, None)
-        for source, values in read_configs(model, scenario, rules, user, None):
+        for source, values in read_configs(model, scenario, rules, user, None, refuse_seeds=False):
             for name, value in values.settings.items():
                 if name == "mode":
                     value = TestMode[Mode.parse(value).value]
                 setattr(self, name, 0 if value is None else value)
             for key in values.unsupported:
                 print(f"loadgen.mlperf: {source}: {key} is not supported and was ignored", file=sys.stderr)
+            for key in values.ignored:
+                if key in values.reasons and "rules file" in values.reasons[key]:
+                    print(f"loadgen.mlperf: {source}: {key} ignored: {values.reasons[key]}", file=sys.stderr)
         return 0
 
 

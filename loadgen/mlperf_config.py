@@ -487,12 +487,14 @@ def to_settings_values(
     source: str,
     allow_seeds: bool,
     origins: Mapping[str, str] | None = None,
+    refuse_seeds: bool = True,
 ) -> ConfigValues:
     """Convert looked-up LoadGen keys to our attribute names and units.
 
     `source` names the file; `origins` (taken from a `LookedUp` when not given) names the
     line of each key. `allow_seeds` is true only for the official rules file: elsewhere a
-    seed (or another rules-only key) is a problem, where LoadGen would ignore it silently.
+    seed (or another rules-only key) is a problem, where LoadGen would ignore it silently;
+    with `refuse_seeds` false it is ignored as LoadGen does, and listed in `ignored`.
     """
     scen = Scenario.parse(scenario) if isinstance(scenario, str) else scenario
     if origins is None:
@@ -506,7 +508,12 @@ def to_settings_values(
             problems.append(_unknown_key(where, key))
             continue
         if spec.rules_only and not allow_seeds:
-            problems.append(_rules_only(where, key))
+            if refuse_seeds:
+                problems.append(_rules_only(where, key))
+            else:
+                result.ignored.append(key)
+                result.sources[key] = where
+                result.reasons[key] = "only the official rules file may set it; LoadGen ignores it here"
             continue
         try:
             outcome = spec.handle(raw, scen, values)
@@ -535,11 +542,12 @@ def read_configs(
     rules: Path | str | None,
     user: Path | str | None,
     audit: Path | str | None,
+    refuse_seeds: bool = True,
 ) -> list[tuple[str, ConfigValues]]:
     """Each given file's values, lowest first (rules < user < audit), with all problems at once.
 
     As in LoadGen, `audit.config` is looked up with model `*`, and only the rules file may
-    set seeds.
+    set seeds (elsewhere a seed is an error, or ignored as LoadGen does with `refuse_seeds` false).
     """
     scen = Scenario.parse(scenario) if isinstance(scenario, str) else scenario
     out: list[tuple[str, ConfigValues]] = []
@@ -550,7 +558,10 @@ def read_configs(
         try:
             lines = read_config_file(path)
             check_known_keys(lines)
-            out.append((str(path), to_settings_values(lookup(lines, lookup_model, scen), scen, str(path), allow_seeds)))
+            values = to_settings_values(
+                lookup(lines, lookup_model, scen), scen, str(path), allow_seeds, refuse_seeds=refuse_seeds
+            )
+            out.append((str(path), values))
         except SettingsError as exc:
             problems += exc.problems
     if problems:
