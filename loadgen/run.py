@@ -35,6 +35,7 @@ from loadgen.settings import (
 )
 from loadgen.sut_loader import build_sut, qsl_for
 from reports.accuracy_log import render_accuracy_log
+from reports.chrome_trace import EXPORT_LIMIT as CHROME_EXPORT_LIMIT
 from reports.chrome_trace import render_chrome_trace
 from reports.mlperf_detail import render_detail
 from reports.summary import render_console, render_summary
@@ -185,6 +186,11 @@ def write_outputs(benchmark: Benchmark, output: Path, chrome_trace: bool) -> Non
         with path.open("w", encoding="utf-8") as handle:
             handle.writelines(render_chrome_trace(benchmark.trace, result.sut_name))
         written.append(path)
+        if len(benchmark.trace) > CHROME_EXPORT_LIMIT:
+            result.warnings.append(
+                f"mlperf_log_trace.json holds the first {CHROME_EXPORT_LIMIT:,} of {len(benchmark.trace):,} "
+                "samples; trace.npz holds them all"
+            )
     if benchmark.accuracy is not None:
         path = output / "mlperf_log_accuracy.json"
         with path.open("w", encoding="utf-8") as handle:

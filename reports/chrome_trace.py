@@ -44,19 +44,28 @@ _INCOMPLETE = (
 )
 
 
-def render_chrome_trace(trace: Trace, sut_name: str) -> Iterator[str]:
+EXPORT_LIMIT = 1_000_000
+"""Samples exported by default: about 160 MB of JSON; viewers struggle with more."""
+
+
+def render_chrome_trace(trace: Trace, sut_name: str, max_samples: int | None = EXPORT_LIMIT) -> Iterator[str]:
     """Chunks of one JSON document: a complete event per completed sample, an instant
-    event at issue for each sample that never completed, and the SUT as process name."""
+    event at issue for each sample that never completed, and the SUT as process name.
+    Past `max_samples` issued samples the export stops, and `otherData` says so (trace.npz
+    always keeps every sample)."""
     process = {"name": "process_name", "ph": "M", "pid": PID, "args": {"name": sut_name}}
     yield '{"traceEvents":[\n' + json.dumps(process, separators=(",", ":"))
     query = trace.sample_query()
     issued = trace.per_sample(trace.issued_ns)
     rows = np.flatnonzero(issued != NOT_YET)
+    issued_samples = int(rows.size)
+    rows = rows[:max_samples]
     lanes = _sample_lanes(trace, query, issued, rows)
     for lo in range(0, rows.size, CHUNK_ROWS):
         part = rows[lo : lo + CHUNK_ROWS]
         yield _format_chunk(trace, part, query[part], issued[part], lanes[lo : lo + CHUNK_ROWS])
-    yield '\n],"displayTimeUnit":"ms"}\n'
+    other = {"samples_issued": issued_samples, "samples_exported": int(rows.size)}
+    yield '\n],"displayTimeUnit":"ms","otherData":' + json.dumps(other) + "}\n"
 
 
 def _sample_lanes(trace: Trace, query: np.ndarray, issued: np.ndarray, rows: np.ndarray) -> np.ndarray:

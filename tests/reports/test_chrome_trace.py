@@ -98,3 +98,11 @@ def test_lanes_never_overlap_and_chunks_join() -> None:
     for spans in by_lane.values():
         spans.sort()
         assert all(end <= next_start + 1e-6 for (_, end), (next_start, _) in zip(spans, spans[1:]))
+
+
+def test_export_stops_at_the_limit_and_says_so() -> None:
+    n = 10
+    trace = make_trace(query=list(range(n)), scheduled=[0] * n, issued=[0] * n, completed=[1_000] * n)
+    document = json.loads("".join(render_chrome_trace(trace, "SUT", max_samples=4)))
+    assert len(samples(document, "X")) == 4
+    assert document["otherData"] == {"samples_issued": 10, "samples_exported": 4}
