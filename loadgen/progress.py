@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TextIO
 
 from loadgen.engine import Engine
+from loadgen.sampler import sampling
 
 SHOW_AFTER_S = 2.0
 REFRESH_S = 0.25
@@ -29,22 +30,20 @@ def progress_line(engine: Engine) -> str:
 
 @contextmanager
 def progress_bar(engine: Engine, stream: TextIO) -> Iterator[None]:
-    """Redraw the progress line from a background thread while the run lasts."""
-    done = threading.Event()
+    """Redraw the progress line from a background thread while the run lasts, once it has
+    lasted SHOW_AFTER_S; a short run prints nothing."""
+    started = time.monotonic()
+    shown = False
 
     def draw() -> None:
-        if done.wait(SHOW_AFTER_S):
-            return
-        while not done.wait(REFRESH_S):
+        nonlocal shown
+        if time.monotonic() - started >= SHOW_AFTER_S:
+            shown = True
             stream.write(progress_line(engine))
             stream.flush()
-        stream.write(progress_line(engine) + "\n")
-        stream.flush()
 
-    thread = threading.Thread(target=draw, name="loadgen-progress", daemon=True)
-    thread.start()
-    try:
+    with sampling(draw, REFRESH_S, "loadgen-progress"):
         yield
-    finally:
-        done.set()
-        thread.join(timeout=1.0)
+    if shown:
+        stream.write("\n")
+        stream.flush()
