@@ -281,11 +281,11 @@ class NativeEngine:
     name = OURS
 
     def __init__(self) -> None:
-        from loadgen.fingerprint import collect_fingerprint
-        from loadgen.query import IndexQSL
-        from loadgen.run import write_outputs
-        from loadgen.runner import run_benchmark
-        from loadgen.settings import TestSettings
+        from loadgen.benchmark.runner import run_benchmark
+        from loadgen.engine.query import IndexQSL
+        from loadgen.machine.fingerprint import collect_fingerprint
+        from loadgen.results.folder import write_outputs
+        from loadgen.settings.model import TestSettings
 
         self._run_benchmark, self._write_outputs, self._settings = run_benchmark, write_outputs, TestSettings
         self.qsl = IndexQSL(QSL_SIZE)
@@ -674,7 +674,7 @@ def task_startup(engine: Any, spec: dict[str, Any], outdir: Path) -> dict[str, A
         "startup_s_per_query": (t_large - t_small) / (large - small),
     }
     if isinstance(engine, NativeEngine):
-        from loadgen.schedule import build_schedule, select_loaded_samples
+        from loadgen.engine.schedule import build_schedule, select_loaded_samples
 
         native = engine.settings(_server_settings(1e6, 0, min_query_count=large))
         loaded = select_loaded_samples(QSL_SIZE, QSL_SIZE, 0)

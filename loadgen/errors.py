@@ -1,4 +1,4 @@
-"""One exception tree for the harness; only the command line turns these into exit codes.
+"""One exception tree for the harness; only the command line (loadgen.cli.common.ExitCode) turns these into exit codes.
 
     LoadgenError
     ├── SettingsError      bad settings or usage, rejected before anything runs (exit 2)
@@ -31,8 +31,6 @@ class SutLoadError(LoadgenError):
 class RunAborted(LoadgenError):
     """A run that ended early; what was recorded is still written, marked INVALID."""
 
-    exit_code = 1
-
 
 class SutError(RunAborted):
     """The SUT broke the protocol: raised, or completed a sample twice or never issued."""
@@ -44,5 +42,3 @@ class SampleTimeout(RunAborted):
 
 class Interrupted(RunAborted):
     """The user interrupted the run (Ctrl-C or SIGINT)."""
-
-    exit_code = 130

@@ -1,50 +1,6 @@
-"""`python -m loadgen.report parse FOLDER`: read an MLPerf log folder into our result model.
-
-The folder may come from MLPerf LoadGen (mlperf_log_detail.txt and mlperf_log_summary.txt)
-or from `python -m loadgen.run`; both become one RunResult (see loadgen.mlperf_logs).
-
-Exit codes: 0 parsed; 2 bad usage, or a folder that is not an MLPerf log folder.
-"""
-
-from __future__ import annotations
-
-import argparse
-import sys
-from collections.abc import Sequence
-from pathlib import Path
-
-from loadgen.mlperf_logs import LogFormatError, load_log_folder
-from reports.summary import render_console
-
-EXIT_OK, EXIT_USAGE = 0, 2
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m loadgen.report",
-        description="Read MLPerf logs (LoadGen's or ours) into this harness's result model.",
-    )
-    commands = parser.add_subparsers(dest="command", required=True)
-    parse = commands.add_parser("parse", help="read a log folder and print the result")
-    parse.add_argument("folder", type=Path, help="a folder holding mlperf_log_detail.txt (and mlperf_log_summary.txt)")
-    parse.add_argument("--json", action="store_true", help="print the result as JSON (result.json's schema)")
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        result = load_log_folder(args.folder)
-    except (LogFormatError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    if args.json:
-        print(result.model_dump_json(indent=2))
-    else:
-        print(render_console(result), end="")
-        print(f"  read from: {args.folder} (written by {result.tool})")
-    return EXIT_OK
-
+"""`python -m loadgen.report`: read a results or MLPerf LoadGen log folder (the command lives in loadgen.cli.report)."""
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from loadgen.cli.entry import run_module
+
+    run_module("report")

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from loadgen.accuracy import AccuracyRecord
+from loadgen.engine.accuracy import AccuracyRecord
 
 
 def response_bytes(response: object) -> bytes:

@@ -27,7 +27,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from loadgen.trace import NOT_YET, Trace
+from loadgen.engine.trace import NOT_YET, Trace
 
 CHUNK_ROWS = 10_000
 """Samples formatted per yielded chunk."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from loadgen.run_result import RunResult
+from loadgen.metrics.result import RunResult
 from reports.summary import format_ns
 
 EXIT_WORDS = {0: "VALID", 1: "error", 2: "usage error", 3: "INVALID", 130: "interrupted"}

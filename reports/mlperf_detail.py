@@ -25,18 +25,18 @@ import os
 import threading
 from typing import Any
 
-from loadgen.mlperf_logs import (
+from loadgen.metrics.figures import EarlyStopping, LatencySummary, Metrics
+from loadgen.metrics.result import RunResult
+from reports.mlperf_keys import (
+    CHECK_KEYS,
     DETAIL_PREFIX,
     ENDING_PREFIX,
-    CHECK_KEYS,
     check_key,
     effective_loadgen_values,
     percentile_key,
     requested_loadgen_values,
     stat_key,
 )
-from loadgen.results import EarlyStopping, LatencySummary, Metrics
-from loadgen.run_result import RunResult
 
 SOURCE_FILE = "loadgen.run"
 """What the metadata's "file" names: LoadGen names its C++ file; we name the writer."""

@@ -14,9 +14,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from loadgen.percentile import REPORTED_PERCENTILES
-from loadgen.results import EarlyStopping, LatencySummary, Metrics, percentile_label
-from loadgen.run_result import RunResult
+from loadgen.metrics.figures import EarlyStopping, LatencySummary, Metrics, percentile_label
+from loadgen.metrics.percentile import REPORTED_PERCENTILES
+from loadgen.metrics.result import RunResult
 
 BANNER = "================================================"
 STAT_WIDTH = 32

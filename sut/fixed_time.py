@@ -16,8 +16,8 @@ import time
 
 import numpy as np
 
-from loadgen.clock import monotonic_ns, tight_timer_slack
-from loadgen.query import SampleBatch
+from loadgen.engine.clock import monotonic_ns, tight_timer_slack
+from loadgen.engine.query import SampleBatch
 
 _STOP = None
 

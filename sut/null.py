@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from loadgen.query import SampleBatch
+from loadgen.engine.query import SampleBatch
 
 
 class NullSUT:

@@ -27,8 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from loadgen.engine.query import SampleBatch
 from loadgen.errors import SutLoadError
-from loadgen.query import SampleBatch
 from sut.tinydigits import load_tinydigits
 
 TINYDIGITS_CLASSES = 10

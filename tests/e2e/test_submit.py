@@ -20,14 +20,15 @@ from typing import Any
 
 import pytest
 
-from loadgen.capstone import RTOL, sha256_file
+from loadgen.capstone.schema import RTOL
+from loadgen.results.files import sha256_file
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "student_model.py"
 QUICK = ["--set", "min_duration_ms=300", "--set", "warmup_ms=0", "--set", "single_stream_expected_latency_ns=2000"]
 """A short run, sized in advance: a pilot on a busy machine can size a schedule that ends
 before min_duration; a generous size only makes it longer than needed."""
-EXIT_INVALID = 1
+EXIT_INVALID = 3  # the one exit-code table: completed, verdict negative
 FAILING_MODEL = '''
 import numpy as np
 
@@ -223,7 +224,7 @@ def test_a_failing_run_writes_its_evidence_but_no_submission(tmp_path: Path) -> 
     (tmp_path / "exploding.py").write_text(FAILING_MODEL, encoding="utf-8")
     output = tmp_path / "out" / "submission.json"
     done = submit(output, f"{EXAMPLE}:model", f"{tmp_path / 'exploding.py'}:model")
-    assert done.returncode == 1, done.stdout + done.stderr
+    assert done.returncode == 1, done.stdout + done.stderr  # the run aborted: an error, not a verdict
     assert "the optimized run failed: the SUT raised RuntimeError in issue_query: model exploded" in done.stderr
     assert not output.exists()
     for side in ("baseline", "optimized"):

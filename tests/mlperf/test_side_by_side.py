@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from loadgen.mlperf_logs import load_log_folder
+from loadgen.mlperf.log_reader import load_log_folder
 
 REPO = Path(__file__).resolve().parents[2]
 HARNESS = REPO / "tests" / "mlperf" / "harness.py"

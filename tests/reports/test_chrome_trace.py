@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from loadgen.trace import NOT_YET, Trace
+from loadgen.engine.trace import NOT_YET, Trace
 from reports.chrome_trace import CHUNK_ROWS, render_chrome_trace
 
 

@@ -8,12 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from loadgen.mlperf_logs import DETAIL_FILE, first_values, parse_detail
-from loadgen.results import compute_metrics, judge
-from loadgen.run_result import RunResult
-from loadgen.settings import TestSettings
-from loadgen.trace import Trace
+from loadgen.engine.trace import Trace
+from loadgen.metrics.figures import compute_metrics
+from loadgen.metrics.result import RunResult
+from loadgen.metrics.verdict import judge
+from loadgen.mlperf.log_reader import first_values, parse_detail
+from loadgen.settings.model import TestSettings
 from reports.mlperf_detail import render_detail
+from reports.mlperf_keys import DETAIL_FILE
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "loadgen_logs"
 SCENARIOS = ("SingleStream", "MultiStream", "Server", "Offline")

@@ -7,10 +7,11 @@ import re
 import numpy as np
 import pytest
 
-from loadgen.results import compute_metrics, judge
-from loadgen.run_result import RunResult
-from loadgen.settings import TestSettings
-from loadgen.trace import NOT_YET, Trace
+from loadgen.engine.trace import NOT_YET, Trace
+from loadgen.metrics.figures import compute_metrics
+from loadgen.metrics.result import RunResult
+from loadgen.metrics.verdict import judge
+from loadgen.settings.model import TestSettings
 from reports.summary import render_console, render_summary
 
 BANNER = "=" * 48

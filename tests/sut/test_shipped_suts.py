@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from loadgen.query import IndexQSL
-from loadgen.runner import run_benchmark
-from loadgen.settings import TestSettings
+from loadgen.benchmark.runner import run_benchmark
+from loadgen.engine.query import IndexQSL
+from loadgen.settings.model import TestSettings
 from sut.digit_mlp import make_sut as make_digit_mlp
 from sut.fixed_time import FixedTimeSUT
 from sut.null import NullSUT

@@ -10,10 +10,10 @@ from typing import Any
 import numpy as np
 import pytest
 
+from loadgen.benchmark.runner import run_benchmark
+from loadgen.engine.trace import NOT_YET
 from loadgen.errors import SutLoadError
-from loadgen.runner import run_benchmark
-from loadgen.settings import TestSettings
-from loadgen.trace import NOT_YET
+from loadgen.settings.model import TestSettings
 from sut.models import load_model
 from sut.null import NullSUT
 from sut.tinytorch import (

@@ -1,0 +1,198 @@
+"""One benchmark from start to finish: load, pilot, warm-up, schedule, timed run, figures.
+
+Whatever happens after the settings are accepted, a RunResult comes back with everything
+recorded so far; only a SettingsError (nothing ran) propagates.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from importlib import metadata
+from typing import Any
+
+import numpy as np
+
+from loadgen.engine.accuracy import AccuracyRecord, run_accuracy
+from loadgen.engine.clock import Clock, monotonic_ns
+from loadgen.engine.loops import Engine, RunRecord
+from loadgen.engine.pilot import fill_by_pilot, warm_up
+from loadgen.engine.query import QuerySampleLibrary, SystemUnderTest
+from loadgen.engine.schedule import build_schedule, select_loaded_samples
+from loadgen.engine.trace import Trace
+from loadgen.engine.watch import interruption, sut_thread_errors, watch_issue_calls
+from loadgen.errors import RunAborted, SettingsError, SutError
+from loadgen.machine.fingerprint import collect_fingerprint, load_average
+from loadgen.machine.memory import peak_rss
+from loadgen.machine.noise import noise_warnings, sample_noise
+from loadgen.metrics.accuracy import accuracy_problems, score
+from loadgen.metrics.figures import compute_metrics
+from loadgen.metrics.result import RunResult
+from loadgen.metrics.verdict import judge
+from loadgen.settings.model import Mode, Scenario, TestSettings
+
+Observer = Callable[[Engine], AbstractContextManager[None]]
+"""Watches a timed run (a progress bar, say); gets the engine before it starts."""
+
+
+@dataclass
+class Benchmark:
+    """A finished run: its result and the issued rows of its trace."""
+
+    result: RunResult
+    trace: Trace
+    error: RunAborted | None
+    accuracy: AccuracyRecord | None = None
+
+
+def tool_version() -> str:
+    try:
+        return f"tinyperf-loadgen {metadata.version('tinyperf-loadgen')}"
+    except metadata.PackageNotFoundError:
+        return "tinyperf-loadgen (not installed)"
+
+
+def performance_sample_count(settings: TestSettings, qsl: QuerySampleLibrary) -> int:
+    """The loaded set's size; impossible combinations are settings errors, before anything runs."""
+    total = qsl.total_sample_count
+    count = settings.performance_sample_count_override or min(qsl.performance_sample_count, total)
+    problems = []
+    if total < 1:
+        problems.append(f"the QSL {qsl.name!r} has no samples (total_sample_count = {total})")
+    if count > total:
+        problems.append(
+            f"performance_sample_count_override = {count} exceeds the QSL's {total} samples; allowed: 1 to {total}"
+        )
+    per_query = settings.multi_stream_samples_per_query
+    if settings.scenario is Scenario.MultiStream and per_query > count:
+        problems.append(
+            f"multi_stream_samples_per_query = {per_query} exceeds the {count} loaded samples; allowed: 1 to {count}"
+        )
+    if problems:
+        raise SettingsError(problems)
+    return count
+
+
+def _qsl_call(action: Callable[[np.ndarray], None], name: str, indices: np.ndarray) -> None:
+    try:
+        action(indices)
+    except Exception as exc:
+        raise SutError(f"the QSL raised {type(exc).__name__} in {name}: {exc}") from exc
+
+
+def _performance(
+    sut: SystemUnderTest,
+    qsl: QuerySampleLibrary,
+    settings: TestSettings,
+    loaded: np.ndarray,
+    clock: Clock,
+    observer: Observer | None,
+) -> tuple[TestSettings, dict[str, str], int, RunRecord]:
+    """Load, pilot, warm up and run timed; returns effective settings, pilot notes, warm-up count."""
+    effective, chosen = settings, {}
+    warmup_queries = 0
+    record = RunRecord(trace=Trace.allocate(np.zeros(1, dtype=np.int64), np.zeros(0)), stop_reason="not started")
+    try:
+        _qsl_call(qsl.load_samples, "load_samples", loaded)
+        try:
+            warmup_queries = warm_up(sut, loaded, settings, clock)  # before the pilot: it measures a warm SUT
+            effective, chosen = fill_by_pilot(sut, loaded, settings, clock)
+            engine = Engine(sut, build_schedule(effective, loaded), effective, clock)
+            with observer(engine) if observer else contextlib.nullcontext():
+                record = engine.run()
+        finally:
+            _qsl_call(qsl.unload_samples, "unload_samples", loaded)
+    except RunAborted as exc:
+        record.error, record.stop_reason = exc, f"aborted before timing: {exc}"
+    except KeyboardInterrupt:
+        exc = interruption("before timing started")
+        record.error, record.stop_reason = exc, f"aborted: {exc}"
+    return effective, chosen, warmup_queries, record
+
+
+def _accuracy(
+    sut: SystemUnderTest, qsl: QuerySampleLibrary, settings: TestSettings, loaded_count: int, clock: Clock
+) -> AccuracyRecord:
+    try:
+        return run_accuracy(sut, qsl, settings, loaded_count, clock, _qsl_call)
+    except KeyboardInterrupt:
+        error = interruption("during the accuracy run")
+        return AccuracyRecord(sample_index=np.zeros(0, dtype=np.int32), completed=0, responses={}, error=error)
+
+
+def run_benchmark(
+    sut: SystemUnderTest,
+    qsl: QuerySampleLibrary,
+    settings: TestSettings,
+    clock: Clock = monotonic_ns,
+    observer: Observer | None = None,
+    fingerprint: dict[str, Any] | None = None,
+) -> Benchmark:
+    """Run one benchmark in the settings' mode; the result says VALID or INVALID and why."""
+    loaded_count = performance_sample_count(settings, qsl)
+    started_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    fingerprint = collect_fingerprint() if fingerprint is None else fingerprint
+    mode = settings.mode
+    accuracy = None
+    effective, chosen, warmup_queries = settings, {}, 0
+    record = RunRecord(trace=Trace.allocate(np.zeros(1, dtype=np.int64), np.zeros(0)), stop_reason="not run")
+    timeout_ns = settings.sample_timeout_ms * 1_000_000
+    with peak_rss() as memory, sample_noise() as noise, watch_issue_calls(timeout_ns), sut_thread_errors():
+        if mode in (Mode.AccuracyOnly, Mode.SubmissionRun):
+            accuracy = _accuracy(sut, qsl, settings, loaded_count, clock)
+            record.error = accuracy.error
+            record.stop_reason = "accuracy run " + ("aborted" if accuracy.error else "complete")
+        if mode is not Mode.AccuracyOnly and record.error is None:
+            loaded = select_loaded_samples(qsl.total_sample_count, loaded_count, settings.qsl_rng_seed)
+            effective, chosen, warmup_queries, record = _performance(sut, qsl, settings, loaded, clock, observer)
+    error_text = str(record.error) if record.error else None
+    metrics = compute_metrics(record.trace, effective) if mode is not Mode.AccuracyOnly else None
+    validity = judge(metrics, effective, error_text, accuracy_problems(accuracy) if accuracy else None)
+    result = RunResult(
+        tool=tool_version(),
+        started_at=started_at,
+        scenario=settings.scenario.value,
+        mode=mode.value,
+        sut_name=str(getattr(sut, "name", type(sut).__name__)),
+        qsl_name=str(qsl.name),
+        valid=validity.valid,
+        invalid_reasons=validity.reasons,
+        checks=validity.checks,
+        stop_reason=record.stop_reason,
+        error=error_text,
+        metrics=metrics,
+        accuracy=score(accuracy, qsl) if accuracy else None,
+        model=model_facts(sut),
+        memory=memory,
+        settings_requested=settings.model_dump(mode="json"),
+        settings_effective=effective.model_dump(mode="json"),
+        chosen_by_pilot=chosen,
+        warmup_queries=warmup_queries,
+        total_sample_count=qsl.total_sample_count,
+        performance_sample_count=loaded_count,
+        fingerprint=fingerprint,
+        load_average_end=load_average(),
+        warnings=record.notes + noise_warnings(fingerprint, noise),
+    )
+    if accuracy is None and record.logged_responses is not None:
+        accuracy = AccuracyRecord(
+            sample_index=record.trace.sample_index,
+            completed=len(record.logged_responses),
+            responses=record.logged_responses,
+            error=None,
+        )
+    return Benchmark(result=result, trace=record.trace, error=record.error, accuracy=accuracy)
+
+
+def model_facts(sut: SystemUnderTest) -> dict[str, Any] | None:
+    """The SUT's own model facts (parameter count, size in MiB) when it offers `model_facts()`."""
+    facts = getattr(sut, "model_facts", None)
+    if not callable(facts):
+        return None
+    try:
+        return dict(facts())
+    except Exception as exc:
+        return {"error": f"model_facts() raised {type(exc).__name__}: {exc}"}

@@ -1,0 +1,124 @@
+"""Building a submission.json from two finished runs and their evidence folders."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from loadgen.capstone.course import compute_improvements, run_figures
+from loadgen.capstone.schema import (
+    EVIDENCE_FORMAT,
+    SUBMISSION_TYPE,
+    TIMESTAMP_FORMAT,
+    TINYTORCH_VERSION,
+    check_schema,
+    describe_value,
+)
+from loadgen.metrics.result import RunResult
+from loadgen.results.files import sha256_file
+
+
+def plain(value: Any, what: str) -> int | float:
+    """A Python int or float from a number of any kind (numpy scalars included); refuses the rest."""
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{what}: expected a number, got {describe_value(value)}")
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value)
+    raise TypeError(f"{what}: expected a number, got {describe_value(value)}")
+
+
+def _side_metrics(result: RunResult, facts: Mapping[str, Any], side: str) -> dict[str, int | float]:
+    if result.error is not None or result.metrics is None:
+        raise ValueError(f"the {side} run did not complete ({result.error}); it cannot be submitted")
+    missing = [key for key in ("parameter_count", "model_size_mb", "accuracy") if facts.get(key) is None]
+    if missing:
+        raise ValueError(f"{side} facts lack {', '.join(missing)}")
+    metrics: dict[str, int | float] = {
+        key: plain(facts[key], f"{side}.{key}") for key in ("parameter_count", "model_size_mb", "accuracy")
+    }
+    for key, value in run_figures(result.metrics).items():
+        metrics[key] = plain(value, f"{side}.{key}")
+    return metrics
+
+
+def system_info(fingerprint: Mapping[str, Any]) -> dict[str, Any]:
+    """The course's system_info from a run's fingerprint, plus the CPU and the hardware hash."""
+    try:
+        os_part = fingerprint["os"]
+        return {
+            "platform": f"{os_part['system']}-{os_part['release']}-{os_part['machine']}",
+            "python_version": fingerprint["python"]["version"],
+            "numpy_version": fingerprint["numpy"]["version"],
+            "cpu_model": fingerprint["cpu"]["model"],
+            "hardware_hash": fingerprint["hardware_hash"],
+        }
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"the run's fingerprint lacks {exc}: run with a collected fingerprint") from None
+
+
+def build_submission(
+    baseline: RunResult,
+    optimized: RunResult,
+    baseline_facts: Mapping[str, Any],
+    optimized_facts: Mapping[str, Any],
+    techniques: list[str],
+    student: str | None,
+    evidence: Mapping[str, Any] | None,
+    created: dt.datetime | None = None,
+) -> dict[str, Any]:
+    """submission.json in the course's schema (plain ints and floats) from two runs.
+
+    Facts hold `name`, `parameter_count`, `model_size_mb` (MiB) and `accuracy` (0..1) of
+    each model. Raises ValueError when the result would not pass `check_schema`.
+    """
+    baseline_metrics = _side_metrics(baseline, baseline_facts, "baseline")
+    optimized_metrics = _side_metrics(optimized, optimized_facts, "optimized")
+    submission: dict[str, Any] = {
+        "tinytorch_version": TINYTORCH_VERSION,
+        "submission_type": SUBMISSION_TYPE,
+        "timestamp": (created or dt.datetime.now()).strftime(TIMESTAMP_FORMAT),
+        "system_info": system_info(baseline.fingerprint),
+        "baseline": {"model_name": str(baseline_facts.get("name") or baseline.sut_name), "metrics": baseline_metrics},
+        "optimized": {
+            "model_name": str(optimized_facts.get("name") or optimized.sut_name),
+            "metrics": optimized_metrics,
+            "techniques_applied": list(techniques),
+        },
+        "improvements": compute_improvements(baseline_metrics, optimized_metrics),
+    }
+    if student is not None:
+        submission["student_name"] = student
+    if evidence is not None:
+        submission["evidence"] = dict(evidence)
+    _, problems = check_schema(submission)
+    if problems:
+        raise ValueError("the submission would not be valid: " + "; ".join(p.message for p in problems))
+    return submission
+
+
+def build_evidence(base_dir: Path, baseline_dir: Path, optimized_dir: Path) -> dict[str, Any]:
+    """The `evidence` block for two results folders (result.json, trace.npz) inside base_dir,
+    the folder submission.json will be written to."""
+    base = base_dir.resolve()
+    evidence: dict[str, Any] = {"format": EVIDENCE_FORMAT, "sha256": {}}
+    for side, folder in (("baseline", baseline_dir), ("optimized", optimized_dir)):
+        entry = {}
+        for key, filename in (("result", "result.json"), ("trace", "trace.npz")):
+            path = (folder / filename).resolve()
+            if not path.is_relative_to(base):
+                raise ValueError(f"{path} is not inside {base}, where submission.json goes")
+            relative = path.relative_to(base).as_posix()
+            evidence["sha256"][relative] = sha256_file(path)
+            entry[key] = relative
+        evidence[side] = entry
+    result = RunResult.model_validate_json((baseline_dir / "result.json").read_text(encoding="utf-8"))
+    if "hardware_hash" not in result.fingerprint:
+        raise ValueError(f"{baseline_dir / 'result.json'} has no fingerprint: run with a collected fingerprint")
+    evidence["hardware_hash"] = result.fingerprint["hardware_hash"]
+    return evidence

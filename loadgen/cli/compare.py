@@ -1,0 +1,336 @@
+"""`python -m loadgen.compare`: is B faster than A, by how much, and how sure can we be?
+
+Three ways in:
+
+    python -m loadgen.compare A B                 two results folders (one run, or --runs N)
+    python -m loadgen.compare --sut-a X --sut-b Y --runs N --scenario S ...   runs them itself
+    python -m loadgen.compare --plan --cv 0.05 --effect 0.05                  how many runs to plan
+
+Per figure (loadgen.aggregate.run_figures) it reports the ratio "how many times better B is
+than A" with a BCa bootstrap interval, Welch's t-test and Mann-Whitney U on the per-run
+figures, Holm's correction across the figures compared, an equivalence test (TOST) for the
+margin, and a verdict (faster / slower / equivalent / not enough evidence: needs about K
+runs a side); then the course's normalized metrics (speedup, compression ratio, accuracy
+delta, efficiency score, each with its formula, and the accuracy-gated speedup), then what
+differs between the two machines and how noisy the runs were. All statistics come from
+loadgen.stats; this module only gathers the per-run figures and decides what to compare.
+
+With --sut-a/--sut-b the runs are interleaved A B B A A B B A ... (ABBA), each in a fresh
+process, so slow drift (heat, a background job, a governor ramping) falls on both sides
+alike, and adjacent pairs cancel a linear trend; the folders OUTPUT/a and OUTPUT/b are
+ordinary --runs folders, so the comparison can be repeated later from them.
+
+--normalize: figures become what they would be on the reference machine (time x score,
+rate / score; see loadgen.machine_score). A side's score is read from its machine_score.json
+(`python -m loadgen.machine_score --output FOLDER` writes it); a side without one is
+measured here only if its runs carry this machine's hardware hash, and refused otherwise.
+
+Exit codes: 0 compared; 2 bad usage (a missing folder, different scenarios, bad options);
+130 interrupted while running the SUTs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import math
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from loadgen.analysis.aggregate import (
+    aggregate_folder,
+)
+from loadgen.analysis.comparison import (
+    DEFAULT_ALPHA,
+    DEFAULT_MARGIN,
+    DEFAULT_TOLERANCE,
+    PLAN_PERCENTILES,
+    Options,
+    Side,
+    compare_sides,
+    make_side,
+    plan,
+)
+from loadgen.cli.common import ExitCode, settings_from_args
+from loadgen.cli.repeat import run_child
+from loadgen.cli.run import build_parser as run_parser
+from loadgen.errors import Interrupted, LoadgenError, SettingsError
+from loadgen.machine.fingerprint import collect_fingerprint
+from loadgen.machine.score import SCORE_FILE, machine_score, score_document
+from loadgen.results.reading import json_text, load_runs, read_result, write_json
+from reports.comparison import format_run_line, render_comparison, render_plan
+
+DEFAULT_RUNS = 5
+
+
+EPILOG = """\
+examples:
+  python -m loadgen.compare results/base results/opt
+  python -m loadgen.compare results/base results/opt --json --margin 0.05
+  python -m loadgen.compare --sut-a sut.fixed_time --sut-arg-a service_us=1000 \\
+      --sut-b sut.fixed_time --sut-arg-b service_us=1200 --runs 5 --scenario single_stream
+  python -m loadgen.compare --sut-a sut.digit_mlp --sut-b sut.digit_mlp --sut-arg-b model_name=digit_mlp_int8 \\
+      --runs 5 --scenario offline --mode submission
+  python -m loadgen.compare --plan --cv 0.05 --effect 0.05
+
+A and B are results folders of `python -m loadgen.run` (one run) or of `--runs N` (run-*/).
+The ratio is always how many times better B is than A (> 1: B better). Verdicts: faster /
+slower (Holm-adjusted Welch p < alpha and the interval excludes 1), equivalent within the
+margin (TOST p < alpha), or not enough evidence (with the runs a side needed at power 0.8).
+
+exit codes: 0 compared, 2 bad usage or incomparable results, 130 interrupted.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m loadgen.compare",
+        description="Compare two benchmark results (A = baseline, B = candidate): ratios with intervals, "
+        "tests, verdicts, normalized metrics and environment warnings; or plan how many runs a claim needs.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("a", nargs="?", type=Path, help="results folder of A, the baseline")
+    parser.add_argument("b", nargs="?", type=Path, help="results folder of B, the candidate")
+    parser.add_argument("--margin", type=float, default=DEFAULT_MARGIN,
+                        help="equivalence margin, as a fraction (default 0.02: within 2%%)")
+    parser.add_argument("--alpha", type=float, default=DEFAULT_ALPHA, help="significance level (default 0.05)")
+    parser.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    parser.add_argument("--normalize", action="store_true",
+                        help="report figures as on the reference machine (see python -m loadgen.machine_score)")
+    parser.add_argument("--accuracy-tolerance", type=float, default=DEFAULT_TOLERANCE,
+                        help="flag a speedup whose accuracy fell by more than this (default 0.01)")
+    running = parser.add_argument_group("running both SUTs here (interleaved A B B A ...)")
+    running.add_argument("--sut-a", help="SUT spec of A (as loadgen.run's --sut)")
+    running.add_argument("--sut-b", help="SUT spec of B")
+    running.add_argument("--sut-arg-a", action="append", default=[], metavar="KEY=VALUE", help="A's SUT argument")
+    running.add_argument("--sut-arg-b", action="append", default=[], metavar="KEY=VALUE", help="B's SUT argument")
+    running.add_argument("--runs", type=int, default=DEFAULT_RUNS, help=f"runs a side (default {DEFAULT_RUNS})")
+    running.add_argument("--scenario", default="offline", help="as loadgen.run's --scenario (default offline)")
+    running.add_argument("--mode", help="as loadgen.run's --mode (submission also scores accuracy)")
+    running.add_argument("--config", type=Path, help="as loadgen.run's --config")
+    running.add_argument("--set", dest="assignments", action="append", default=[], metavar="KEY=VALUE",
+                         help="one setting for both sides (repeatable)")
+    running.add_argument("--output", type=Path, help="where the runs go (default: results/<time>-compare)")
+    planning = parser.add_argument_group("planning")
+    planning.add_argument("--plan", action="store_true", help="print the runs (and queries) a comparison needs")
+    planning.add_argument("--cv", type=float, help="expected coefficient of variation of a run's figure")
+    planning.add_argument("--effect", type=float, help="smallest relative difference to detect (0.05: 5%%)")
+    planning.add_argument("--power", type=float, default=0.8, help="chance of detecting it (default 0.8)")
+    planning.add_argument("--percentile", type=float, action="append",
+                          help="a latency percentile to plan queries for (default: 0.5, 0.9, 0.99, 0.999)")
+    return parser
+
+
+class _ThisMachine:
+    """This machine's hardware hash and, measured at most once, its machine score."""
+
+    def __init__(self) -> None:
+        self.fingerprint = collect_fingerprint()
+        self._score: dict[str, Any] | None = None
+
+    def score(self) -> dict[str, Any]:
+        if self._score is None:
+            print("measuring this machine's score (the reference workload, a few seconds)...", file=sys.stderr)
+            self._score = score_document(machine_score(), self.fingerprint)
+        return self._score
+
+
+def side_score(side: Side, here: _ThisMachine | None) -> tuple[dict[str, Any], _ThisMachine | None]:
+    """The side's machine score: its machine_score.json, else this machine's if the runs ran here."""
+    path = side.loaded.folder / SCORE_FILE
+    runs_hash = side.loaded.results[0].fingerprint.get("hardware_hash")
+    if path.is_file():
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+            if not (math.isfinite(float(document["score"])) and float(document["score"]) > 0):
+                raise ValueError(f"score {document['score']!r} is not a positive number")
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise SettingsError([f"{path}: not a machine score ({exc})"]) from exc
+        document["source"] = str(path)
+        if document.get("hardware_hash") not in (None, runs_hash):
+            document["warning"] = f"{side.label}: {path} was measured on other hardware than the side's runs"
+        return document, here
+    here = here or _ThisMachine()
+    if runs_hash != here.fingerprint.get("hardware_hash"):
+        raise SettingsError([
+            f"--normalize: {side.label} ({side.loaded.folder}) ran on other hardware (hash {runs_hash}, this "
+            f"machine {here.fingerprint.get('hardware_hash')}) and has no {SCORE_FILE}; run "
+            f"`python -m loadgen.machine_score --output {side.loaded.folder}` on the machine it ran on"
+        ])
+    return {**here.score(), "source": "measured now on this machine (the side's runs have its hardware hash)"}, here
+
+
+def attach_scores(a: Side, b: Side) -> list[str]:
+    """Give both sides a machine score (see side_score); warnings about where the scores came from."""
+    here = None
+    a.score, here = side_score(a, here)
+    b.score, here = side_score(b, here)
+    found = [score["warning"] for score in (a.score, b.score) if "warning" in score]
+    versions = {(score.get("workload"), score.get("reference_seconds")) for score in (a.score, b.score)}
+    if len(versions) > 1:
+        found.append(f"the machine scores come from different reference workloads or references "
+                     f"{sorted(map(str, versions))}: their ratio is not the machines' ratio")
+    return found
+
+
+def abba_order(runs: int) -> list[str]:
+    """A B B A A B B A ...: `runs` of each side, every adjacent pair holding one of each."""
+    order: list[str] = []
+    for i in range(runs):
+        order += ["A", "B"] if i % 2 == 0 else ["B", "A"]
+    return order
+
+
+def side_argv(args: argparse.Namespace, side: str) -> list[str]:
+    """loadgen.run's arguments for one side (without --output, which each run gets)."""
+    spec = args.sut_a if side == "A" else args.sut_b
+    sut_args = args.sut_arg_a if side == "A" else args.sut_arg_b
+    argv = ["--scenario", args.scenario, "--sut", spec]
+    if args.mode:
+        argv += ["--mode", args.mode]
+    if args.config:
+        argv += ["--config", str(args.config)]
+    for text in args.assignments:
+        argv += ["--set", text]
+    for text in sut_args:
+        argv += ["--sut-arg", text]
+    return argv
+
+
+def _check_run_arguments(argv: list[str]) -> None:
+    """Refuse bad settings before any run starts (loadgen.run's own parser and layering)."""
+    try:
+        settings_from_args(run_parser().parse_args(argv))
+    except SystemExit as exc:
+        raise SettingsError([f"bad arguments for loadgen.run: {' '.join(argv)}"]) from exc
+
+
+def run_abba(args: argparse.Namespace, output: Path) -> tuple[dict[str, int], bool]:
+    """Run both sides interleaved into output/a and output/b; the runs done a side, and whether interrupted."""
+    argvs = {side: side_argv(args, side) for side in "AB"}
+    for argv in argvs.values():
+        _check_run_arguments(argv)
+    done = {"A": 0, "B": 0}
+    order = abba_order(args.runs)
+    try:
+        for step, side in enumerate(order, start=1):
+            run_dir = output / side.lower() / f"run-{done[side] + 1}"
+            outcome = run_child(argvs[side], run_dir)
+            done[side] += 1
+            if outcome.exit_code == ExitCode.USAGE and done[side] == 1:
+                raise SettingsError([f"side {side}'s first run refused its arguments (see above)"])
+            label = f"{side} {run_dir.name}"
+            print(format_run_line(step, len(order), outcome.exit_code, _read_or_none(run_dir), label),
+                  file=sys.stderr)
+            if outcome.stop_requested or outcome.exit_code == ExitCode.INTERRUPTED:
+                return done, True
+    except KeyboardInterrupt:  # between two runs: nothing is running, stop here
+        return done, True
+    return done, False
+
+
+def _read_or_none(run_dir: Path) -> Any:
+    try:
+        return read_result(run_dir / "result.json")
+    except SettingsError:
+        return None
+
+
+def run_both(args: argparse.Namespace, options: Options) -> tuple[dict[str, Any], bool]:
+    """The --sut-a/--sut-b path: ABBA runs, an aggregate per side, the comparison written beside them."""
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    output = args.output or Path("results") / f"{stamp}-compare"
+    done, interrupted = run_abba(args, output)
+    sides = []
+    for label in "AB":
+        folder = output / label.lower()
+        folder.mkdir(parents=True, exist_ok=True)
+        loaded = load_runs(folder, [f"run-{k}" for k in range(1, done[label] + 1)])
+        write_json(folder / "aggregate.json", aggregate_folder(loaded))
+        if interrupted and not loaded.results:
+            raise Interrupted(f"interrupted before side {label} had a usable run; the runs so far are in {output}")
+        sides.append(make_side(label, loaded))
+    if args.normalize:
+        document = score_document(machine_score(), collect_fingerprint())
+        for side in sides:
+            write_json(side.loaded.folder / SCORE_FILE, document)
+            side.score = {**document, "source": "measured on this machine after the runs"}
+    report = compare_sides(sides[0], sides[1], options)
+    report["order"] = "".join(abba_order(args.runs))
+    report["interrupted"] = interrupted
+    write_json(output / "comparison.json", report)
+    report["output"] = str(output)
+    return report, interrupted
+
+
+def compare_folders(a: Path, b: Path, options: Options, normalize: bool) -> dict[str, Any]:
+    """The A B path: two results folders, compared."""
+    side_a, side_b = make_side("A", load_runs(a)), make_side("B", load_runs(b))
+    notes = attach_scores(side_a, side_b) if normalize else []
+    report = compare_sides(side_a, side_b, options)
+    report["environment"] += notes
+    return report
+
+
+def _check_options(args: argparse.Namespace) -> list[str]:
+    """Every option problem at once, each naming the option and what is allowed."""
+    problems = []
+    for name, value in (("--margin", args.margin), ("--alpha", args.alpha), ("--power", args.power)):
+        if not 0 < value < 1:
+            problems.append(f"{name} {value}: allowed: strictly between 0 and 1")
+    if not (math.isfinite(args.accuracy_tolerance) and args.accuracy_tolerance >= 0):
+        problems.append(f"--accuracy-tolerance {args.accuracy_tolerance}: allowed: >= 0")
+    for p in args.percentile or []:
+        if not 0 < p < 1:
+            problems.append(f"--percentile {p}: allowed: strictly between 0 and 1 (0.99 for p99)")
+    if args.plan:
+        for name, value in (("--cv", args.cv), ("--effect", args.effect)):
+            if value is None or not (math.isfinite(value) and value > 0):
+                problems.append(f"--plan needs {name} > 0 (a fraction: 0.05 for 5%)")
+    elif args.sut_a or args.sut_b:
+        if not (args.sut_a and args.sut_b):
+            problems.append("--sut-a and --sut-b go together")
+        if args.a is not None:
+            problems.append("give either two results folders or --sut-a/--sut-b, not both")
+        if args.runs < 2:
+            problems.append(f"--runs {args.runs}: allowed: >= 2 a side (4 or more for Mann-Whitney to reach p < 0.05)")
+    elif args.a is None or args.b is None:
+        problems.append("give two results folders A B, or --sut-a/--sut-b, or --plan")
+    return problems
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse has printed the usage error (or --help)
+        return int(exc.code or 0)
+    problems = _check_options(args)
+    if problems:
+        for line in problems:
+            print(f"error: {line}", file=sys.stderr)
+        return ExitCode.USAGE
+    if args.plan:
+        planned = plan(args.cv, args.effect, args.power, args.alpha, args.percentile or PLAN_PERCENTILES)
+        print(json_text(planned) if args.json else render_plan(planned))
+        return ExitCode.OK
+    options = Options(args.margin, args.alpha, args.accuracy_tolerance)
+    interrupted = False
+    try:
+        if args.sut_a:
+            report, interrupted = run_both(args, options)
+        else:
+            report = compare_folders(args.a, args.b, options, args.normalize)
+    except Interrupted as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return ExitCode.INTERRUPTED
+    except LoadgenError as exc:
+        for line in str(exc).splitlines():
+            print(f"error: {line}", file=sys.stderr)
+        return ExitCode.USAGE
+    print(json_text(report) if args.json else render_comparison(report))
+    return ExitCode.INTERRUPTED if interrupted else ExitCode.OK

@@ -1,0 +1,362 @@
+"""`python -m loadgen.submit`: benchmark a baseline and an optimized model, write submission.json.
+
+Both SUTs run under the capstone rule set (`scenarios/capstone.toml`: SingleStream, fixed
+seeds, at least 5 s and 1,000 queries) in Mode SubmissionRun: every sample once for
+accuracy, then the timed performance run. The baseline runs first, then the optimized
+model, on one fingerprint of this machine. Each run's results folder (result.json,
+trace.npz, the summary and the accuracy log) is written beside the submission, in
+`<stem>-evidence/baseline` and `<stem>-evidence/optimized`; submission.json is in the
+course's schema (loadgen.capstone) plus an `evidence` block naming those files and their
+sha256, so `python -m loadgen.validate submission.json` can recompute every figure.
+
+A submission is written only when both runs are VALID and loadgen.capstone finds no
+error in it; otherwise the evidence folders are still written and the reasons printed.
+
+Exit codes: 0 written; 1 a run failed, was INVALID, or the submission would not be valid;
+2 bad usage or settings (nothing ran); 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from loadgen.analysis.stats import (
+    ACCURACY_DELTA_FORMULA,
+    COMPRESSION_FORMULA,
+    EFFICIENCY_FORMULA,
+    SPEEDUP_FORMULA,
+    efficiency_score,
+)
+from loadgen.benchmark.runner import Benchmark, run_benchmark
+from loadgen.capstone import validate_submission
+from loadgen.capstone.building import build_evidence, build_submission
+from loadgen.capstone.course import latency_basis
+from loadgen.capstone.schema import Finding, is_valid, load_submission
+from loadgen.cli.common import ExitCode, settings_from_args, sut_kwargs
+from loadgen.cli.progress import progress_bar
+from loadgen.cli.run import model_as_sut
+from loadgen.cli.sut_spec import build_sut, qsl_for
+from loadgen.engine.query import SystemUnderTest
+from loadgen.errors import Interrupted, LoadgenError, SettingsError
+from loadgen.machine.fingerprint import collect_fingerprint
+from loadgen.results.folder import write_outputs
+from loadgen.settings.model import Mode, Scenario, TestSettings
+from reports.summary import format_ns, render_console
+from sut.tinytorch import model_facts as tinytorch_model_facts
+
+RULES_FILE = "capstone.toml"
+SIDES = ("baseline", "optimized")
+SUBMISSION_MODE = Mode.SubmissionRun
+SUBMISSION_SCENARIO = Scenario.SingleStream
+FACT_KEYS = ("parameter_count", "model_size_mb")
+
+EPILOG = """\
+examples:
+  python -m loadgen.submit --baseline examples/student_model.py:model \\
+      --optimized examples/student_model.py:optimized --techniques quantization \\
+      --student "Ada" --output my_submission/submission.json
+  python -m loadgen.submit --baseline sut.digit_mlp --optimized sut.digit_mlp \\
+      --sut-arg-optimized model_name=digit_mlp_int8 --techniques "int8 quantization"
+  python -m loadgen.validate my_submission/submission.json
+
+SPEC is what `python -m loadgen.run --sut` takes: module, module:attr, path/to/file.py:attr;
+attr may be a bare model object (forward / predict / __call__), run over TinyDigits.
+Settings: scenarios/capstone.toml < --config FILE < --set KEY=VALUE (scenario and mode are fixed).
+
+exit codes: 0 written, 1 a run failed or was INVALID (evidence still written), 2 bad usage, 130 interrupted.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m loadgen.submit",
+        description="Benchmark a baseline and an optimized model under the TinyTorch capstone rules "
+        "(SingleStream, accuracy then performance) and write submission.json with its evidence.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--baseline", required=True, metavar="SPEC", help="the baseline model or SUT (a --sut spec)")
+    parser.add_argument("--optimized", required=True, metavar="SPEC", help="the optimized model or SUT (a --sut spec)")
+    parser.add_argument(
+        "--techniques", required=True, nargs="+", metavar="T",
+        help="the optimizations applied, e.g. quantization pruning (one or more)",
+    )
+    parser.add_argument("--student", metavar="NAME", help="your name, as student_name")
+    parser.add_argument(
+        "--division", choices=("closed", "open"), default="closed",
+        help="closed (default: same data and task; an accuracy gain is flagged) or open",
+    )
+    parser.add_argument(
+        "--output", default="submission.json",
+        help="where to write submission.json (default: ./submission.json; a folder, or a path without "
+        ".json, means submission.json in it); the evidence goes beside it in <stem>-evidence/",
+    )
+    parser.add_argument("--config", type=Path, help="a TOML file of settings layered over the capstone rules")
+    parser.add_argument(
+        "--set", dest="assignments", action="append", default=[], metavar="KEY=VALUE",
+        help="one setting over the capstone rules (repeatable), e.g. min_duration_ms=1000 for a quick try",
+    )
+    for side in SIDES:
+        parser.add_argument(
+            f"--sut-arg-{side}", dest=f"sut_args_{side}", action="append", default=[], metavar="KEY=VALUE",
+            help=f"keyword argument for the {side} SUT factory (repeatable)",
+        )
+    parser.add_argument("--trace", action="store_true", help="also write each run's mlperf_log_trace.json")
+    parser.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
+    return parser
+
+
+def rules_path() -> Path:
+    """The shipped capstone rule set."""
+    return Path(str(resources.files("scenarios").joinpath(RULES_FILE)))
+
+
+def capstone_settings(args: argparse.Namespace) -> TestSettings:
+    """The capstone rules < --config < --set, layered by loadgen.run's own settings_from_args."""
+    layered = argparse.Namespace(
+        scenario=str(rules_path()), config=args.config, mode=SUBMISSION_MODE.value, assignments=args.assignments
+    )
+    settings = settings_from_args(layered)
+    problems = []
+    if settings.scenario is not SUBMISSION_SCENARIO:
+        problems.append(
+            f"scenario = {settings.scenario.value}: the capstone rules fix it to {SUBMISSION_SCENARIO.value} "
+            "(the course compares per-sample latency)"
+        )
+    if settings.mode is not SUBMISSION_MODE:
+        problems.append(
+            f"mode = {settings.mode.value}: the capstone rules fix it to {SUBMISSION_MODE.value} "
+            "(accuracy and latency measured in one run of each model)"
+        )
+    if problems:
+        raise SettingsError(problems)
+    return settings
+
+
+def submission_path(output: str) -> Path:
+    """--output names the file; a folder (existing, ending in /, or a name without a suffix)
+    means submission.json inside it."""
+    path = Path(output)
+    folder = path.is_dir() or output.endswith(("/", os.sep)) or not path.suffix
+    return path / "submission.json" if folder else path
+
+
+def evidence_dir(path: Path) -> Path:
+    return path.parent / f"{path.stem}-evidence"
+
+
+def sut_model_facts(sut: object) -> dict[str, Any]:
+    """`sut.model_facts()` when the SUT offers it, else the facts of `sut.model`; {} when neither."""
+    facts = getattr(sut, "model_facts", None)
+    if callable(facts):
+        return dict(facts())
+    model = getattr(sut, "model", None)
+    return tinytorch_model_facts(model) if model is not None else {}
+
+
+def check_submittable(side: str, spec: str, sut: SystemUnderTest) -> list[str]:
+    """Why a SUT cannot be submitted (no labels to score, no size to compare), before it runs."""
+    problems = []
+    name = getattr(sut, "name", type(sut).__name__)
+    qsl = getattr(sut, "qsl", None)
+    if getattr(qsl, "labels", None) is None:
+        problems.append(
+            f"--{side} {spec}: SUT {name!r} has no labelled dataset (a `qsl` with `labels`), so its accuracy "
+            "cannot be scored; give a model object (run over TinyDigits) or a SUT carrying such a qsl"
+        )
+    try:
+        facts = sut_model_facts(sut)
+    except Exception as exc:  # the student's count_parameters() / size_bytes() may raise anything
+        problems.append(f"--{side} {spec}: model_facts() raised {type(exc).__name__}: {exc}")
+    else:
+        missing = [key for key in FACT_KEYS if facts.get(key) is None]
+        if missing:
+            problems.append(
+                f"--{side} {spec}: SUT {name!r} does not say its {' and '.join(missing)}; give a model with "
+                "parameters() (or count_parameters() and size_bytes()), or a SUT with model_facts()"
+            )
+    return problems
+
+
+def facts_of(benchmark: Benchmark, sut: SystemUnderTest) -> dict[str, Any]:
+    """The model facts the run recorded (what the validator checks against), plus its top-1 accuracy."""
+    recorded = benchmark.result.model or {}
+    facts = dict(recorded) if all(recorded.get(key) is not None for key in FACT_KEYS) else sut_model_facts(sut)
+    accuracy = benchmark.result.accuracy
+    facts["accuracy"] = accuracy.top1 if accuracy is not None else None
+    return facts
+
+
+def clear_stale(folder: Path) -> None:
+    """Remove what an earlier run wrote here (the files its result.json lists, and itself), so
+    the folder holds one run's files only; anything else in it is left alone."""
+    previous = folder / "result.json"
+    try:
+        listed = json.loads(previous.read_text(encoding="utf-8")).get("files", {})
+    except (OSError, ValueError, AttributeError):
+        return
+    for name in listed if isinstance(listed, dict) else ():
+        if isinstance(name, str) and name == Path(name).name:  # a bare file name, never a path
+            (folder / name).unlink(missing_ok=True)
+    previous.unlink(missing_ok=True)
+
+
+def run_failure(side: str, benchmark: Benchmark, folder: Path) -> str | None:
+    """Why this run cannot back a submission, or None."""
+    result = benchmark.result
+    if benchmark.error is not None:
+        return f"the {side} run failed: {benchmark.error} (see {folder})"
+    if not result.valid:
+        return f"the {side} run was INVALID: {'; '.join(result.invalid_reasons)} (see {folder})"
+    if result.accuracy is None or result.accuracy.top1 is None:
+        note = result.accuracy.note if result.accuracy is not None else "no accuracy run"
+        return f"the {side} run has no accuracy: {note}"
+    return None
+
+
+def _ms(value: float) -> str:
+    return format_ns(value * 1e6)
+
+
+def render_report(submission: Mapping[str, Any], findings: Sequence[Finding]) -> str:
+    """Both models side by side, the improvements with their formulas, the events, the findings."""
+    base, opt = submission["baseline"]["metrics"], submission["optimized"]["metrics"]
+    rows = [
+        ("model", submission["baseline"]["model_name"], submission["optimized"]["model_name"]),
+        ("accuracy (top-1)", f"{base['accuracy']:.4f}", f"{opt['accuracy']:.4f}"),
+        ("size (MiB)", f"{base['model_size_mb']:.6g}", f"{opt['model_size_mb']:.6g}"),
+        ("parameters", f"{base['parameter_count']:,}", f"{opt['parameter_count']:,}"),
+        ("latency median", _ms(base["latency_ms_median"]), _ms(opt["latency_ms_median"])),
+        ("latency p99", _ms(base["latency_ms_p99"]), _ms(opt["latency_ms_p99"])),
+    ]
+    width = max(len(str(row[1])) for row in rows) + 2
+    who = f" for {submission['student_name']!r}" if submission.get("student_name") else ""
+    lines = [f"capstone submission{who} ({submission.get('division', 'closed')} division, SingleStream):"]
+    lines.append(f"  {'':18}{'baseline':<{width}}optimized")
+    lines += [f"  {label:18}{str(b):<{width}}{o}" for label, b, o in rows]
+    improvements = submission["improvements"]
+    basis = latency_basis(base, opt)
+    lines.append("improvements:")
+    lines.append(
+        f"  {SPEEDUP_FORMULA} ({basis}) = {base[basis]:.6g} / {opt[basis]:.6g} = {improvements['speedup']:.4g}x"
+    )
+    lines.append(
+        f"  {COMPRESSION_FORMULA} (model_size_mb) = {base['model_size_mb']:.6g} / {opt['model_size_mb']:.6g} "
+        f"= {improvements['compression_ratio']:.4g}x"
+    )
+    lines.append(
+        f"  {ACCURACY_DELTA_FORMULA} = {opt['accuracy']:.4f} - {base['accuracy']:.4f} "
+        f"= {improvements['accuracy_delta']:+.4f}"
+    )
+    score = efficiency_score(improvements["speedup"], improvements["compression_ratio"], improvements["accuracy_delta"])
+    lines.append(f"  {EFFICIENCY_FORMULA} = {score:.4g} (not part of submission.json)")
+    lines.append("events:")
+    lines += [f"  {finding.message}" for finding in findings if finding.code == "event"]
+    lines += [str(finding) for finding in findings if finding.level != "info"]
+    return "\n".join(lines)
+
+
+def write_submission(submission: dict[str, Any], path: Path) -> list[Finding]:
+    """Write through a temporary file, check it exactly as `loadgen.validate` reads it, keep it
+    only when it has no error; returns the findings."""
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(json.dumps(submission, indent=2) + "\n", encoding="utf-8")
+    try:
+        data, findings = load_submission(temporary)
+        if data is not None:
+            findings += validate_submission(data, path.parent, strict=True)
+        if is_valid(findings):
+            os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return findings
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    path = submission_path(args.output)
+    problems = [f"--techniques {t!r}: must not be empty" for t in args.techniques if not t.strip()]
+    if args.student is not None and not args.student.strip():
+        problems.append("--student: must not be empty")
+    suts: dict[str, SystemUnderTest] = {}
+    settings: TestSettings | None = None
+    try:
+        settings = capstone_settings(args)
+    except LoadgenError as exc:
+        problems += str(exc).splitlines()
+    for side in SIDES:  # every problem of both specs at once, before anything runs
+        spec = getattr(args, side)
+        try:
+            sut = build_sut(spec, sut_kwargs(getattr(args, f"sut_args_{side}")), adapt=model_as_sut)
+        except LoadgenError as exc:  # its lines say "--sut SPEC: ..."; name the option given
+            problems += [line.replace("--sut ", f"--{side} ", 1) for line in str(exc).splitlines()]
+            continue
+        problems += check_submittable(side, spec, sut)
+        suts[side] = sut
+    if problems or settings is None:
+        for problem in problems:
+            print(f"error: {problem}", file=sys.stderr)
+        return ExitCode.USAGE
+
+    evidence = evidence_dir(path)
+    path.unlink(missing_ok=True)  # the evidence it named is about to be replaced
+    show = not args.no_progress and sys.stderr.isatty()
+    observer = (lambda engine: progress_bar(engine, sys.stderr)) if show else None
+    fingerprint = collect_fingerprint()
+    runs: dict[str, Benchmark] = {}
+    failures: list[str] = []
+    for side in SIDES:
+        sut = suts[side]
+        folder = evidence / side
+        print(f"{side}: {getattr(args, side)}", flush=True)
+        benchmark = run_benchmark(sut, qsl_for(sut, 1), settings, observer=observer, fingerprint=fingerprint)
+        clear_stale(folder)
+        write_outputs(benchmark, folder, args.trace)
+        print(render_console(benchmark.result) + f"results: {folder}\n", flush=True)
+        if isinstance(benchmark.error, Interrupted):
+            print(f"error: {benchmark.error}", file=sys.stderr)
+            return ExitCode.INTERRUPTED
+        runs[side] = benchmark
+        failure = run_failure(side, benchmark, folder)
+        if failure:
+            failures.append(failure)
+    if failures:
+        for failure in failures:
+            print(f"error: {failure}", file=sys.stderr)
+        print(f"no submission written; the evidence is in {evidence}", file=sys.stderr)
+        aborted = any(benchmark.error is not None for benchmark in runs.values())
+        return ExitCode.ERROR if aborted else ExitCode.INVALID
+
+    try:
+        submission = build_submission(
+            runs["baseline"].result,
+            runs["optimized"].result,
+            facts_of(runs["baseline"], suts["baseline"]),
+            facts_of(runs["optimized"], suts["optimized"]),
+            args.techniques,
+            args.student,
+            build_evidence(path.parent, evidence / "baseline", evidence / "optimized"),
+        )
+    except (ValueError, TypeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        print(f"no submission written; the evidence is in {evidence}", file=sys.stderr)
+        return ExitCode.INVALID
+    submission["division"] = args.division
+    submission["evidence"] = submission.pop("evidence")  # keep the evidence block last
+    findings = write_submission(submission, path)
+    if not is_valid(findings):
+        for finding in findings:
+            print(finding, file=sys.stderr)
+        print(f"no submission written: it would not be valid; the evidence is in {evidence}", file=sys.stderr)
+        return ExitCode.INVALID
+    print(render_report(submission, findings))
+    print(f"submission: {path} (evidence: {evidence}/)")
+    print(f"check it:   python -m loadgen.validate {path}")
+    return ExitCode.OK

@@ -1,0 +1,123 @@
+"""Turns a `--sut` spec into a SUT object: `module:attr`, `path/file.py:attr`, or `module`.
+
+`attr` may name an object with the SUT protocol or a factory (a function or class) that
+returns one; a module given alone means its `make_sut` factory. Errors say what is
+missing, so a user's first try at wrapping a model tells them what to add.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from loadgen.engine.query import IndexQSL, QuerySampleLibrary, SystemUnderTest
+from loadgen.errors import SutLoadError
+
+DEFAULT_FACTORY = "make_sut"
+SUT_METHODS = ("issue_query", "flush_queries")
+QSL_ATTRIBUTES = ("name", "total_sample_count", "performance_sample_count", "load_samples", "unload_samples")
+
+
+def _import_file(path: Path) -> ModuleType:
+    if not path.is_file():
+        raise SutLoadError(f"--sut {path}: no such file")
+    name = f"_loadgen_sut_{path.stem}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise SutLoadError(f"--sut {path}: cannot be imported as a Python file")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    sys.path.insert(0, str(path.parent.resolve()))
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(path.parent.resolve()))
+    return module
+
+
+def _import(target: str) -> ModuleType:
+    if target.endswith(".py") or "/" in target or "\\" in target:
+        return _import_file(Path(target))
+    if str(Path.cwd()) not in sys.path:
+        sys.path.insert(0, str(Path.cwd()))
+    try:
+        return importlib.import_module(target)
+    except ModuleNotFoundError as exc:
+        raise SutLoadError(f"--sut {target}: module not found ({exc}); give module:attr or path/to/file.py:attr") from exc
+
+
+def missing_sut_methods(obj: object) -> list[str]:
+    """The SUT protocol's callables that `obj` lacks."""
+    return [name for name in SUT_METHODS if not callable(getattr(obj, name, None))]
+
+
+def load_object(spec: str) -> Any:
+    """The object a spec names; importing runs the module's code, as `python file.py` would."""
+    target, _, attr = spec.rpartition(":") if ":" in spec else (spec, "", "")
+    module = _import(target)
+    attr = attr or DEFAULT_FACTORY
+    try:
+        obj: Any = module
+        for part in attr.split("."):
+            obj = getattr(obj, part)
+    except AttributeError:
+        raise SutLoadError(
+            f"--sut {spec}: {module.__name__} has no attribute {attr!r}"
+            + ("; a module given alone must define make_sut(**kwargs)" if attr == DEFAULT_FACTORY else "")
+        ) from None
+    return obj
+
+
+Adapter = Callable[[Any], "SystemUnderTest | None"]
+"""Turns an object that is not a SUT (a bare model, say) into one, or returns None."""
+
+
+def build_sut(spec: str, kwargs: dict[str, Any], adapt: Adapter | None = None) -> SystemUnderTest:
+    """Load the spec's object; call it with kwargs when it is a class or a factory, not a SUT.
+
+    `adapt` gets the first say on the object and on what a factory returns, so a bare model
+    object (which is callable) is wrapped rather than called.
+    """
+    obj = load_object(spec)
+    adapted = adapt(obj) if adapt else None
+    if adapted is not None:
+        if kwargs:
+            raise SutLoadError(f"--sut {spec}: --sut-arg given, but {spec} is a model object, not a factory")
+        return adapted
+    if isinstance(obj, type) or (missing_sut_methods(obj) and callable(obj)):
+        try:
+            obj = obj(**kwargs)
+        except TypeError as exc:
+            raise SutLoadError(f"--sut {spec}: calling the factory failed: {exc}") from exc
+        except Exception as exc:
+            raise SutLoadError(f"--sut {spec}: the factory raised {type(exc).__name__}: {exc}") from exc
+        adapted = adapt(obj) if adapt else None
+        if adapted is not None:
+            return adapted
+    elif kwargs:
+        raise SutLoadError(f"--sut {spec}: --sut-arg given, but {spec} is an object, not a factory")
+    missing = missing_sut_methods(obj)
+    if missing:
+        raise SutLoadError(
+            f"--sut {spec}: {type(obj).__name__} is not a SUT: it lacks {', '.join(missing)}; a SUT needs "
+            "name, issue_query(samples) and flush_queries(), or give a factory that returns one"
+        )
+    if not hasattr(obj, "name"):
+        raise SutLoadError(f"--sut {spec}: the SUT has no 'name' attribute")
+    return obj
+
+
+def qsl_for(sut: object, samples: int) -> QuerySampleLibrary:
+    """The SUT's own QSL (a `qsl` attribute) when it has one, else an index-only QSL."""
+    qsl = getattr(sut, "qsl", None)
+    if qsl is None:
+        return IndexQSL(samples)
+    missing = [name for name in QSL_ATTRIBUTES if not hasattr(qsl, name)]
+    if missing:
+        raise SutLoadError(f"the SUT's qsl lacks {', '.join(missing)}")
+    return qsl

@@ -1,0 +1,69 @@
+"""Accuracy mode: every sample of the accuracy set issued exactly once, every response kept.
+
+As in LoadGen, the accuracy set ([0, total) unless overridden) is shuffled with the qsl
+seed and loaded in sets of performance_sample_count; each set is issued in the scenario's
+query shape (Offline: one query per set; MultiStream: samples_per_query a query; otherwise
+one sample a query), one query outstanding, untimed. Top-1 accuracy is scored when the QSL
+carries `labels` (one class per sample index).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from loadgen.engine.clock import Clock
+from loadgen.engine.closed_loop import ClosedLoop
+from loadgen.engine.query import QuerySampleLibrary, SystemUnderTest
+from loadgen.errors import RunAborted
+from loadgen.settings.model import Scenario, TestSettings
+
+
+@dataclass
+class AccuracyRecord:
+    """The responses in issue order: sample index and response of each completed row."""
+
+    sample_index: np.ndarray
+    completed: int
+    responses: dict[int, object]
+    error: RunAborted | None
+
+
+def query_size(settings: TestSettings, loaded: int) -> int:
+    """Samples per accuracy query: the scenario's query shape."""
+    if settings.scenario is Scenario.Offline:
+        return loaded
+    if settings.scenario is Scenario.MultiStream:
+        return settings.multi_stream_samples_per_query
+    return 1
+
+
+def run_accuracy(
+    sut: SystemUnderTest,
+    qsl: QuerySampleLibrary,
+    settings: TestSettings,
+    loaded_count: int,
+    clock: Clock,
+    qsl_call: Callable[[Callable[[np.ndarray], None], str, np.ndarray], None],
+) -> AccuracyRecord:
+    """Issue every sample once, loading the sets in turn; errors end the pass with the reason."""
+    order = np.random.default_rng(settings.qsl_rng_seed).permutation(qsl.total_sample_count).astype(np.int32)
+    loop = ClosedLoop(sut, order, settings.sample_timeout_ms * 1_000_000, clock, keep_responses=True)
+    error: RunAborted | None = None
+    try:
+        for start in range(0, len(order), loaded_count):
+            chunk = order[start : start + loaded_count]
+            qsl_call(qsl.load_samples, "load_samples", chunk)
+            try:
+                size = query_size(settings, len(chunk))
+                while loop.samples < start + len(chunk):
+                    loop.query(min(size, start + len(chunk) - loop.samples))
+            finally:
+                qsl_call(qsl.unload_samples, "unload_samples", chunk)
+    except RunAborted as exc:
+        error = exc
+    responses = loop.recorder.responses
+    assert responses is not None
+    return AccuracyRecord(sample_index=order, completed=loop.recorder.completed, responses=responses, error=error)

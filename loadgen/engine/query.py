@@ -1,0 +1,106 @@
+"""What a SUT receives: a batch of samples, and the protocols a SUT and a QSL satisfy.
+
+No base class is needed: any object with these attributes works. A batch exposes numpy
+arrays of ids and indices (the fast path), iterates as `(id, index)` pairs, and completes
+samples from any thread, one id or an array of ids at a time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from loadgen.engine.recorder import Recorder
+
+
+class SampleBatch:
+    """The samples of one issued query (or of several coalesced Server queries)."""
+
+    __slots__ = ("ids", "indices", "_recorder", "_first_row")
+
+    def __init__(self, ids: np.ndarray, indices: np.ndarray, recorder: "Recorder", first_row: int) -> None:
+        self.ids = ids
+        self.indices = indices
+        self._recorder = recorder
+        self._first_row = first_row
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        return zip(self.ids.tolist(), self.indices.tolist())
+
+    def __repr__(self) -> str:
+        return f"SampleBatch({len(self)} samples, ids {self.ids[:1].tolist()}..)"
+
+    @property
+    def keeps_responses(self) -> bool:
+        """True when this run logs responses (accuracy mode), so they are worth passing."""
+        return self._recorder.responses is not None
+
+    def first_token(self, ids: int | Sequence[int] | np.ndarray | None = None) -> None:
+        """Mark the first token of samples (all of this batch by default) produced now."""
+        self._recorder.first_token(self.ids if ids is None else ids)
+
+    def complete(
+        self,
+        ids: int | Sequence[int] | np.ndarray | None = None,
+        response_sizes: int | Sequence[int] | np.ndarray | None = None,
+        responses: Any = None,
+        n_tokens: int | Sequence[int] | np.ndarray | None = None,
+    ) -> None:
+        """Mark samples done now: all of this batch by default, else the ids given. Thread-safe.
+
+        `responses` (one per id: a numpy array row per sample, or bytes) is what accuracy
+        mode scores and logs; performance runs only take its size. `n_tokens` (per id) feeds
+        time per output token when the run measures token latencies.
+        """
+        if ids is None:
+            first = self._first_row
+            self._recorder.complete_block(first, first + len(self.ids), response_sizes, responses, n_tokens)
+        else:
+            self._recorder.complete(ids, response_sizes, responses, n_tokens)
+
+
+@runtime_checkable
+class SystemUnderTest(Protocol):
+    """LoadGen's SUT: issue_query may return at once and complete samples later."""
+
+    name: str
+
+    def issue_query(self, samples: SampleBatch) -> None: ...
+
+    def flush_queries(self) -> None: ...
+
+
+@runtime_checkable
+class QuerySampleLibrary(Protocol):
+    """LoadGen's QSL: loading and unloading are untimed."""
+
+    name: str
+    total_sample_count: int
+    performance_sample_count: int
+
+    def load_samples(self, indices: np.ndarray) -> None: ...
+
+    def unload_samples(self, indices: np.ndarray) -> None: ...
+
+
+class IndexQSL:
+    """A QSL of bare indices, for SUTs that need no data (null, fixed-time)."""
+
+    def __init__(self, total_sample_count: int = 1024, performance_sample_count: int | None = None) -> None:
+        if total_sample_count < 1:
+            raise ValueError(f"total_sample_count must be >= 1, got {total_sample_count}")
+        self.name = f"IndexQSL({total_sample_count})"
+        self.total_sample_count = total_sample_count
+        self.performance_sample_count = performance_sample_count or total_sample_count
+
+    def load_samples(self, indices: np.ndarray) -> None:
+        """Nothing to load: the index is the sample."""
+
+    def unload_samples(self, indices: np.ndarray) -> None:
+        """Nothing to unload."""

@@ -1,0 +1,245 @@
+"""Records completions into a trace from any thread, and lets the engine wait for them.
+
+The hot path takes one lock, writes the trace columns in place and allocates nothing per
+sample. Protocol breaches (an id never issued, a sample completed twice) do not raise in
+the SUT's thread: they are recorded, and the engine ends the run with the reason.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from loadgen.engine.clock import Clock
+from loadgen.engine.trace import NOT_YET, Trace
+from loadgen.errors import RunAborted, SampleTimeout, SutError
+
+_WAIT_SLICE_S = 0.05
+
+
+NOBODY_WAITING = sys.maxsize
+
+ACTIVE_RECORDER: list["Recorder"] = []
+"""The recorder of the phase under way (one at a time), for errors raised in SUT threads."""
+
+
+def response_nbytes(responses: Any, one: bool) -> int | list[int]:
+    """Bytes of each response: a numpy row's nbytes, or a bytes-like object's length."""
+    if one:
+        return int(np.asarray(responses).nbytes) if isinstance(responses, np.ndarray) else len(responses)
+    if isinstance(responses, np.ndarray):
+        return int(responses[0].nbytes) if len(responses) else 0
+    return [int(np.asarray(r).nbytes) if isinstance(r, np.ndarray) else len(r) for r in responses]
+"""How often a waiting engine looks at errors and the stall timeout."""
+
+
+class Recorder:
+    """Completion bookkeeping for one trace; times are ns since `start()`."""
+
+    def __init__(self, trace: Trace, clock: Clock, keep_responses: bool | np.ndarray = False) -> None:
+        """`keep_responses`: True keeps every response (accuracy mode); a boolean mask per sample
+        row keeps a sample of them (LoadGen's accuracy_log_probability in performance runs)."""
+        self.trace = trace
+        self.ids = np.arange(1, len(trace) + 1, dtype=np.int64)
+        self.completed = 0
+        self.issued = 0
+        self.issued_queries = 0
+        self.error: RunAborted | None = None
+        self._clock = clock
+        self.start_ns = clock()
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._wake_at = NOBODY_WAITING
+        self._last_progress_ns = 0
+        self.last_completed_ns = 0
+        self.responses: dict[int, Any] | None = {} if np.any(keep_responses) else None
+        self._keep_mask = keep_responses if isinstance(keep_responses, np.ndarray) else None
+
+    def start(self) -> int:
+        """Make now the zero of the run's times; returns the absolute start."""
+        ACTIVE_RECORDER[:] = [self]
+        self.start_ns = self._clock()
+        return self.start_ns
+
+    def last_progress_abs(self) -> int:
+        """Clock time of the last issue or completion, for watchdogs on other threads."""
+        return self.start_ns + self._last_progress_ns
+
+    def now(self) -> int:
+        """Nanoseconds since the start of timing."""
+        return self._clock() - self.start_ns
+
+    def open_queries(self, first_query: int, end_query: int) -> tuple[int, int]:
+        """Queries [first, end) are about to go to the SUT, in order: their samples may now be
+        completed. Returns their sample rows. Times are written by `stamp_issued`."""
+        lo, hi = int(self.trace.query_offsets[first_query]), int(self.trace.query_offsets[end_query])
+        self.issued, self.issued_queries = hi, end_query
+        return lo, hi
+
+    def stamp_issued(self, first_query: int, end_query: int, now_ns: int) -> None:
+        """Record the issue time of queries [first, end), taken just before the SUT was called."""
+        self.trace.issued_ns[first_query:end_query] = now_ns
+        self._last_progress_ns = max(self._last_progress_ns, now_ns)
+
+    def mark_issued(self, first_query: int, end_query: int, now_ns: int) -> tuple[int, int]:
+        """open_queries and stamp_issued at once, for loops where the order does not matter."""
+        rows = self.open_queries(first_query, end_query)
+        self.stamp_issued(first_query, end_query, now_ns)
+        return rows
+
+    def fail(self, error: RunAborted) -> None:
+        """Record the first protocol breach and wake the engine."""
+        if self.error is None:
+            self.error = error
+        self._wake.set()
+
+    def complete(
+        self,
+        ids: int | Sequence[int] | np.ndarray,
+        sizes: int | Sequence[int] | np.ndarray | None = None,
+        responses: Any = None,
+        n_tokens: int | Sequence[int] | np.ndarray | None = None,
+    ) -> None:
+        """Completion from the SUT: one id or many, with optional response sizes in bytes and
+        responses (one per id: bytes or a numpy row), which are kept only when logging."""
+        now = self._clock() - self.start_ns
+        one = isinstance(ids, (int, np.integer))
+        if responses is not None and sizes is None:
+            sizes = response_nbytes(responses, one)
+        if one:
+            row = int(ids) - 1
+            if self._complete_one(row, now, sizes):
+                self._after([row], row, [responses] if responses is not None else None, n_tokens)
+            return
+        rows = np.asarray(ids, dtype=np.int64).ravel() - 1
+        if rows.size and self._complete_many(rows, now, sizes):
+            self._after(rows.tolist() if self.responses is not None else rows, rows, responses, n_tokens)
+
+    def complete_block(
+        self, lo: int, hi: int, sizes: Any = None, responses: Any = None, n_tokens: Any = None
+    ) -> None:
+        """The fast path: a whole batch, rows [lo, hi), checked and written as one slice."""
+        now = self._clock() - self.start_ns
+        if responses is not None and sizes is None:
+            sizes = response_nbytes(responses, False)
+        trace = self.trace
+        with self._lock:
+            if hi > self.issued:
+                self.fail(SutError(f"the SUT completed sample id {hi}, which was never issued"))
+                return
+            block = trace.completed_ns[lo:hi]
+            if (block[0] != NOT_YET) if hi - lo == 1 else bool((block != NOT_YET).any()):
+                self.fail(SutError(f"the SUT completed sample id {lo + 1 + int(np.argmax(block != NOT_YET))} twice"))
+                return
+            block[:] = now
+            if sizes is not None:
+                trace.response_size[lo:hi] = sizes
+            self._count(hi - lo, now)
+        self._after(range(lo, hi), slice(lo, hi), responses, n_tokens)
+
+    def _after(self, rows: Sequence[int], index: Any, responses: Any, n_tokens: Any) -> None:
+        """What follows a good completion: responses kept for logging, token counts."""
+        if self.responses is not None and self.error is None:
+            self._keep(rows, responses)
+        if n_tokens is not None and self.trace.token_count.size:
+            self.trace.token_count[index] = n_tokens
+
+    def first_token(self, ids: int | Sequence[int] | np.ndarray) -> None:
+        """Time to first token, for runs that measure token latencies (ignored otherwise)."""
+        now = self._clock() - self.start_ns
+        if not self.trace.first_token_ns.size:
+            return
+        rows = np.atleast_1d(np.asarray(ids, dtype=np.int64)) - 1
+        if rows.size and (rows.min() < 0 or rows.max() >= self.issued):
+            self.fail(SutError(f"the SUT reported a first token for sample id {int(rows.max()) + 1}, never issued"))
+            return
+        self.trace.first_token_ns[rows] = now
+
+    def _keep(self, rows: Sequence[int], responses: Any) -> None:
+        """Accuracy logging: a copy of each (sampled) response by sample row, so a SUT may reuse
+        its buffers; a sample completed without a response is logged empty, as LoadGen does."""
+        given = [b""] * len(rows) if responses is None else responses
+        mask = self._keep_mask
+        for row, response in zip(rows, given):
+            if mask is None or mask[row]:
+                self.responses[row] = response.copy() if isinstance(response, np.ndarray) else bytes(response)  # type: ignore[index]
+
+    def _complete_one(self, row: int, now: int, size: object) -> bool:
+        trace = self.trace
+        with self._lock:
+            if not 0 <= row < self.issued:
+                self.fail(SutError(f"the SUT completed sample id {row + 1}, which was never issued"))
+                return False
+            if trace.completed_ns[row] != NOT_YET:
+                self.fail(SutError(f"the SUT completed sample id {row + 1} twice"))
+                return False
+            trace.completed_ns[row] = now
+            if size is not None:
+                trace.response_size[row] = size
+            self._count(1, now)
+        return True
+
+    def _complete_many(self, rows: np.ndarray, now: int, sizes: object) -> bool:
+        trace = self.trace
+        with self._lock:
+            problem = self._check_rows(rows)
+            if problem:
+                self.fail(SutError(problem))
+                return False
+            trace.completed_ns[rows] = now
+            if sizes is not None:
+                trace.response_size[rows] = sizes
+            self._count(rows.size, now)
+        return True
+
+    def _check_rows(self, rows: np.ndarray) -> str | None:
+        """Why a completion of these rows breaks the protocol, or None."""
+        if rows.min() < 0 or rows.max() >= self.issued:
+            bad = rows[(rows < 0) | (rows >= self.issued)][0]
+            return f"the SUT completed sample id {bad + 1}, which was never issued"
+        done = self.trace.completed_ns[rows] != NOT_YET
+        if done.any():
+            return f"the SUT completed sample id {rows[done][0] + 1} twice"
+        if rows.size > 1 and not bool(np.all(rows[1:] > rows[:-1])):
+            unique, counts = np.unique(rows, return_counts=True)
+            if (counts > 1).any():
+                return f"the SUT completed sample id {unique[counts > 1][0] + 1} twice in one call"
+        return None
+
+    def _count(self, n: int, now: int) -> None:
+        self.completed += n
+        self._last_progress_ns = now
+        self.last_completed_ns = now
+        if self.completed >= self._wake_at:
+            self._wake.set()
+
+    def wait_for(self, target: int, stall_timeout_ns: int) -> None:
+        """Block until `target` samples completed; raise on a breach or a stall."""
+        with self._lock:
+            if self.completed >= target and self.error is None:
+                return
+            self._wake_at = target
+            self._wake.clear()
+        try:
+            self._wait(target, stall_timeout_ns)
+        finally:
+            self._wake_at = NOBODY_WAITING  # completions need not signal until the next wait
+
+    def _wait(self, target: int, stall_timeout_ns: int) -> None:
+        while True:
+            if self.error is not None:
+                raise self.error
+            if self.completed >= target:
+                return
+            stalled = self.now() - self._last_progress_ns
+            if stalled > stall_timeout_ns:
+                outstanding = self.issued - self.completed
+                raise SampleTimeout(
+                    f"{outstanding} sample(s) outstanding and none completed for "
+                    f"{stall_timeout_ns / 1e6:.0f} ms (sample_timeout_ms): the SUT looks stuck"
+                )
+            self._wake.wait(min(_WAIT_SLICE_S, (stall_timeout_ns - stalled) / 1e9 + 1e-4))

@@ -1,0 +1,46 @@
+"""result.json: everything a run used and measured, as one pydantic model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from loadgen.metrics.accuracy import AccuracyResult
+from loadgen.metrics.figures import Metrics
+
+RESULT_SCHEMA_VERSION = 1
+
+
+class RunResult(BaseModel):
+    """One run: what was asked, what was effective, what happened, and the files written."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    schema_version: int = RESULT_SCHEMA_VERSION
+    tool: str
+    started_at: str
+    scenario: str
+    mode: str
+    sut_name: str
+    qsl_name: str
+    valid: bool
+    invalid_reasons: list[str]
+    checks: dict[str, bool]
+    stop_reason: str
+    error: str | None
+    metrics: Metrics | None
+    accuracy: AccuracyResult | None = None
+    model: dict[str, Any] | None = None
+    memory: dict[str, int] = {}
+    peak_search: list[tuple[float, bool]] | None = None
+    settings_requested: dict[str, Any]
+    settings_effective: dict[str, Any]
+    chosen_by_pilot: dict[str, str]
+    warmup_queries: int
+    total_sample_count: int
+    performance_sample_count: int
+    fingerprint: dict[str, Any]
+    load_average_end: list[float] | None
+    warnings: list[str]
+    files: dict[str, str] = {}
