@@ -235,11 +235,11 @@ def checked_setting(name: str, value: Any) -> Any:
         raise _refuse(name, value, "True or False")
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise _refuse(name, value, "a number")
-    if isinstance(value, (float, np.floating)) and not math.isfinite(value) or value < 0:
+    if (isinstance(value, (float, np.floating)) and not math.isfinite(value)) or value < 0:
         raise _refuse(name, value, "a finite number >= 0")
     if isinstance(default, int):
         limit = UINT64_LIMIT if name in _SEED_SETTINGS else INT64_LIMIT
-        if isinstance(value, (float, np.floating)) and not value.is_integer() or int(value) >= limit:
+        if (isinstance(value, (float, np.floating)) and not value.is_integer()) or int(value) >= limit:
             raise _refuse(name, value, f"a whole number from 0 to {limit - 1}")
         return int(value)
     if isinstance(value, (int, np.integer)) and abs(int(value)) >= INT64_LIMIT:
