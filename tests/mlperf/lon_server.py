@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from typing import Any
 
 from flask import Flask, jsonify, request
 from werkzeug.serving import make_server
@@ -22,13 +23,13 @@ def build_app(node: str) -> Flask:
     app = Flask(__name__)
 
     @app.route("/predict/", methods=["POST"])
-    def predict() -> object:
+    def predict() -> Any:
         query = request.get_json(force=True)["query"]
         time.sleep(SERVICE_S)  # the "model"
         return jsonify(result=query)
 
     @app.route("/getname/", methods=["POST", "GET"])
-    def getname() -> object:
+    def getname() -> Any:
         return jsonify(name="Demo SUT (Network SUT) node" + (f" {node}" if node else ""))
 
     return app
