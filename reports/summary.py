@@ -113,30 +113,57 @@ def _verdict(result: RunResult) -> list[str]:
 
 
 def _early_stopping(result: RunResult) -> list[str]:
-    """LoadGen's "Early Stopping Result:" block, in its wording.
+    """LoadGen's "Early Stopping Result:" block (and, for token latencies, its TTFT and TPOT
+    headings, which this harness does not compute: its early stopping is on query latency)."""
+    lines = early_stopping_lines(result)
+    if not lines:
+        return []
+    block = ["Early Stopping Result:", *lines]
+    if result.settings_effective.get("use_token_latencies"):
+        for heading in ("TTFT Early Stopping Result:", "TPOT Early Stopping Result:"):
+            block += [heading, TOKEN_EARLY_STOPPING]
+    return block
+
+
+TOKEN_EARLY_STOPPING = " * Not computed by this harness: its early stopping is on query latency."
+
+
+def early_stopping_lines(result: RunResult) -> list[str]:
+    """The lines of LoadGen's early-stopping result, in its wording (the detail log joins them).
 
     LoadGen words the same figures differently: it "would discard" one fewer than the
     overlatency allowance (the estimate is the allowance-th largest latency), and a
-    failed Server check names how many more queries were needed.
+    failed Server check names how many more queries were needed. SingleStream adds the
+    99th-percentile estimate.
     """
-    stopping = result.metrics.early_stopping if result.metrics else None
-    if stopping is None:
+    metrics = result.metrics
+    stopping = metrics.early_stopping if metrics else None
+    if stopping is None or metrics is None:
         return []
     label = percentile_label(stopping.percentile)
     if result.scenario == "Server":
-        lines = _server_early_stopping(stopping)
-    elif stopping.met:
-        lines = [
-            f" * Processed at least {stopping.min_queries} queries ({stopping.queries}).",
-            f" * Would discard {(stopping.overlatency_queries or 1) - 1} highest latency queries.",
-            f" * Early stopping {label}th percentile estimate: {stopping.estimate_ns}",
-        ]
-    else:
-        lines = [
+        return _server_early_stopping(stopping)
+    if not stopping.met:
+        return [
             f" * Only processed {stopping.queries} queries.",
             f" * Need to process at least {stopping.min_queries} queries for early stopping.",
         ]
-    return ["Early Stopping Result:", *lines]
+    lines = [
+        f" * Processed at least {stopping.min_queries} queries ({stopping.queries}).",
+        f" * Would discard {(stopping.overlatency_queries or 1) - 1} highest latency queries.",
+        f" * Early stopping {label}th percentile estimate: {stopping.estimate_ns}",
+    ]
+    extra = metrics.early_stopping_99
+    if extra is not None and extra.met:
+        label_99 = percentile_label(extra.percentile)
+        lines.append(f" * Early stopping {label_99}th percentile estimate: {extra.estimate_ns}")
+    elif extra is not None:
+        lines += [
+            f" * Not enough queries processed for {percentile_label(extra.percentile)}th percentile",
+            " early stopping estimate (would need to process at",
+            f" least {extra.min_queries} total queries).",
+        ]
+    return lines
 
 
 def _server_early_stopping(stopping: EarlyStopping) -> list[str]:
@@ -179,7 +206,15 @@ def _additional_stats(result: RunResult) -> list[str]:
     metrics: Metrics | None = result.metrics
     if metrics is None or metrics.latency is None:
         return []
-    lines = ["Per-query latency:  "] if result.scenario == "MultiStream" else []
+    lines = []
+    if metrics.qps_with_loadgen_overhead is not None:
+        lines.append(f"QPS w/ loadgen overhead         : {metrics.qps_with_loadgen_overhead:.2f}")
+    if metrics.qps_without_loadgen_overhead is not None:
+        lines += [f"QPS w/o loadgen overhead        : {metrics.qps_without_loadgen_overhead:.2f}", ""]
+    if metrics.scheduled_samples_per_second is not None:
+        lines.append(f"Scheduled samples per second : {metrics.scheduled_samples_per_second:.2f}")
+    if result.scenario == "MultiStream":
+        lines.append("Per-query latency:  ")
     lines += _latency_stats(metrics.latency, "latency")
     if metrics.issue_delay is not None:
         lines += ["", *_latency_stats(metrics.issue_delay, "issue delay", ISSUE_DELAY_WIDTH)]
@@ -212,6 +247,7 @@ def _test_parameters(result: RunResult) -> list[str]:
     }
     values |= {f"{name} : ": 0 for name in ABSENT_FEATURE_SETTINGS}
     values["performance_sample_count : "] = result.performance_sample_count
+    values["accuracy_sample_count : "] = effective.get("accuracy_sample_count_override") or result.total_sample_count
     return [label + _cpp_value(value) for label, value in values.items() if value is not _OMIT]
 
 

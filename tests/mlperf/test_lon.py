@@ -54,6 +54,8 @@ def test_the_lon_demo_harness_runs_valid_on_the_drop_in_api_over_http(sut_server
     assert "SUT name : Demo SUT (Network SUT) node N1" in summary  # the name came from /getname/
     assert "Scenario : Server" in summary
     assert "Result is : VALID" in summary, summary
+    detail = (out / "mlperf_log_detail.txt").read_text()
+    assert '"key": "get_sut_name_duration_ns"' in detail  # the name callback was asked, and timed
 
 
 def test_a_qdl_name_comes_from_its_callback_asked_when_the_test_starts() -> None:
