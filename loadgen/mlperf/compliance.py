@@ -1,4 +1,9 @@
-"""MLPerf's compliance tests (TEST01, TEST04, TEST05) as a library: the run pairs and their verdicts."""
+"""MLPerf's compliance tests as a library: each test's runs and their verdicts.
+
+TEST01 and TEST04 compare two runs (loadgen/cli/compliance.py describes them); TEST06,
+TEST07 and TEST09 judge the responses of one run (loadgen.mlperf.output_tests). TEST05 is
+kept, though upstream no longer ships it (its last home was compliance/nvidia/TEST05).
+"""
 
 from __future__ import annotations
 
@@ -14,11 +19,22 @@ from loadgen.engine.trace import NOT_YET
 from loadgen.errors import SettingsError
 from loadgen.metrics.result import RunResult
 from loadgen.mlperf.config import WILDCARD, lookup, read_config_file, rules_path
+from loadgen.mlperf.output_tests import (
+    LOG_EVERY_RESPONSE,
+    OutputRules,
+    OutputVerdict,
+    check_logged_accuracy,
+    check_output_consistency,
+    check_output_length,
+    logged_entries,
+)
 from loadgen.settings.model import Mode, Scenario, TestSettings
 from reports.accuracy_log import response_bytes
 from reports.summary import format_ns
 
-TESTS = ("TEST01", "TEST04", "TEST05")
+TESTS = ("TEST01", "TEST04", "TEST05", "TEST06", "TEST07", "TEST09")
+OUTPUT_TESTS = ("TEST06", "TEST07", "TEST09")
+"""Tests of one run's logged responses."""
 
 
 TEST01_LOG_PROBABILITY = 0.1
@@ -69,7 +85,7 @@ class Figures:
     server_target_latency_ns: int | None = None
 
     @classmethod
-    def of(cls, result: RunResult) -> "Figures":
+    def of(cls, result: RunResult) -> Figures:
         metrics = result.metrics
         scenario = Scenario.parse(result.scenario)
         latency_bound = result.settings_effective.get("server_target_latency_ns")
@@ -117,8 +133,9 @@ def threshold(base: float, reference: Figures) -> tuple[float, str]:
 
 def comparison_problems(reference: Figures, test: Figures, names: tuple[str, str]) -> list[str]:
     """Why two runs cannot be compared: an INVALID run, different scenarios or latency bounds."""
-    problems = [f"the {name} run is INVALID" for name, run in zip(names, (reference, test)) if not run.valid]
-    problems += [f"the {name} run has no {run.headline_name}" for name, run in zip(names, (reference, test))
+    runs = list(zip(names, (reference, test), strict=True))
+    problems = [f"the {name} run is INVALID" for name, run in runs if not run.valid]
+    problems += [f"the {name} run has no {run.headline_name}" for name, run in runs
                  if run.headline is None or run.headline <= 0]
     if reference.scenario is not test.scenario:
         problems.append(f"scenarios differ: {reference.scenario.value} and {test.scenario.value}")
@@ -306,11 +323,12 @@ def mlperf_conf_seeds(scenario: Scenario) -> tuple[dict[str, int], dict[str, int
 
 @dataclass(frozen=True)
 class Plan:
-    """A test's two runs: names (also their folder names), settings, and notes to print."""
+    """A test's runs (two, or one for the output tests): names (also their folder names),
+    settings, and notes to print."""
 
-    names: tuple[str, str]
+    names: tuple[str, ...]
     first: TestSettings
-    second: TestSettings
+    second: TestSettings | None
     notes: list[str]
 
 
@@ -349,7 +367,26 @@ def plan_test05(settings: TestSettings) -> Plan:
     return Plan(("reference", "alternate_seeds"), reference, with_values(reference, **alternate), notes)
 
 
-PLANS: dict[str, Callable[[TestSettings], Plan]] = {"TEST01": plan_test01, "TEST04": plan_test04, "TEST05": plan_test05}
+def plan_output_test(test: str, settings: TestSettings) -> Plan:
+    """TEST06/07/09: one performance run that logs every response (TEST06 and TEST09 with token
+    latencies, so that token counts are recorded)."""
+    values: dict[str, Any] = {
+        "mode": Mode.PerformanceOnly,
+        "accuracy_log_probability": LOG_EVERY_RESPONSE,
+        "accuracy_log_rng_seed": TEST01_LOG_RNG_SEED,
+    }
+    if test != "TEST07":
+        values["use_token_latencies"] = True
+    note = "the performance run logs every response (accuracy_log_probability 1)"
+    return Plan(("performance",), with_values(settings, **values), None, [note])
+
+
+PLANS: dict[str, Callable[[TestSettings], Plan]] = {
+    "TEST01": plan_test01,
+    "TEST04": plan_test04,
+    "TEST05": plan_test05,
+    **{test: (lambda settings, test=test: plan_output_test(test, settings)) for test in OUTPUT_TESTS},  # type: ignore[misc]
+}
 
 
 @dataclass
@@ -359,8 +396,10 @@ class Outcome:
     test: str
     plan: Plan
     runs: dict[str, Benchmark]
-    verdict: Verdict | None
+    verdict: Verdict | OutputVerdict | None
     notes: list[str] = field(default_factory=list)
+    entries: list[dict[str, Any]] = field(default_factory=list)
+    """The output tests' logged responses, as mlperf_log_accuracy.json entries."""
 
     @property
     def aborted(self) -> Benchmark | None:
@@ -377,8 +416,22 @@ def verify(test: str, first: Benchmark, second: Benchmark, second_settings: Test
     return check(Figures.of(first.result), Figures.of(second.result))
 
 
-def run_compliance(test: str, run: Runner, settings: TestSettings) -> Outcome:
+def verify_output(test: str, run: Benchmark, rules: OutputRules, labels: Any = None,
+                  first_tokens: Mapping[int, bytes] | None = None) -> tuple[OutputVerdict, list[dict[str, Any]]]:
+    """Judge an output test's run; also returns the logged entries it judged."""
+    entries = logged_entries(run, first_tokens)
+    if test == "TEST06":
+        return check_output_consistency(entries, run.result.scenario, rules), entries
+    if test == "TEST07":
+        return check_logged_accuracy(run, labels, rules), entries
+    return check_output_length(entries, rules), entries
+
+
+def run_compliance(test: str, run: Runner, settings: TestSettings, rules: OutputRules | None = None,
+                   labels: Any = None, first_tokens: Mapping[int, bytes] | None = None) -> Outcome:
     """Run one compliance test: the first run, the second (with its pilot values), the verdict.
+    The output tests make one run; `labels` score TEST07, `first_tokens` (by sample id, from
+    output_tests.FirstTokenSUT) feed TEST06's first-token check.
 
     A run that ends with an error stops the test there, without a verdict.
     """
@@ -386,6 +439,9 @@ def run_compliance(test: str, run: Runner, settings: TestSettings) -> Outcome:
     first = run(plan.first)
     outcome = Outcome(test, plan, {plan.names[0]: first}, None, list(plan.notes))
     if first.error is not None:
+        return outcome
+    if plan.second is None:
+        outcome.verdict, outcome.entries = verify_output(test, first, rules or OutputRules(), labels, first_tokens)
         return outcome
     second_settings = pinned_to_pilot(plan.second, first.result)
     reused = first.result.settings_effective
