@@ -71,7 +71,25 @@ def _header(result: RunResult) -> list[str]:
         f"Mode     : {result.mode}",
     ]
     headline = _headline(result)
-    return lines + ([headline] if headline else [])
+    return lines + ([headline] if headline else []) + _token_headline(result)
+
+
+def _token_headline(result: RunResult) -> list[str]:
+    """LoadGen's token headline: the first-token percentile (SingleStream/MultiStream), the
+    token rate (Offline, Server)."""
+    metrics = result.metrics
+    if metrics is None or metrics.tokens is None:
+        return []
+    if result.scenario in LATENCY_SCENARIOS:
+        label = percentile_label(metrics.target_latency_percentile or 0)
+        value = metrics.ttft.percentiles_ns.get(label) if metrics.ttft else None
+        return [] if value is None else [f"{label}th first token percentile latency (ns) : {value}"]
+    rate = metrics.tokens_per_second
+    if rate is None:
+        return []
+    if result.scenario == "Offline":
+        return [f"Tokens per second: {rate:g}"]
+    return [f"Completed tokens per second: {rate:.2f}"]
 
 
 def _headline(result: RunResult) -> str | None:
@@ -100,6 +118,9 @@ def _verdict(result: RunResult) -> list[str]:
     lines = [f"Result is : {'VALID' if result.valid else 'INVALID'}"]
     if "performance_constraints" in checks:
         lines.append(f"  Performance constraints satisfied : {_yes_no(checks['performance_constraints'])}")
+    elif result.scenario == "Server" and result.metrics is not None:  # token runs: the TTFT and TPOT bounds
+        bounds = [ok for name, ok in checks.items() if name.endswith("_latency_constraint")]
+        lines.append(f"  Performance constraints satisfied : {_yes_no(all(bounds))}")
     if "min_duration" in checks:
         lines.append(f"  Min duration satisfied : {_yes_no(checks['min_duration'])}")
     if "min_queries" in checks:
@@ -216,8 +237,48 @@ def _additional_stats(result: RunResult) -> list[str]:
     if result.scenario == "MultiStream":
         lines.append("Per-query latency:  ")
     lines += _latency_stats(metrics.latency, "latency")
+    lines += _token_stats(result.scenario, metrics)
     if metrics.issue_delay is not None:
         lines += ["", *_latency_stats(metrics.issue_delay, "issue delay", ISSUE_DELAY_WIDTH)]
+    return lines
+
+
+def _token_stats(scenario: str, metrics: Metrics) -> list[str]:
+    """LoadGen's token statistics: throughputs, first-token latency, time per output token."""
+    if metrics.tokens is None:
+        return []
+    lines = [""]
+    if scenario == "SingleStream":
+        for label, value in (("TPS w/ loadgen overhead", metrics.token_throughput_with_loadgen_overhead),
+                             ("TPS w/o loadgen overhead", metrics.token_throughput)):
+            if value is not None:
+                lines.append(_stat(label, f"{value:.2f}"))
+    elif scenario == "Server" and metrics.tokens_per_second is not None:
+        lines.append(_stat("Completed tokens per second", f"{metrics.tokens_per_second:.2f}", TOKEN_WIDTH))
+    if scenario == "Offline":
+        return lines
+    if metrics.ttft is not None:
+        lines += _named_stats(metrics.ttft, "First Token latency", "first token latency")
+    if metrics.tpot is not None:
+        lines += ["", *_named_stats(metrics.tpot, "Time per Output Token", "time to output token")]
+    return lines
+
+
+TOKEN_WIDTH = 44
+"""LoadGen's token statistics line up their colons in a wider column."""
+
+
+def _named_stats(latency: LatencySummary, title: str, noun: str) -> list[str]:
+    """LoadGen's token blocks name min/max/mean and the percentiles differently."""
+    lines = [
+        _stat(f"Min {title} (ns)", latency.min_ns, TOKEN_WIDTH),
+        _stat(f"Max {title} (ns)", latency.max_ns, TOKEN_WIDTH),
+        _stat(f"Mean {title} (ns)", int(latency.mean_ns), TOKEN_WIDTH),
+    ]
+    for p in REPORTED_PERCENTILES:
+        value = latency.percentiles_ns.get(percentile_label(p))
+        if value is not None:
+            lines.append(_stat(f"{p * 100:.2f} percentile {noun} (ns)", value, TOKEN_WIDTH - 3))
     return lines
 
 
@@ -232,10 +293,14 @@ def _cpp_value(value: Any) -> str:
 
 def _test_parameters(result: RunResult) -> list[str]:
     effective = result.settings_effective
+    tokens = bool(effective.get("use_token_latencies"))  # LoadGen then states the token bounds instead
     values: dict[str, Any] = {
         "samples_per_query : ": _samples_per_query(result),
         "target_qps : ": _target_qps(result.scenario, effective),
-        "target_latency (ns): ": effective["server_target_latency_ns"] if result.scenario == "Server" else 0,
+        "target_latency (ns): ": _OMIT if tokens else (
+            effective["server_target_latency_ns"] if result.scenario == "Server" else 0),
+        "ttft_latency (ns): ": effective.get("ttft_latency") if tokens else _OMIT,
+        "tpot_latency (ns): ": effective.get("tpot_latency") if tokens else _OMIT,
         "max_async_queries : ": effective["server_max_async_queries"] if result.scenario == "Server" else 1,
         "min_duration (ms): ": effective["min_duration_ms"],
         "max_duration (ms): ": effective["max_duration_ms"],

@@ -231,3 +231,13 @@ def test_single_stream_summary_states_qps_with_and_without_loadgen_overhead(run_
     for label in ("QPS w/ loadgen overhead", "QPS w/o loadgen overhead"):
         # the SUT sleeps 1 ms a sample: both near 1000/s, and within 35% of each other
         assert abs(float(ours[label]) - float(theirs[label])) <= 0.35 * float(theirs[label]), (label, theirs, ours)
+
+
+@pytest.mark.parametrize("run", ["tokens-SingleStream", "tokens-Server", "tokens-Offline"])
+def test_token_summaries_carry_every_loadgen_line_in_its_order(run: str, more_folders: dict) -> None:
+    verdict_lines = {"Recommendations"}  # present only in an INVALID run's summary
+    theirs = [key for key in summary_line_keys(more_folders["mlperf_loadgen", run]) if key not in verdict_lines]
+    ours = summary_line_keys(more_folders["loadgen.mlperf", run])
+    missing = [key for key in theirs if key not in ours]
+    assert not missing, f"summary lines LoadGen writes and ours lacks: {missing}"
+    assert [key for key in ours if key in theirs] == theirs, "summary lines out of LoadGen's order"
