@@ -1,17 +1,19 @@
 """`python -m loadgen.compliance TEST01|TEST04|TEST06|TEST07|TEST09|TEST05`: MLPerf's compliance tests as commands.
 
-TEST01, TEST04 and TEST05 make two runs of one SUT object, one after the other, and judge
+TEST01 (three), TEST04 and TEST05 make two runs of one SUT object, one after the other, and judge
 them by the rules of LoadGen's verification scripts (mlcommons/inference
 `compliance/TEST01`, `TEST04`; TEST05 is no longer part of the upstream suite and is kept
 for its own sake):
 
-* TEST01, accuracy in performance mode. An AccuracyOnly run keeps every response; then a
-  PerformanceOnly run logs a seeded share of its responses (`accuracy_log_probability`,
-  default 0.1; `accuracy_log_rng_seed`, default the seed of LoadGen's TEST01 audit.config).
-  PASS when every logged response equals, byte for byte, the accuracy run's response for
-  the same sample index, at least one was compared, and the performance run is VALID. A
-  sampled sample completed without a response counts as the empty response, as LoadGen
-  logs it.
+* TEST01, accuracy in performance mode. An AccuracyOnly run keeps every response; a
+  reference PerformanceOnly run logs none; then a PerformanceOnly run logs a seeded share of
+  its responses (`accuracy_log_probability`, default 0.1; `accuracy_log_rng_seed`, default
+  the seed of LoadGen's TEST01 audit.config). PASS when every logged response equals, byte
+  for byte, the accuracy run's response for the same sample index, at least one was
+  compared, both performance runs are VALID, and the logging run's score is within 10% of
+  the reference's either way (20% for short latencies), as upstream's verify_performance.py
+  demands. A sampled sample completed without a response counts as the empty response, as
+  LoadGen logs it.
 * TEST04, no caching. A PerformanceOnly run, then one in which every query uses the same
   loaded sample (`performance_issue_same`, position 3 as in TEST04's audit.config). FAIL
   when the same-sample run is 10% or more faster (throughput, or 1/latency).
@@ -63,9 +65,10 @@ from reports.summary import render_console
 
 EPILOG = """\
 tests:
-  TEST01  an accuracy run, then a performance run logging a share of its responses
-          (accuracy_log_probability, default 0.1); every logged response must equal the
-          accuracy run's for its sample index, and the performance run must be VALID
+  TEST01  an accuracy run, a reference performance run, then a performance run logging a
+          share of its responses (accuracy_log_probability, default 0.1); every logged
+          response must equal the accuracy run's for its sample index, and the logging run's
+          score be within 10% of the reference's
   TEST04  a performance run, then one where every query uses the same sample; FAIL when
           that run is 10% or more faster (the SUT may cache results)
   TEST06  one performance run of an LLM SUT with every response logged: the reported first
@@ -226,8 +229,9 @@ def _copy_logs(source: Path, target: Path) -> None:
 
 
 def write_audit_layout(outcome: Outcome, output: Path) -> list[str]:
-    """MLPerf's audit layout for the test: TESTxx/ (upstream's verification file, accuracy/,
-    performance/run_1/) and, for TEST04/TEST05, results/performance/run_1/ (the reference run).
+    """MLPerf's audit layout for the test: TESTxx/ (upstream's verification files, accuracy/,
+    performance/run_1/) and, for TEST01/TEST04/TEST05, results/performance/run_1/ (the
+    reference run) and, for TEST01, results/accuracy/ (the accuracy run).
     Nothing is written for a test without a verdict. Returns the folders written."""
     verdict = outcome.verdict
     if verdict is None:
@@ -243,13 +247,23 @@ def write_audit_layout(outcome: Outcome, output: Path) -> list[str]:
     elif (output / run_name / accuracy_log).is_file():
         shutil.copy2(output / run_name / accuracy_log, accuracy_dir / accuracy_log)
     written = [outcome.test]
-    if outcome.test in ("TEST04", "TEST05"):
-        _copy_logs(output / outcome.plan.names[0], output / "results" / "performance" / "run_1")
+    if "reference" in outcome.runs:  # the results tree's performance run, which the test compares against
+        _copy_logs(output / "reference", output / "results" / "performance" / "run_1")
         written.append("results")
-    audit_file = getattr(verdict, "audit_file", "") or (
-        "verify_accuracy.txt" if outcome.test == "TEST01" else "verify_performance.txt")
+    if outcome.test == "TEST01":  # and its accuracy run
+        _copy_logs(output / "accuracy", output / "results" / "accuracy")
+        if (output / "accuracy" / accuracy_log).is_file():
+            shutil.copy2(output / "accuracy" / accuracy_log, output / "results" / "accuracy" / accuracy_log)
+        for name, part in outcome.parts.items():
+            _write_lines(test_dir / name, part.lines())
+        return written
+    audit_file = getattr(verdict, "audit_file", "") or "verify_performance.txt"
     audit_lines = getattr(verdict, "audit_lines", []) or verdict.lines()  # ends "TEST PASS" or "TEST FAIL: ..."
-    (test_dir / audit_file).write_text("\n".join(audit_lines) + "\n", encoding="utf-8")
+    _write_lines(test_dir / audit_file, audit_lines)
     return written
+
+
+def _write_lines(path: Path, lines: list[str]) -> None:
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 

@@ -330,6 +330,9 @@ class Plan:
     first: TestSettings
     second: TestSettings | None
     notes: list[str]
+    reference: TestSettings | None = None
+    """TEST01's reference performance run, between the two (named names[2]); the second run
+    then reuses its pilot values, and its score is compared with the second's."""
 
 
 def plan_test01(settings: TestSettings) -> Plan:
@@ -342,7 +345,9 @@ def plan_test01(settings: TestSettings) -> Plan:
         raise SettingsError(["TEST01: accuracy_log_probability = 0 logs no response; allowed: > 0 and <= 1"])
     accuracy = with_values(settings, mode=Mode.AccuracyOnly, accuracy_log_probability=0.0)
     performance = with_values(settings, mode=Mode.PerformanceOnly, **logging)
-    return Plan(("accuracy", "performance"), accuracy, performance, [])
+    reference = with_values(settings, mode=Mode.PerformanceOnly, accuracy_log_probability=0.0)
+    note = "a reference performance run (no logging) precedes the logging run; their scores must agree within 10%"
+    return Plan(("accuracy", "performance", "reference"), accuracy, performance, [note], reference)
 
 
 def plan_test04(settings: TestSettings) -> Plan:
@@ -400,6 +405,8 @@ class Outcome:
     notes: list[str] = field(default_factory=list)
     entries: list[dict[str, Any]] = field(default_factory=list)
     """The output tests' logged responses, as mlperf_log_accuracy.json entries."""
+    parts: dict[str, Verdict] = field(default_factory=dict)
+    """TEST01's two checks by upstream's file name: verify_accuracy.txt, verify_performance.txt."""
 
     @property
     def aborted(self) -> Benchmark | None:
@@ -443,13 +450,47 @@ def run_compliance(test: str, run: Runner, settings: TestSettings, rules: Output
     if plan.second is None:
         outcome.verdict, outcome.entries = verify_output(test, first, rules or OutputRules(), labels, first_tokens)
         return outcome
-    second_settings = pinned_to_pilot(plan.second, first.result)
-    reused = first.result.settings_effective
+    assert plan.second is not None
+    pilot_run, pilot_name = first, plan.names[0]
+    reference = None
+    if plan.reference is not None:
+        reference = outcome.runs[plan.names[2]] = run(plan.reference)
+        if reference.error is not None:
+            return outcome
+        pilot_run, pilot_name = reference, plan.names[2]
+    second_settings = pinned_to_pilot(plan.second, pilot_run.result)
+    reused = pilot_run.result.settings_effective
     outcome.notes += [
-        f"the {plan.names[1]} run reuses the {plan.names[0]} run's pilot value {key} = {reused[key]}"
-        for key in first.result.chosen_by_pilot
+        f"the {plan.names[1]} run reuses the {pilot_name} run's pilot value {key} = {reused[key]}"
+        for key in pilot_run.result.chosen_by_pilot
     ]
     second = outcome.runs[plan.names[1]] = run(second_settings)
     if second.error is None:
         outcome.verdict = verify(test, first, second, second_settings)
+        if reference is not None and isinstance(outcome.verdict, Verdict):
+            performance = check_same_score(Figures.of(reference.result), Figures.of(second.result))
+            outcome.parts = {"verify_accuracy.txt": outcome.verdict, "verify_performance.txt": performance}
+            outcome.verdict = combined(outcome.verdict, performance)
     return outcome
+
+
+def check_same_score(reference: Figures, test: Figures) -> Verdict:
+    """TEST01's performance check (its verify_performance.py): the logging run's score within
+    10% of the reference run's, either way (20% for short SingleStream/MultiStream latencies)."""
+    figures = [f"reference run: {reference.shown()}", f"logging run:   {test.shown()}"]
+    problems = comparison_problems(reference, test, ("reference", "logging"))
+    if problems:
+        return Verdict("TEST01", False, figures, problems)
+    assert reference.headline and test.headline
+    limit, why = threshold(TEST04_THRESHOLD, reference)
+    change = test.headline / reference.headline - 1
+    passed = abs(change) <= limit
+    figures.append(f"the logging run's score is {change:+.1%} from the reference (FAIL beyond {limit:.0%}{why})")
+    failure = f"the logging run's score differs by {change:+.1%} from the reference run's"
+    return Verdict("TEST01", passed, figures, [] if passed else [failure])
+
+
+def combined(responses: Verdict, performance: Verdict) -> Verdict:
+    """TEST01 passes when both its response and its performance checks pass."""
+    return Verdict(responses.test, responses.passed and performance.passed,
+                   [*responses.figures, *performance.figures], [*responses.failures, *performance.failures])
