@@ -19,6 +19,10 @@ from typing import Any
 
 import numpy as np
 
+from loadgen.own_packages import claim
+
+claim("reports")
+
 from loadgen.benchmark.peak import run_find_peak
 from loadgen.benchmark.runner import Benchmark, run_benchmark
 from loadgen.engine.query import SampleBatch
