@@ -32,7 +32,6 @@ Exit codes: 0 compared; 2 bad usage (a missing folder, different scenarios, bad 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import math
 import sys
@@ -60,6 +59,7 @@ from loadgen.cli.run import build_parser as run_parser
 from loadgen.errors import Interrupted, LoadgenError, SettingsError
 from loadgen.machine.fingerprint import collect_fingerprint
 from loadgen.machine.score import SCORE_FILE, machine_score, score_document
+from loadgen.results.folder import default_output
 from loadgen.results.reading import json_text, load_runs, read_result, write_json
 from reports.comparison import format_run_line, render_comparison, render_plan
 
@@ -242,8 +242,7 @@ def _read_or_none(run_dir: Path) -> Any:
 
 def run_both(args: argparse.Namespace, options: Options) -> tuple[dict[str, Any], bool]:
     """The --sut-a/--sut-b path: ABBA runs, an aggregate per side, the comparison written beside them."""
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    output = args.output or Path("results") / f"{stamp}-compare"
+    output = args.output or default_output("compare")
     done, interrupted = run_abba(args, output)
     sides = []
     for label in "AB":

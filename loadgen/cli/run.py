@@ -21,7 +21,7 @@ from loadgen.cli.repeat import run_repeated
 from loadgen.cli.sut_spec import build_sut, qsl_for
 from loadgen.engine.query import SystemUnderTest
 from loadgen.errors import Interrupted, LoadgenError, RunAborted, SettingsError
-from loadgen.results.folder import default_output, write_outputs
+from loadgen.results.folder import concluded, default_output, write_outputs
 from loadgen.settings.model import Mode, settings_schema
 from reports.summary import render_console
 from sut.tinytorch import looks_like_model, wrap_model_over_tinydigits
@@ -143,7 +143,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for line in str(exc).splitlines():
             print(f"error: {line}", file=sys.stderr)
         return ExitCode.USAGE
-    output = args.output or default_output(settings.scenario)
+    output = args.output or default_output(settings.scenario.value)
+    benchmark = concluded(benchmark, args.trace)
     write_outputs(benchmark, output, args.trace)
     print(render_console(benchmark.result))
     print(f"results: {output}")
@@ -163,5 +164,5 @@ def _run_repeated(args: argparse.Namespace, argv: list[str]) -> int:
         for line in str(exc).splitlines():
             print(f"error: {line}", file=sys.stderr)
         return ExitCode.USAGE
-    output = args.output or default_output(settings.scenario)
+    output = args.output or default_output(settings.scenario.value)
     return run_repeated(argv, args.runs, output, main if args.in_process else None)

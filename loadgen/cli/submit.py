@@ -45,7 +45,7 @@ from loadgen.cli.sut_spec import build_sut, qsl_for
 from loadgen.engine.query import SystemUnderTest
 from loadgen.errors import Interrupted, LoadgenError, SettingsError
 from loadgen.machine.fingerprint import collect_fingerprint
-from loadgen.results.folder import write_outputs
+from loadgen.results.folder import concluded, write_outputs
 from loadgen.settings.layers import shipped_file
 from loadgen.settings.model import Mode, Scenario, TestSettings
 from reports.summary import format_ns, render_console
@@ -318,6 +318,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{side}: {getattr(args, side)}", flush=True)
         benchmark = run_benchmark(sut, qsl_for(sut, 1), settings, observer=observer, fingerprint=fingerprint)
         clear_stale(folder)
+        benchmark = concluded(benchmark, args.trace)
         write_outputs(benchmark, folder, args.trace)
         print(render_console(benchmark.result) + f"results: {folder}\n", flush=True)
         if isinstance(benchmark.error, Interrupted):
