@@ -53,7 +53,7 @@ from loadgen.analysis.comparison import (
     make_side,
     plan,
 )
-from loadgen.cli.common import ExitCode, settings_from_args
+from loadgen.cli.common import ExitCode, print_error, settings_from_args
 from loadgen.cli.repeat import run_child
 from loadgen.cli.run import build_parser as run_parser
 from loadgen.errors import Interrupted, LoadgenError, SettingsError
@@ -311,7 +311,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     problems = _check_options(args)
     if problems:
         for line in problems:
-            print(f"error: {line}", file=sys.stderr)
+            print_error(line)
         return ExitCode.USAGE
     if args.plan:
         planned = plan(args.cv, args.effect, args.power, args.alpha, args.percentile or PLAN_PERCENTILES)
@@ -325,11 +325,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             report = compare_folders(args.a, args.b, options, args.normalize)
     except Interrupted as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print_error(exc)
         return ExitCode.INTERRUPTED
     except LoadgenError as exc:
-        for line in str(exc).splitlines():
-            print(f"error: {line}", file=sys.stderr)
+        print_error(exc)
         return ExitCode.USAGE
     print(json_text(report) if args.json else render_comparison(report))
     return ExitCode.INTERRUPTED if interrupted else ExitCode.OK

@@ -36,7 +36,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from loadgen.benchmark.runner import run_benchmark
-from loadgen.cli.common import ExitCode, settings_from_args, sut_kwargs
+from loadgen.cli.common import ExitCode, print_error, settings_from_args, sut_kwargs
 from loadgen.cli.progress import progress_bar
 from loadgen.cli.run import DEFAULT_SUT, exit_code, model_as_sut
 from loadgen.cli.sut_spec import build_sut, qsl_for
@@ -133,8 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         observer = (lambda engine: progress_bar(engine, sys.stderr)) if show else None
         outcome = run_compliance(args.test, lambda s: run_benchmark(sut, qsl, s, observer=observer), settings)
     except LoadgenError as exc:
-        for line in str(exc).splitlines():
-            print(f"error: {line}", file=sys.stderr)
+        print_error(exc)
         return ExitCode.USAGE
     output = args.output or default_output(f"compliance-{args.test}")
     for name, benchmark in outcome.runs.items():
@@ -144,5 +143,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("\n".join(lines))
     print(f"results: {output} ({', '.join([name + '/' for name in outcome.runs] + ['verification.txt'])})")
     if outcome.aborted is not None:
-        print(f"error: {outcome.aborted.error}", file=sys.stderr)
+        print_error(outcome.aborted.error)
     return outcome_exit_code(outcome)

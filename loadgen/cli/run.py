@@ -15,7 +15,7 @@ from pathlib import Path
 
 from loadgen.benchmark.peak import run_find_peak
 from loadgen.benchmark.runner import Benchmark, run_benchmark
-from loadgen.cli.common import ExitCode, settings_from_args, sut_kwargs
+from loadgen.cli.common import ExitCode, print_error, settings_from_args, sut_kwargs
 from loadgen.cli.progress import progress_bar
 from loadgen.cli.repeat import run_repeated
 from loadgen.cli.sut_spec import build_sut, qsl_for
@@ -140,8 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             benchmark = run_benchmark(sut, qsl, settings, observer=observer)
     except LoadgenError as exc:
-        for line in str(exc).splitlines():
-            print(f"error: {line}", file=sys.stderr)
+        print_error(exc)
         return ExitCode.USAGE
     output = args.output or default_output(settings.scenario.value)
     benchmark = concluded(benchmark, args.trace)
@@ -149,7 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(render_console(benchmark.result))
     print(f"results: {output}")
     if benchmark.error is not None:
-        print(f"error: {benchmark.error}", file=sys.stderr)
+        print_error(benchmark.error)
     return exit_code(benchmark)
 
 
@@ -161,8 +160,7 @@ def _run_repeated(args: argparse.Namespace, argv: list[str]) -> int:
             raise SettingsError([f"--runs {args.runs}: allowed: a whole number >= 1"])
         settings = settings_from_args(args)
     except LoadgenError as exc:
-        for line in str(exc).splitlines():
-            print(f"error: {line}", file=sys.stderr)
+        print_error(exc)
         return ExitCode.USAGE
     output = args.output or default_output(settings.scenario.value)
     return run_repeated(argv, args.runs, output, main if args.in_process else None)
