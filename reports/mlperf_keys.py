@@ -1,5 +1,7 @@
-"""LoadGen's log vocabulary: key names, units and settings lists, shared by the detail-log
-renderer and the log reader."""
+"""LoadGen's log vocabulary: key names, units and settings lists.
+
+Shared by the detail-log renderer here and loadgen.mlperf.log_reader, so both read and write
+the same names."""
 
 from __future__ import annotations
 

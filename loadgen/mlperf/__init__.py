@@ -17,6 +17,7 @@ on assignment or at StartTest, raises SettingsError naming the attribute and the
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import enum
 import math
 import os
@@ -29,13 +30,17 @@ from typing import Any
 
 import numpy as np
 
+from loadgen.own_packages import claim
+
+claim("reports")
+
 from loadgen.benchmark.peak import run_find_peak
 from loadgen.benchmark.runner import Benchmark, run_benchmark
 from loadgen.engine.query import SampleBatch
 from loadgen.engine.recorder import ACTIVE_RECORDER
 from loadgen.errors import SettingsError, SutError
 from loadgen.mlperf.config import read_configs, rules_path
-from loadgen.results.folder import write_outputs
+from loadgen.results.folder import concluded, write_outputs
 from loadgen.settings.layers import resolve_settings
 from loadgen.settings.model import Mode
 from loadgen.settings.model import TestSettings as HarnessSettings
@@ -582,7 +587,7 @@ def StartTestWithLogSettings(
     finally:
         _ACTIVE.running.release()
     output = Path(log_settings.log_output.outdir)
-    write_outputs(benchmark, output, chrome_trace=log_settings.enable_trace)
+    write_outputs(concluded(benchmark, log_settings.enable_trace), output, chrome_trace=log_settings.enable_trace)
     if log_settings.log_output.copy_summary_to_stdout:
         print((output / "mlperf_log_summary.txt").read_text(), end="")
     if benchmark.error is not None:
@@ -615,5 +620,5 @@ def _run_test(sut: int, qsl: int, test_settings: TestSettings, audit_config_file
         _ACTIVE.batch = None
         _ACTIVE.memory.close()
         _ACTIVE.memory = None
-    benchmark.result.sut_name_duration_ns = sut_obj.name_duration_ns
-    return benchmark
+    result = benchmark.result.model_copy(update={"sut_name_duration_ns": sut_obj.name_duration_ns})
+    return dataclasses.replace(benchmark, result=result)
