@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from loadgen.engine.accuracy import query_size
 from loadgen.engine.schedule import closed_loop_query_count, select_loaded_samples, server_arrivals_ns
 from loadgen.metrics.figures import EarlyStopping, LatencySummary, Metrics
 from loadgen.metrics.result import RunResult
@@ -184,7 +185,7 @@ def _accuracy_sets(result: RunResult, settings: TestSettings) -> list[Event]:
     events: list[Event] = []
     for start in range(0, len(order), size):
         chunk = order[start:start + size]
-        per_query = _accuracy_query_size(settings, len(chunk))
+        per_query = query_size(settings, len(chunk))
         queries = -(-len(chunk) // per_query)
         events += [
             _point("loaded_qsl_set", chunk.tolist()),
@@ -193,14 +194,6 @@ def _accuracy_sets(result: RunResult, settings: TestSettings) -> list[Event]:
             _point("generated_query_duration", _expected_duration(settings, queries)),
         ]
     return events
-
-
-def _accuracy_query_size(settings: TestSettings, loaded: int) -> int:
-    if settings.scenario is Scenario.Offline:
-        return loaded
-    if settings.scenario is Scenario.MultiStream:
-        return settings.multi_stream_samples_per_query
-    return 1
 
 
 def _expected_duration(settings: TestSettings, queries: int) -> int | None:

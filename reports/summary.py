@@ -203,20 +203,23 @@ def _stat(label: str, value: object, width: int = STAT_WIDTH) -> str:
     return f"{label.ljust(width)}: {value}"
 
 
-def _latency_stats(latency: LatencySummary, noun: str, width: int = STAT_WIDTH) -> list[str]:
-    """Min/max/mean and LoadGen's fixed percentiles (printed as 50.00, 99.90, ...).
+def _latency_stats(latency: LatencySummary, noun: str, width: int = STAT_WIDTH, title: str | None = None,
+                   percentile_width: int | None = None) -> list[str]:
+    """Min/max/mean and LoadGen's fixed percentiles (printed as 50.00, 99.90, ...); LoadGen's
+    token blocks name min/max/mean (`title`) apart from the percentiles and indent them less.
 
     LoadGen's mean is an integer (a sum of int64 nanoseconds divided by a count).
     """
+    title = title or noun
     lines = [
-        _stat(f"Min {noun} (ns)", latency.min_ns, width),
-        _stat(f"Max {noun} (ns)", latency.max_ns, width),
-        _stat(f"Mean {noun} (ns)", int(latency.mean_ns), width),
+        _stat(f"Min {title} (ns)", latency.min_ns, width),
+        _stat(f"Max {title} (ns)", latency.max_ns, width),
+        _stat(f"Mean {title} (ns)", int(latency.mean_ns), width),
     ]
     for p in REPORTED_PERCENTILES:
         value = latency.percentiles_ns.get(percentile_label(p))
         if value is not None:
-            lines.append(_stat(f"{p * 100:.2f} percentile {noun} (ns)", value, width))
+            lines.append(_stat(f"{p * 100:.2f} percentile {noun} (ns)", value, percentile_width or width))
     return lines
 
 
@@ -269,17 +272,7 @@ TOKEN_WIDTH = 44
 
 
 def _named_stats(latency: LatencySummary, title: str, noun: str) -> list[str]:
-    """LoadGen's token blocks name min/max/mean and the percentiles differently."""
-    lines = [
-        _stat(f"Min {title} (ns)", latency.min_ns, TOKEN_WIDTH),
-        _stat(f"Max {title} (ns)", latency.max_ns, TOKEN_WIDTH),
-        _stat(f"Mean {title} (ns)", int(latency.mean_ns), TOKEN_WIDTH),
-    ]
-    for p in REPORTED_PERCENTILES:
-        value = latency.percentiles_ns.get(percentile_label(p))
-        if value is not None:
-            lines.append(_stat(f"{p * 100:.2f} percentile {noun} (ns)", value, TOKEN_WIDTH - 3))
-    return lines
+    return _latency_stats(latency, noun, TOKEN_WIDTH, title, TOKEN_WIDTH - 3)
 
 
 def _cpp_value(value: Any) -> str:
