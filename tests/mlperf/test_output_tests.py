@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from loadgen.benchmark.runner import run_benchmark
+from loadgen.cli.compliance import main as compliance_main
 from loadgen.mlperf.compliance import run_compliance
 from loadgen.mlperf.output_tests import FirstTokenSUT, OutputRules, tokens_of, trailing_eos
 from loadgen.settings.model import TestSettings
@@ -100,10 +101,14 @@ def compliance(args: list[str], out: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+COMMON = ["--no-progress", "--sut", TOKEN_SUT, "--scenario", "offline", "--set", "min_duration_ms=50",
+          "--set", "min_query_count=64", "--set", "offline_expected_qps=2000", "--set", "warmup_ms=0"]
+
+
 def test_the_command_writes_the_audit_layout_and_exits_0_or_3(tmp_path: Path) -> None:
+    """In process (main() is what `python -m loadgen.compliance` runs), to keep the suite quick."""
     bounds = ["--min-output-tokens", str(LENGTH - 1), "--max-output-tokens", str(LENGTH + 1)]
-    done = compliance(["TEST09", *bounds], tmp_path / "pass")
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert compliance_main(["TEST09", *bounds, *COMMON, "--output", str(tmp_path / "pass")]) == 0
     audit = tmp_path / "pass" / "TEST09"
     assert (audit / "verify_output_len.txt").read_text().splitlines()[-1] == "TEST PASS"
     entries = json.loads((audit / "accuracy" / "mlperf_log_accuracy.json").read_text())
@@ -111,15 +116,14 @@ def test_the_command_writes_the_audit_layout_and_exits_0_or_3(tmp_path: Path) ->
     assert (audit / "performance" / "run_1" / "mlperf_log_detail.txt").is_file()
     assert (audit / "performance" / "run_1" / "mlperf_log_summary.txt").is_file()
     assert (tmp_path / "pass" / "verification.txt").read_text().splitlines()[-1] == "TEST PASS"
-    done = compliance(["TEST09", *bounds, "--sut-arg", "cheat=truncate"], tmp_path / "fail")
-    assert done.returncode == 3, done.stdout[-2000:] + done.stderr[-2000:]
+    failing = ["TEST09", *bounds, "--sut-arg", "cheat=truncate", *COMMON, "--output", str(tmp_path / "fail")]
+    assert compliance_main(failing) == 3
     assert "TEST FAIL" in (tmp_path / "fail" / "TEST09" / "verify_output_len.txt").read_text()
 
 
-def test_missing_bounds_are_refused_before_anything_runs(tmp_path: Path) -> None:
-    done = compliance(["TEST09", "--min-output-tokens", "3"], tmp_path / "out")
-    assert done.returncode == 2
-    assert "--max-output-tokens" in done.stderr
+def test_missing_bounds_are_refused_before_anything_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert compliance_main(["TEST09", "--min-output-tokens", "3", *COMMON, "--output", str(tmp_path / "out")]) == 2
+    assert "--max-output-tokens" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
 
 
