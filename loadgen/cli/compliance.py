@@ -58,7 +58,14 @@ from loadgen.cli.run import DEFAULT_SUT, exit_code, model_as_sut
 from loadgen.cli.sut_spec import build_sut, qsl_for
 from loadgen.errors import LoadgenError, SettingsError
 from loadgen.mlperf.compliance import OUTPUT_TESTS, PLANS, TESTS, Outcome, run_compliance
-from loadgen.mlperf.output_tests import DEFAULT_EOS_TOKEN, DEFAULT_TOKEN_DTYPE, TOKEN_DTYPES, FirstTokenSUT, OutputRules
+from loadgen.mlperf.output_tests import (
+    DEFAULT_EOS_TOKEN,
+    DEFAULT_TOKEN_DTYPE,
+    TOKEN_DTYPES,
+    FirstTokenSUT,
+    OutputRules,
+    audit_config_bounds,
+)
 from loadgen.results.folder import concluded, default_output, write_outputs
 from reports.summary import render_console
 
@@ -133,6 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
     tokens.add_argument("--accuracy-threshold", type=float, help="TEST07: the least top-1 accuracy that passes, 0 to 1")
     tokens.add_argument("--min-output-tokens", type=float, help="TEST09: the least mean output length that passes")
     tokens.add_argument("--max-output-tokens", type=float, help="TEST09: the largest mean output length that passes")
+    tokens.add_argument("--audit-config", type=Path, metavar="FILE",
+                        help="an upstream TEST07/TEST09 audit.config: its test07_accuracy_threshold, "
+                        "test09_min_output_tokens and test09_max_output_tokens (the options above win)")
     parser.set_defaults(mode=None)
     return parser
 
@@ -160,11 +170,13 @@ def outcome_exit_code(outcome: Outcome) -> int:
 
 
 def output_rules(args: argparse.Namespace) -> OutputRules:
-    """The output tests' rules from the command line; impossible ones are usage errors."""
-    rules = OutputRules(
-        dtype=args.dtype, eos_token_id=args.eos_token_id, accuracy_threshold=args.accuracy_threshold,
-        min_output_tokens=args.min_output_tokens, max_output_tokens=args.max_output_tokens,
-    )
+    """The output tests' rules from the command line (over an --audit-config's bounds, as
+    upstream's scripts let their options win); impossible ones are usage errors."""
+    bounds = audit_config_bounds(args.audit_config, args.scenario) if args.audit_config else {}
+    given = {"accuracy_threshold": args.accuracy_threshold, "min_output_tokens": args.min_output_tokens,
+             "max_output_tokens": args.max_output_tokens}
+    bounds |= {name: value for name, value in given.items() if value is not None}
+    rules = OutputRules(dtype=args.dtype, eos_token_id=args.eos_token_id, **bounds)
     problems = rules.problems(args.test)
     if problems:
         raise SettingsError(problems)

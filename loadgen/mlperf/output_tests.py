@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -39,6 +40,7 @@ from loadgen.benchmark.runner import Benchmark
 from loadgen.engine.query import SampleBatch, SystemUnderTest
 from loadgen.errors import SettingsError
 from loadgen.metrics.accuracy import predicted_class
+from loadgen.mlperf.config import WILDCARD, lookup, read_config_file
 from reports.accuracy_log import response_bytes
 
 TOKEN_DTYPES = {"int64": np.int64, "int32": np.int32, "int16": np.int16, "float32": np.float32}
@@ -77,6 +79,29 @@ class OutputRules:
             elif not 0 <= low <= high:
                 problems.append(f"TEST09: --min-output-tokens {low}, --max-output-tokens {high}: need 0 <= min <= max")
         return problems
+
+
+AUDIT_CONFIG_BOUNDS = {
+    "test07_accuracy_threshold": "accuracy_threshold",
+    "test09_min_output_tokens": "min_output_tokens",
+    "test09_max_output_tokens": "max_output_tokens",
+}
+"""The bounds upstream's TEST07/TEST09 audit.config files carry for run_verification.py."""
+
+
+def audit_config_bounds(path: str | Path, scenario: str) -> dict[str, float]:
+    """The TEST07/TEST09 bounds an upstream audit.config names (for any model), by OutputRules
+    field; a value that is not a number is a settings problem naming the file and line."""
+    values = lookup(read_config_file(path), WILDCARD, scenario)
+    bounds = {}
+    for key, name in AUDIT_CONFIG_BOUNDS.items():
+        if key in values:
+            try:
+                bounds[name] = float(values[key])
+            except ValueError:
+                where = values.origins.get(key, str(path))
+                raise SettingsError([f"{where}: {key} = {values[key]!r}: allowed: a number"]) from None
+    return bounds
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,9 @@ import pytest
 
 from loadgen.benchmark.runner import run_benchmark
 from loadgen.cli.compliance import main as compliance_main
+from loadgen.errors import SettingsError
 from loadgen.mlperf.compliance import run_compliance
-from loadgen.mlperf.output_tests import FirstTokenSUT, OutputRules, tokens_of, trailing_eos
+from loadgen.mlperf.output_tests import FirstTokenSUT, OutputRules, audit_config_bounds, tokens_of, trailing_eos
 from loadgen.settings.model import TestSettings
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -157,3 +158,17 @@ def test_upstream_test09_script_agrees(tmp_path: Path) -> None:
          *bounds], cwd=tmp_path, capture_output=True, text=True, timeout=120,
     )
     assert theirs.returncode == 0 and "Overall: TEST PASS" in theirs.stdout, theirs.stdout + theirs.stderr
+
+
+def test_bounds_come_from_an_upstream_audit_config_and_the_options_win(tmp_path: Path) -> None:
+    audit = tmp_path / "audit.config"
+    audit.write_text("*.*.mode = 2\n*.*.test09_min_output_tokens = 5.5  \n*.*.test09_max_output_tokens = 6.5\n"
+                     "*.*.test07_accuracy_threshold = 0.25\n")
+    assert audit_config_bounds(audit, "Offline") == {
+        "accuracy_threshold": 0.25, "min_output_tokens": 5.5, "max_output_tokens": 6.5}
+    out = tmp_path / "out"
+    assert compliance_main(["TEST09", "--audit-config", str(audit), *COMMON, "--output", str(out)]) == 0
+    assert "Min threshold: 5.5" in (out / "TEST09" / "verify_output_len.txt").read_text()
+    audit.write_text("*.*.test09_min_output_tokens = many\n")
+    with pytest.raises(SettingsError, match=r"audit\.config:1: .*test09_min_output_tokens.* not a number"):
+        audit_config_bounds(audit, "Offline")
