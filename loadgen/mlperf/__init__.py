@@ -421,9 +421,14 @@ class _Active:
     """The running test: its latest batch (completions from any thread route through it), the
     reader of response memory, and the lock that lets one test run at a time."""
 
-    batch: SampleBatch | None = None
-    memory: ResponseMemory | None = None
-    running = threading.Lock()
+    def __init__(self) -> None:
+        self.batch: SampleBatch | None = None
+        self.memory: ResponseMemory | None = None
+        self.running = threading.Lock()
+        self.log_tokens = False
+        self.tokens: dict[Any, tuple[dict[int, int], dict[int, bytes]]] = {}
+        """With token latencies, per phase (its recorder): token counts and first tokens by
+        sample id of the logged samples, for LoadGen's token_count and token_data."""
 
 
 _ACTIVE = _Active()
@@ -525,6 +530,38 @@ def _response_data(responses: Sequence[QuerySampleResponse]) -> list[bytes]:
     return data
 
 
+def _phase_tokens(batch: SampleBatch) -> tuple[dict[int, int], dict[int, bytes]]:
+    """The token records of the batch's phase (ids restart in each: accuracy, pilot, timed run)."""
+    phase = getattr(batch, "_recorder", None)
+    return _ACTIVE.tokens.setdefault(phase, ({}, {}))
+
+
+def _keep_token_counts(batch: SampleBatch, ids: list[int], counts: list[int]) -> None:
+    """Token counts of the samples the phase logs (the others are not kept)."""
+    logged = getattr(getattr(batch, "_recorder", None), "responses", None) or {}
+    kept = _phase_tokens(batch)[0]
+    for sample_id, count in zip(ids, counts, strict=True):
+        if sample_id - 1 in logged:
+            kept[sample_id] = count
+
+
+def _with_token_log(benchmark: Benchmark, scenario: str) -> Benchmark:
+    """The logged phase's token counts and first tokens (not Offline's: LoadGen logs none there)
+    on the accuracy record, by row (a sample id is its row + 1)."""
+    record = benchmark.accuracy
+    if record is None:
+        return benchmark
+    for phase, (counts, firsts) in _ACTIVE.tokens.items():
+        if phase is not None and getattr(phase, "responses", None) is record.responses:
+            record = dataclasses.replace(
+                record,
+                token_counts={sample_id - 1: count for sample_id, count in counts.items()},
+                first_tokens=None if scenario == "Offline" else {i - 1: first for i, first in firsts.items()},
+            )
+            return dataclasses.replace(benchmark, accuracy=record)
+    return benchmark
+
+
 def QuerySamplesComplete(
     responses: Sequence[QuerySampleResponse],
     response_cb: Callable[[QuerySampleResponse], None] | None = None,
@@ -538,6 +575,8 @@ def QuerySamplesComplete(
     ids, sizes, tokens = _checked_fields(responses)
     data = _response_data(responses) if batch.keeps_responses else None
     batch.complete(ids, response_sizes=sizes, responses=data, n_tokens=tokens if tokens.any() else None)
+    if data is not None and _ACTIVE.log_tokens:
+        _keep_token_counts(batch, ids.tolist(), tokens.tolist())
     if response_cb is not None:
         for response in responses:
             response_cb(response)
@@ -555,6 +594,8 @@ def FirstTokenComplete(
         return
     ids, _, _ = _checked_fields(responses)
     batch.first_token(ids)
+    if batch.keeps_responses and _ACTIVE.log_tokens:
+        _phase_tokens(batch)[1].update(zip(ids.tolist(), _response_data(responses), strict=True))
     if response_cb is not None:
         for response in responses:
             response_cb(response)
@@ -611,6 +652,7 @@ def _run_test(sut: int, qsl: int, test_settings: TestSettings, audit_config_file
     sut_obj.resolve_name()
     _ACTIVE.batch = None
     _ACTIVE.memory = ResponseMemory()
+    _ACTIVE.tokens, _ACTIVE.log_tokens = {}, settings.use_token_latencies
     try:
         if settings.mode is Mode.FindPeakPerformance:
             benchmark = run_find_peak(sut_obj, qsl_obj, settings, progress=sys.stderr)
@@ -620,5 +662,8 @@ def _run_test(sut: int, qsl: int, test_settings: TestSettings, audit_config_file
         _ACTIVE.batch = None
         _ACTIVE.memory.close()
         _ACTIVE.memory = None
+    if settings.use_token_latencies:
+        benchmark = _with_token_log(benchmark, settings.scenario.value)
+    _ACTIVE.tokens, _ACTIVE.log_tokens = {}, False
     result = benchmark.result.model_copy(update={"sut_name_duration_ns": sut_obj.name_duration_ns})
     return dataclasses.replace(benchmark, result=result)

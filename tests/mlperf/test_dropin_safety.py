@@ -188,3 +188,20 @@ def test_fuzzed_settings_raise_only_settings_error(assignments: list[tuple[str, 
             setattr(test_settings, name, value)
     with contextlib.suppress(SettingsError):
         lg.harness_settings(test_settings)
+
+
+@pytest.mark.parametrize("mode", ["PerformanceOnly", "AccuracyOnly"])
+def test_token_runs_log_loadgens_token_data_and_token_count(mode: str, tmp_path: Path) -> None:
+    """With use_token_latencies the accuracy log carries each logged sample's first token and
+    token count, as LoadGen's does (TEST06's script reads them)."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    import harness
+
+    quick = {"min_duration_ms": 100, "min_query_count": 20, "server_target_qps": 500.0,
+             "accuracy_log_probability": 1.0}
+    harness.run(lg, "Server", mode, str(tmp_path), 0.0, quick, tokens=True)
+    entries = json.loads((tmp_path / "mlperf_log_accuracy.json").read_text())
+    assert entries
+    for entry in entries:
+        assert entry["token_count"] == 4
+        assert entry["token_data"] == entry["data"][:8]  # the first int32 token, in hex
