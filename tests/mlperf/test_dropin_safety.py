@@ -154,7 +154,7 @@ def test_every_bad_setting_raises_settings_error_naming_it(name: str, value: Any
 
 def test_an_unknown_setting_is_a_settings_error_and_an_attribute_error() -> None:
     with pytest.raises(AttributeError, match="no attribute 'min_durration_ms'") as caught:
-        lg.TestSettings().min_durration_ms = 5  # type: ignore[attr-defined]
+        lg.TestSettings().min_durration_ms = 5
     assert isinstance(caught.value, SettingsError)
 
 
