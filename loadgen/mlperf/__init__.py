@@ -516,17 +516,21 @@ def _checked_fields(responses: Sequence[Any]) -> tuple[np.ndarray, np.ndarray, n
 def _response_data(responses: Sequence[QuerySampleResponse]) -> list[bytes]:
     """Each response's bytes, copied at completion as LoadGen copies them; an unreadable
     address logs the sample empty and ends the run naming the sample, address and size."""
-    memory = _ACTIVE.memory or ResponseMemory()
+    memory = _ACTIVE.memory or ResponseMemory()  # a completion that raced the test's end reads alone
     data = []
-    for response in responses:
-        try:
-            data.append(memory.read(response.data, response.size))
-        except OSError as exc:
-            data.append(b"")
-            _fail_run(
-                f"QuerySamplesComplete: sample id {response.id}: the response at address {response.data:#x} "
-                f"({response.size} bytes) is not readable memory ({exc})"
-            )
+    try:
+        for response in responses:
+            try:
+                data.append(memory.read(response.data, response.size))
+            except OSError as exc:
+                data.append(b"")
+                _fail_run(
+                    f"QuerySamplesComplete: sample id {response.id}: the response at address {response.data:#x} "
+                    f"({response.size} bytes) is not readable memory ({exc})"
+                )
+    finally:
+        if memory is not _ACTIVE.memory:
+            memory.close()
     return data
 
 
