@@ -165,7 +165,7 @@ def run_benchmark(
     problems = schedule_problems(requested) if settings.mode is not Mode.AccuracyOnly else []
     if problems:
         raise SettingsError(problems)
-    started_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    started_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     fingerprint = collect_fingerprint() if fingerprint is None else fingerprint
     context = RunContext(requested.sample_timeout_ns, clock or Clock(), observers=[observer] if observer else [])
     with peak_rss() as memory, sample_noise(clock=context.clock) as noise, context.active():
