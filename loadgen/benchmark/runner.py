@@ -97,7 +97,7 @@ def _performance(
     context: RunContext,
 ) -> tuple[EffectiveSettings, dict[str, str], int, RunRecord]:
     """Load, warm up, pilot and run timed; returns effective settings, pilot notes, warm-up count."""
-    effective, chosen = requested, {}
+    effective, chosen = requested, dict[str, str]()
     warmup_queries = 0
     record = _empty_record("not started")
     try:
@@ -111,8 +111,8 @@ def _performance(
     except RunAborted as exc:
         record.error, record.stop_reason = exc, f"aborted before timing: {exc}"
     except KeyboardInterrupt:
-        exc = context.interruption("before timing started")
-        record.error, record.stop_reason = exc, f"aborted: {exc}"
+        stopped = context.interruption("before timing started")
+        record.error, record.stop_reason = stopped, f"aborted: {stopped}"
     return effective, chosen, warmup_queries, record
 
 
@@ -132,7 +132,7 @@ def _phases(
     """The run's phases in the mode's order; then, at the very end, any breach recorded in any
     phase up to now (a duplicate completion or a SUT thread's exception after the final wait)
     makes the run aborted with that reason."""
-    mode, effective, chosen, warmup_queries = requested.mode, requested, {}, 0
+    mode, effective, chosen, warmup_queries = requested.mode, requested, dict[str, str](), 0
     accuracy = None
     record = _empty_record("not run")
     if mode in (Mode.AccuracyOnly, Mode.SubmissionRun):

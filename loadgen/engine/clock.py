@@ -98,6 +98,11 @@ class FakeClock(Clock):
             while any(self._laps[t] == lap and t.is_alive() for t, lap in woken) and time.monotonic() < give_up:
                 self._cond.wait(0.01)
 
+    def wait_for_pacers(self, count: int) -> None:
+        """Block until `count` background pacers are pausing (their threads have started)."""
+        with self._cond:
+            self._cond.wait_for(lambda: len(self._pausing) >= count, timeout=ADVANCE_SETTLE_S)
+
     def wait(self, event: threading.Event, timeout_ns: int) -> bool:
         if event.is_set():
             return True
@@ -143,6 +148,7 @@ def _libc_prctl() -> Callable[..., int] | None:
     if not sys.platform.startswith("linux"):
         return None
     try:
-        return ctypes.CDLL(None).prctl  # type: ignore[no-any-return]  # ctypes functions are untyped
+        prctl: Callable[..., int] = ctypes.CDLL(None).prctl
+        return prctl
     except (OSError, AttributeError):
         return None

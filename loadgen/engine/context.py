@@ -76,7 +76,7 @@ class RunContext:
     def active(self) -> Iterator[RunContext]:
         """Install the run's hooks, restoring what was there after: SUT thread errors, and (on
         the main thread, which it interrupts) the issue watch."""
-        previous = threading.excepthook
+        previous: Callable[[threading.ExceptHookArgs], object] = threading.excepthook
         threading.excepthook = thread_error_hook(self._thread_error, previous)
         if threading.current_thread() is threading.main_thread():
             self.watch = IssueWatch(self.sample_timeout_ns, self.clock, self._last_completion)

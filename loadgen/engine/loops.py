@@ -75,9 +75,8 @@ class Engine:
         self.recorder = context.recorder_for(self.trace, keep_responses=response_log_mask(request, len(self.trace)))
         self._timeout_ns = settings.sample_timeout_ns
         self._max_duration_ns = settings.max_duration_ns
-        self._drain_at_max = (
-            None if settings.max_duration_ns is None else (settings.max_duration_ns + self._timeout_ns, STOP_MAX_DURATION)
-        )
+        max_ns = settings.max_duration_ns
+        self._drain_at_max = None if max_ns is None else (max_ns + self._timeout_ns, STOP_MAX_DURATION)
 
     def batch(self, lo: int, hi: int) -> SampleBatch:
         """Rows [lo, hi) as the batch the SUT sees (views, no copies)."""

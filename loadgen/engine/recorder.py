@@ -139,7 +139,7 @@ class Recorder:
         one = isinstance(ids, (int, np.integer))
         if responses is not None and sizes is None:
             sizes = response_nbytes(responses, one)
-        if one:
+        if isinstance(ids, (int, np.integer)):
             row = int(ids) - 1
             if self._complete_one(row, now, sizes):
                 self._after([row], row, [responses] if responses is not None else None, n_tokens)
@@ -170,7 +170,7 @@ class Recorder:
             self._count(hi - lo, now)
         self._after(range(lo, hi), slice(lo, hi), responses, n_tokens)
 
-    def _after(self, rows: Sequence[int], index: Any, responses: Any, n_tokens: Any) -> None:
+    def _after(self, rows: Sequence[int] | np.ndarray, index: Any, responses: Any, n_tokens: Any) -> None:
         """What follows a good completion: responses kept for logging, token counts."""
         if self.responses is not None and self.error is None:
             self._keep(rows, responses)
@@ -188,7 +188,7 @@ class Recorder:
             return
         self.trace.first_token_ns[rows] = now
 
-    def _keep(self, rows: Sequence[int], responses: Any) -> None:
+    def _keep(self, rows: Sequence[int] | np.ndarray, responses: Any) -> None:
         """Accuracy logging: a copy of each (sampled) response by sample row, so a SUT may reuse
         its buffers; a sample completed without a response is logged empty, as LoadGen does."""
         given = [b""] * len(rows) if responses is None else responses
@@ -285,8 +285,8 @@ class Recorder:
             if now >= deadline:
                 assert drain is not None
                 raise SampleTimeout(
-                    f"{target - self.completed} of {target} sample(s) still outstanding "
-                    f"{stall_timeout_ns / 1e6:.0f} ms (sample_timeout_ms) after {drain[1]}: the SUT is too slow to drain"
+                    f"{target - self.completed} of {target} sample(s) still outstanding {stall_timeout_ns / 1e6:.0f} ms"
+                    f" (sample_timeout_ms) after {drain[1]}: the SUT is too slow to drain"
                 )
             left = min(WAIT_SLICE_NS, stall_timeout_ns - self.stalled_for(now) + 100_000, deadline - now)
             self._waits.wait(self._wake, left)

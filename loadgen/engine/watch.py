@@ -69,7 +69,7 @@ def flush(sut: SystemUnderTest) -> None:
 
 
 def thread_error_hook(
-    report: Callable[[RunAborted], None], previous: Callable[[threading.ExceptHookArgs], None]
+    report: Callable[[RunAborted], None], previous: Callable[[threading.ExceptHookArgs], object]
 ) -> Callable[[threading.ExceptHookArgs], None]:
     """A `threading.excepthook` that reports a SUT thread's exception as a SutError, then hands
     it to the hook it replaces (which prints it)."""
