@@ -142,7 +142,10 @@ def _phases(
     if mode is not Mode.AccuracyOnly and record.error is None:
         loaded = select_loaded_samples(qsl.total_sample_count, loaded_count, requested.settings.qsl_rng_seed)
         effective, chosen, warmup_queries, record = _performance(sut, qsl, requested, loaded, context)
-    breach = context.close()
+    try:
+        breach = context.close()
+    except KeyboardInterrupt:
+        breach = context.interruption("at the end of the run")
     if record.error is None and breach is not None:
         record.error, record.stop_reason = breach, f"aborted at the end: {breach}"
     return effective, chosen, warmup_queries, record, accuracy

@@ -27,6 +27,11 @@ from loadgen.errors import Interrupted, RunAborted, SampleTimeout
 if TYPE_CHECKING:
     from loadgen.engine.loops import Engine
 
+SETTLE_NS = 20_000_000
+"""After the last completion, breaches are still watched for this long before the run is
+closed: a SUT thread that raises, or completes a sample again, just after flush_queries is
+caught, not let through as VALID."""
+
 Observer = Callable[["Engine"], AbstractContextManager[None]]
 """Watches a timed run (a progress line, a readiness line); gets the engine before it starts."""
 
@@ -41,6 +46,7 @@ class RunContext:
     recorder: Recorder | None = None
     watch: IssueWatch | None = None
     breach: RunAborted | None = None
+    _breached: threading.Event = field(default_factory=threading.Event, repr=False)
 
     def recorder_for(self, trace: Trace, keep_responses: bool | np.ndarray = False) -> Recorder:
         """A recorder for the next phase, made the active one; a breach already recorded in an
@@ -54,6 +60,7 @@ class RunContext:
     def _note_breach(self, error: RunAborted) -> None:
         if self.breach is None:
             self.breach = error
+            self._breached.set()
 
     def _thread_error(self, error: RunAborted) -> None:
         """A SUT thread raised: the active phase ends at once; the run keeps the reason to the end."""
@@ -89,9 +96,12 @@ class RunContext:
             threading.excepthook = previous
 
     def close(self) -> RunAborted | None:
-        """The end of the run, before its result is computed: the active recorder takes nothing
-        more, and the first breach recorded in any phase, however late, is returned."""
+        """The end of the run, before its result is computed: after SETTLE_NS more of watching for
+        breaches, the active recorder takes nothing more, and the first breach recorded in any
+        phase, however late, is returned."""
         if self.recorder is not None:
+            if self.breach is None:
+                self.clock.wait(self._breached, SETTLE_NS)
             self.recorder.close()
         return self.breach
 
