@@ -103,7 +103,9 @@ class LateBreach:
         self.thread.join(10)
 
 
-@pytest.mark.parametrize(("how", "words"), [("twice", "completed sample id 1 twice"), ("raise", "'late-worker' raised")])
+@pytest.mark.parametrize(
+    ("how", "words"), [("twice", "completed sample id 1 twice"), ("raise", "'late-worker' raised")]
+)
 def test_a_breach_after_the_final_wait_makes_the_run_invalid(how: str, words: str) -> None:
     sut = LateBreach(how)
     bench = run(sut, observer=sut.observer, scenario="SingleStream", single_stream_expected_latency_ns=1000,
