@@ -136,14 +136,15 @@ class Recorder:
         """Completion from the SUT: one id or many, with optional response sizes in bytes and
         responses (one per id: bytes or a numpy row), which are kept only when logging."""
         now = self._clock() - self.start_ns
-        one = isinstance(ids, (int, np.integer))
-        if responses is not None and sizes is None:
-            sizes = response_nbytes(responses, one)
         if isinstance(ids, (int, np.integer)):
+            if responses is not None and sizes is None:
+                sizes = response_nbytes(responses, True)
             row = int(ids) - 1
             if self._complete_one(row, now, sizes):
                 self._after([row], row, [responses] if responses is not None else None, n_tokens)
             return
+        if responses is not None and sizes is None:
+            sizes = response_nbytes(responses, False)
         rows = np.asarray(ids, dtype=np.int64).ravel() - 1
         if rows.size and self._complete_many(rows, now, sizes):
             self._after(rows.tolist() if self.responses is not None else rows, rows, responses, n_tokens)
