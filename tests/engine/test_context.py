@@ -213,3 +213,27 @@ def test_a_silent_single_stream_sut_times_out_after_exactly_the_timeout_on_a_fak
     assert isinstance(bench.error, SampleTimeout) and "1 sample(s) outstanding" in str(bench.error)
     assert bench.trace.n_queries == 4
     assert 200_000_000 < clock.now_ns() < 300_000_000
+
+
+def test_the_issue_watch_fires_on_the_run_clock() -> None:
+    """A SUT blocked inside issue_query is interrupted once the run's (fake) clock passes the
+    timeout with nothing completed: the watch paces itself on that clock, not on real time."""
+    clock = FakeClock()
+    entered = threading.Event()
+
+    class Blocks(Instant):
+        def issue_query(self, samples: SampleBatch) -> None:
+            entered.set()
+            threading.Event().wait(30)  # interruptible: the watch's SIGINT ends it
+
+    def push_time() -> None:
+        entered.wait(10)
+        clock.wait_for_pacers(2)  # the issue watch and the noise sampler
+        clock.advance(1_100_000_000)
+
+    helper = threading.Thread(target=push_time)
+    helper.start()
+    bench = run(Blocks(), clock, scenario="Offline", offline_expected_qps=100.0, min_duration_ms=0)
+    helper.join(10)
+    assert isinstance(bench.error, SampleTimeout)
+    assert "issue_query did not return, and completed nothing, for 1 s" in str(bench.error)
