@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import threading
+import time
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -224,7 +225,8 @@ def test_the_issue_watch_fires_on_the_run_clock() -> None:
     class Blocks(Instant):
         def issue_query(self, samples: SampleBatch) -> None:
             entered.set()
-            threading.Event().wait(30)  # interruptible: the watch's SIGINT ends it
+            for _ in range(3000):  # blocked for up to 30 s, in short sleeps so that a SIGINT
+                time.sleep(0.01)  # landing just before a sleep is seen at the next one
 
     def push_time() -> None:
         entered.wait(10)
