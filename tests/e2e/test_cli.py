@@ -195,7 +195,8 @@ def test_sigint_writes_what_was_recorded_and_exits_130(tmp_path: Path) -> None:
     env = dict(os.environ, PYTHONPATH=str(REPO))
     process = subprocess.Popen(
         [sys.executable, "-m", "loadgen.run", "--scenario", "server", "--sut", "broken.py:SlowSays",
-         "--set", "warmup_ms=0", "--set", "server_target_qps=200", "--set", "min_duration_ms=60000", "--output", str(out), "--no-progress"],
+         "--set", "warmup_ms=0", "--set", "server_target_qps=200", "--set", "min_duration_ms=60000",
+         "--output", str(out), "--no-progress"],
         cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )
     lines = StderrLines(process)
@@ -214,7 +215,8 @@ def test_sigint_writes_what_was_recorded_and_exits_130(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "words"),
     [
-        (["--set", "server_target_qps=-5"], ["--set server_target_qps=-5", "allowed: a number >= 0.01 and <= 1e+09"]),
+        (["--set", "server_target_qps=-5"],
+         ["--set server_target_qps=-5", "allowed: a number >= 0.01 and <= 1e+09"]),
         (["--set", "min_duraton_ms=5"], ["unknown setting 'min_duraton_ms'", "did you mean 'min_duration_ms'"]),
         (["--set", "min_query_count=abc"], ["min_query_count", "valid integer"]),
         (["--set", "min_duration_ms=5", "--set", "max_duration_ms=1"], ["must not exceed", "from --set"]),
