@@ -80,19 +80,17 @@ def _check(n: int, alpha: float) -> None:
 
 
 def _grid(n: int, design: Design, welch: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-    """(weights, df, se / sd of the estimate) over the integration grid, and the estimate's sd per unit sd."""
+    """Integration weights, df (over the share axis) and se / sd of the estimate (over the chi-square
+    axis), broadcastable against each other; and the estimate's sd per unit run sd."""
     if design == "paired":
-        chi = stats.chi2.ppf(_NODES, n - 1)
-        return _WEIGHTS, np.full(_NODES.shape, n - 1.0), np.sqrt(chi / (n - 1)), 1 / math.sqrt(n)
-    chi = stats.chi2.ppf(_NODES, 2 * n - 2)[None, :]
+        chi = special.chdtri(n - 1, 1 - _NODES)  # chi-square quantiles (scipy.special: fast, no checks)
+        return _WEIGHTS, np.array(n - 1.0), np.sqrt(chi / (n - 1)), 1 / math.sqrt(n)
+    se_unit = np.sqrt(special.chdtri(2 * n - 2, 1 - _NODES) / (2 * n - 2))[None, :]
     if welch:
-        share = stats.beta.ppf(_NODES, (n - 1) / 2, (n - 1) / 2)[:, None]
+        share = special.betaincinv((n - 1) / 2, (n - 1) / 2, _NODES)[:, None]
         weights = _WEIGHTS[:, None] * _WEIGHTS[None, :]
-        df = np.broadcast_to((n - 1) / (share**2 + (1 - share) ** 2), weights.shape)
-    else:
-        weights = _WEIGHTS[None, :]
-        df = np.full(weights.shape, 2 * n - 2.0)
-    return weights, df, np.broadcast_to(np.sqrt(chi / (2 * n - 2)), weights.shape), math.sqrt(2 / n)
+        return weights, (n - 1) / (share**2 + (1 - share) ** 2), se_unit, math.sqrt(2 / n)
+    return _WEIGHTS[None, :], np.array(2 * n - 2.0), se_unit, math.sqrt(2 / n)
 
 
 def power(
@@ -119,12 +117,12 @@ def power(
     sd_est = sd * sd_unit
     se = sd_est * se_unit
     if goal == "difference":
-        t_crit = stats.t.isf(alpha / 2, df)
-        hit = stats.norm.cdf((effect - t_crit * se) / sd_est) + stats.norm.cdf((-effect - t_crit * se) / sd_est)
+        t_crit = special.stdtrit(df, 1 - alpha / 2)
+        hit = special.ndtr((effect - t_crit * se) / sd_est) + special.ndtr((-effect - t_crit * se) / sd_est)
     else:
-        t_crit = stats.t.isf(alpha, df)
-        upper = stats.norm.cdf((bound - t_crit * se - effect) / sd_est)
-        lower = stats.norm.cdf((-bound + t_crit * se - effect) / sd_est)
+        t_crit = special.stdtrit(df, 1 - alpha)
+        upper = special.ndtr((bound - t_crit * se - effect) / sd_est)
+        lower = special.ndtr((-bound + t_crit * se - effect) / sd_est)
         hit = np.maximum(0.0, upper - lower)
     return float(np.sum(weights * hit))
 
