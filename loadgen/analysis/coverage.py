@@ -22,7 +22,7 @@ from typing import Literal
 import numpy as np
 
 from loadgen.analysis import planning, stats
-from loadgen.analysis.comparison import BETTER, EQUIVALENT, UNKNOWN, WORSE, decide_arrays
+from loadgen.analysis.comparison import BETTER, EQUIVALENT, WORSE, decide_arrays
 
 Noise = Literal["normal", "lognormal"]
 ALPHA = 0.05
