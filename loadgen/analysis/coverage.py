@@ -25,6 +25,7 @@ from loadgen.analysis import planning, stats
 from loadgen.analysis.comparison import BETTER, EQUIVALENT, WORSE, decide_arrays
 
 Noise = Literal["normal", "lognormal"]
+NOISES: tuple[Noise, ...] = ("normal", "lognormal")
 ALPHA = 0.05
 MARGIN = 0.02
 TRUE_RATIO = 1.1
@@ -155,19 +156,19 @@ def tables(reps: int, seed: int) -> list[str]:
     ns = (3, 5, 10, 30)
     lines = [f"Coverage of the 95% ratio interval (Welch t on log run figures), true ratio {TRUE_RATIO}:", "",
              "| noise | CV | " + " | ".join(f"n={n}" for n in ns) + " |", "|---|---|" + "---|" * len(ns)]
-    for noise in ("normal", "lognormal"):
+    for noise in NOISES:
         for cv in (0.02, 0.10):
             cells = [f"{ratio_coverage(rng, noise, cv, n, reps):.3f}" for n in ns]
             lines.append(f"| {noise} | {cv:.0%} | " + " | ".join(cells) + " |")
     lines += ["", "A against A, rate of a false 'faster'/'slower':", "",
               "| noise | CV | " + " | ".join(f"n={n}" for n in ns) + " |", "|---|---|" + "---|" * len(ns)]
-    for noise in ("normal", "lognormal"):
+    for noise in NOISES:
         for cv in (0.02, 0.10):
             cells = [f"{false_positive_rate(rng, noise, cv, n, reps):.3f}" for n in ns]
             lines.append(f"| {noise} | {cv:.0%} | " + " | ".join(cells) + " |")
     lines += ["", "The verdict at the planned runs a side (power target 0.8):", "",
               "| noise | CV | goal | runs a side | rate reached |", "|---|---|---|---|---|"]
-    for noise in ("normal", "lognormal"):
+    for noise in NOISES:
         for cv, effect in ((0.02, 0.05), (0.10, 0.10), (0.10, 0.05)):
             n, rate = power_at_plan(rng, noise, cv, effect, reps)
             lines.append(f"| {noise} | {cv:.0%} | detect {effect:.0%} faster | {n} | {rate:.3f} |")
@@ -190,8 +191,8 @@ def tables(reps: int, seed: int) -> list[str]:
     lines += ["", "Heavy tails: 10% of runs 30% slower on both sides, CV 2% (coverage; outlier warning rate):", "",
               "| n | primary | robust (Hodges-Lehmann) | warned |", "|---|---|---|---|"]
     for n in (5, 10, 30):
-        found = heavy_tails(rng, n, min(reps, 2000))
-        lines.append(f"| {n} | {found['primary']:.3f} | {found['robust']:.3f} | {found['warned']:.3f} |")
+        tails = heavy_tails(rng, n, min(reps, 2000))
+        lines.append(f"| {n} | {tails['primary']:.3f} | {tails['robust']:.3f} | {tails['warned']:.3f} |")
     return lines
 
 
