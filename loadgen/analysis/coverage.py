@@ -147,27 +147,39 @@ def heavy_tails(rng: np.random.Generator, n: int, reps: int, cv: float = 0.02) -
             "warned": warned / reps}
 
 
+def outlier_rates(rng: np.random.Generator, n: int, reps: int, cv: float = 0.02) -> tuple[float, float]:
+    """(clean runs flagged, one run 30% slower found): the outlier warning on n runs a side at this CV."""
+    a = draw(rng, "normal", cv, 1.0, (reps, n))
+    b = draw(rng, "normal", cv, 1.0, (reps, n))
+    slow = a.copy()
+    slow[:, 0] *= 1.3
+    flagged = sum(bool(stats.outlier_runs(a[i], b[i]) or stats.outlier_runs(b[i], a[i])) for i in range(reps))
+    found = sum(0 in stats.outlier_runs(slow[i], b[i]) for i in range(reps))
+    return flagged / reps, found / reps
+
+
 # --------------------------------------------------------------------------- the tables
 
 
-def tables(reps: int, seed: int) -> list[str]:
-    """The markdown tables of docs/statistics.md, each cell simulated with `reps` repetitions."""
-    rng = np.random.default_rng(seed)
+def _interval_tables(rng: np.random.Generator, reps: int) -> list[str]:
     ns = (3, 5, 10, 30)
-    lines = [f"Coverage of the 95% ratio interval (Welch t on log run figures), true ratio {TRUE_RATIO}:", "",
-             "| noise | CV | " + " | ".join(f"n={n}" for n in ns) + " |", "|---|---|" + "---|" * len(ns)]
+    head = ["| noise | CV | " + " | ".join(f"n={n}" for n in ns) + " |", "|---|---|" + "---|" * len(ns)]
+    lines = [f"Coverage of the 95% ratio interval (Welch t on log run figures), true ratio {TRUE_RATIO}:", "", *head]
     for noise in NOISES:
         for cv in (0.02, 0.10):
             cells = [f"{ratio_coverage(rng, noise, cv, n, reps):.3f}" for n in ns]
             lines.append(f"| {noise} | {cv:.0%} | " + " | ".join(cells) + " |")
-    lines += ["", "A against A, rate of a false 'faster'/'slower':", "",
-              "| noise | CV | " + " | ".join(f"n={n}" for n in ns) + " |", "|---|---|" + "---|" * len(ns)]
+    lines += ["", "A against A, rate of a false 'faster'/'slower':", "", *head]
     for noise in NOISES:
         for cv in (0.02, 0.10):
             cells = [f"{false_positive_rate(rng, noise, cv, n, reps):.3f}" for n in ns]
             lines.append(f"| {noise} | {cv:.0%} | " + " | ".join(cells) + " |")
-    lines += ["", "The verdict at the planned runs a side (power target 0.8):", "",
-              "| noise | CV | goal | runs a side | rate reached |", "|---|---|---|---|---|"]
+    return lines
+
+
+def _plan_tables(rng: np.random.Generator, reps: int) -> list[str]:
+    lines = ["", "The verdict at the planned runs a side (power target 0.8):", "",
+             "| noise | CV | goal | runs a side | rate reached |", "|---|---|---|---|---|"]
     for noise in NOISES:
         for cv, effect in ((0.02, 0.05), (0.10, 0.10), (0.10, 0.05)):
             n, rate = power_at_plan(rng, noise, cv, effect, reps)
@@ -181,8 +193,12 @@ def tables(reps: int, seed: int) -> list[str]:
             found = abba_drift(rng, pairs, effect, reps)
             lines.append(f"| {pairs} | {effect:.0%} | {found['paired'][0]:.3f} / {found['paired'][1]:.3f} | "
                          f"{found['independent'][0]:.3f} / {found['independent'][1]:.3f} |")
-    lines += ["", "Per-run percentile intervals (batch means), M/M/1 queue at load 0.8:", "",
-              "| percentile | queries a run | coverage |", "|---|---|---|"]
+    return lines
+
+
+def _robust_tables(rng: np.random.Generator, reps: int) -> list[str]:
+    lines = ["", "Per-run percentile intervals (batch means), M/M/1 queue at load 0.8:", "",
+             "| percentile | queries a run | coverage |", "|---|---|---|"]
     for q in (0.5, 0.9, 0.99):
         for mult in (1, 2):
             queries = stats.min_queries_for_percentile_interval(q) * mult
@@ -193,7 +209,18 @@ def tables(reps: int, seed: int) -> list[str]:
     for n in (5, 10, 30):
         tails = heavy_tails(rng, n, min(reps, 2000))
         lines.append(f"| {n} | {tails['primary']:.3f} | {tails['robust']:.3f} | {tails['warned']:.3f} |")
+    lines += ["", "Outlier warnings, CV 2% (clean runs flagged / one run 30% slower found):", "",
+              "| n | clean flagged | outlier found |", "|---|---|---|"]
+    for n in (3, 5, 10):
+        flagged, found_rate = outlier_rates(rng, n, min(reps, 1000))
+        lines.append(f"| {n} | {flagged:.3f} | {found_rate:.3f} |")
     return lines
+
+
+def tables(reps: int, seed: int) -> list[str]:
+    """The markdown tables of docs/statistics.md, each cell simulated with `reps` repetitions."""
+    rng = np.random.default_rng(seed)
+    return _interval_tables(rng, reps) + _plan_tables(rng, reps) + _robust_tables(rng, reps)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -386,18 +386,22 @@ def outlier_runs(values: ArrayLike, others: ArrayLike | None = None, floor: floa
 
 
 def _u_null_cdf(m: int, n: int) -> np.ndarray:
-    """P(U <= u), u = 0..mn, of Mann-Whitney's U without ties (the Gaussian binomial's counts)."""
-    previous = [np.ones(1) for _ in range(n + 1)]  # row i = 0: U = 0 in one way
+    """P(U <= u), u = 0..mn, of Mann-Whitney's U without ties.
+
+    The counts are the coefficients of the Gaussian binomial [m + n choose m]_q, built as the
+    product over i = 1..m of (1 - q^(n+i)) / (1 - q^i); after each whole step the partial
+    product is [n + i choose i]_q, so the exact int64 counts never exceed C(m + n, m).
+    """
+    size = m * n + 1
+    counts = np.zeros(size, dtype=np.int64)
+    counts[0] = 1
     for i in range(1, m + 1):
-        current = [np.ones(1)]
-        for j in range(1, n + 1):
-            counts = np.zeros(i * j + 1)
-            counts[j:j + previous[j].size] += previous[j]  # the largest value is one of the m: adds j
-            counts[:current[j - 1].size] += current[j - 1]
-            current.append(counts)
-        previous = current
-    counts = previous[n]
-    return np.cumsum(counts) / counts.sum()
+        shift = n + i
+        if shift < size:
+            counts[shift:] -= counts[: size - shift].copy()
+        pad = (-size) % i  # dividing by 1 - q^i: a running sum over every i-th coefficient
+        counts = np.concatenate([counts, np.zeros(pad, dtype=np.int64)]).reshape(-1, i).cumsum(axis=0).ravel()[:size]
+    return np.cumsum(counts) / math.comb(m + n, m)
 
 
 def robust_ratio(
