@@ -367,9 +367,9 @@ def outlier_runs(values: ArrayLike, others: ArrayLike | None = None, floor: floa
 
     The robust sd is the lower median of the absolute pairwise differences within each side
     (pooled with `others`, the other side, when given) divided by 0.954, floored at `floor`.
-    It is steadier than the plain MAD at 3-5 runs, which flags 10-20% of clean comparisons;
-    this flags at most about 5% at 3 runs a side and finds a 15-sd outlier 96% of the time
-    (docs/statistics.md). One side alone needs 4 runs to find anything.
+    It is steadier than the plain MAD at 3-5 runs, where one deviation sets the scale; its
+    false-alarm and detection rates are measured in docs/statistics.md. One side alone needs
+    4 runs to find anything.
     """
     x = np.log(_sample(values, "values", positive=True))
     pools = [x] if others is None else [x, np.log(_sample(others, "others", positive=True))]
