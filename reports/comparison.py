@@ -104,7 +104,7 @@ def _comparison_line(row: dict[str, Any]) -> list[str]:
         shown = (f"[{robust['ci_low']:.3f}, {robust['ci_high']:.3f}] ({robust['level']:.0%}, {robust['method']})"
                  if robust["ci_low"] is not None else f"({robust['why_none']})")
         lines.append(f"    warning: outlier runs {', '.join(row['outlier_runs'])}: the interval above may not hold; "
-                     f"robust ratio {robust['ratio']:.3f} {shown}")
+                     f"robust ratio {robust['ratio']:.3f} {shown}, a check beside the verdict, not its test")
     return lines
 
 

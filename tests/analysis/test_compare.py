@@ -223,6 +223,29 @@ def test_json_has_the_issue_keys(sides: dict[str, Path], capsys: pytest.CaptureF
     for row in report["comparisons"]:
         assert {"metric", "ratio", "ci_low", "ci_high", "p_value", "verdict", "runs_needed"} <= set(row)
     assert report["scenario"] == "SingleStream" and report["metrics_tested"] == 6
+    for row in report["comparisons"]:
+        assert row["method"] == "Welch t on log run figures" and row["level"] in (0.95, 0.99)
+        assert row["role"] == ("primary" if row["metric"].startswith("headline") else "secondary")
+
+
+def test_paired_folders_pair_runs_by_name_and_skip_a_missing_partner(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a = write_side(tmp_path / "a", 1_000_000, 5, seed=30)
+    b = write_side(tmp_path / "b", 1_100_000, 5, seed=31)
+    broken = b / "run-2" / "result.json"
+    broken.write_text(RunResult.model_validate_json(broken.read_text()).model_copy(update={"error": "SUT raised"})
+                      .model_dump_json())
+    code, out, _ = run_compare(capsys, str(a), str(b), "--paired", "--json")
+    assert code == 0
+    report = json.loads(out)
+    assert report["paired"] is True
+    head = by_metric(report)["headline p90 latency"]
+    assert head["paired"] and head["n_a"] == head["n_b"] == 4  # run-2 has no partner
+    assert head["method"] == "paired t on log ratios of adjacent A/B runs"
+    assert head["verdict"] == "slower" and head["ci_low"] <= 1 / 1.1 <= head["ci_high"]
+    code, out, _ = run_compare(capsys, str(a), str(b), "--paired")
+    assert "paired: A's run-k against its neighbour B's run-k" in out and "pairs 4/4" in out
 
 
 def test_different_scenarios_are_refused(sides: dict[str, Path], tmp_path: Path,

@@ -37,6 +37,9 @@ def test_not_enough_evidence_never_sits_beside_an_interval_excluding_one() -> No
         if c.verdict == VERDICT_UNKNOWN:
             assert not excludes
             assert c.runs_needed is not None and c.plan_note
+            line = format_comparison(c)  # what is printed: the interval, its level, "includes 1"
+            low, high = (float(v) for v in line.split("[", 1)[1].split("]", 1)[0].split(", "))
+            assert low <= 1 <= high and "(95%, Welch t on log run figures, includes 1)" in line
         if c.verdict in ("faster", "slower"):
             assert excludes
 
