@@ -65,13 +65,12 @@ def render_aggregate(document: dict[str, Any]) -> str:
     intervals = {name: found for name, found in document["percentile_intervals"].items() if found}
     noun = "samples" if document["scenario"] == "Offline" else "queries"  # Offline's latencies are per sample
     if intervals:
-        first = next(iter(intervals.values()))
-        method = first.get("method", "batch means")
-        lines.append(f"per-run latency percentiles, 95% intervals by {method} (they hold for correlated "
-                     f"{noun}; runs are not pooled):")
+        first = next(entry for found in intervals.values() for entry in found.values() if isinstance(entry, dict))
+        lines.append(f"per-run latency percentiles, {first['level']:.0%} intervals by {first['method']} (they hold "
+                     f"for correlated {noun}; runs are not pooled):")
         for name, found in intervals.items():
             lines.append(f"  {name} ({found['queries']:,} {noun}): " + "; ".join(
-                _percentile(label, entry, noun) for label, entry in found.items() if isinstance(entry, dict)))
+                _percentile(label, entry, noun) for label, entry in found.items() if label != "queries"))
             whys = [entry["why_none"] for entry in found.values() if isinstance(entry, dict) and "why_none" in entry]
             why = whys[0] if whys else None
             if why:

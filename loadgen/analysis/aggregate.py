@@ -162,12 +162,12 @@ OFFLINE_NO_INTERVAL = ("Offline's latencies are the completion times of one quer
 
 def percentile_intervals(latencies_ns: np.ndarray, metrics: Metrics, scenario: Scenario) -> dict[str, Any]:
     """Each reported percentile with its batch-means 95% interval, or why it has none (queries needed)."""
-    found: dict[str, Any] = {"queries": int(latencies_ns.size), "method": stats.METHOD_BATCH_MEANS,
-                             "level": CONFIDENCE}
+    found: dict[str, Any] = {"queries": int(latencies_ns.size)}
     reported = metrics.latency.percentiles_ns if metrics.latency is not None else {}
     for p in INTERVAL_PERCENTILES:
         label = percentile_label(p)
-        entry: dict[str, Any] = {"value_ns": reported.get(label)}
+        entry: dict[str, Any] = {"value_ns": reported.get(label), "method": stats.METHOD_BATCH_MEANS,
+                                 "level": CONFIDENCE}
         if scenario is Scenario.Offline:
             entry["why_none"] = OFFLINE_NO_INTERVAL
         else:

@@ -114,6 +114,7 @@ class Comparison:
             "family_size": self.family_size,
             "alpha_each": self.alpha_each,
             "p_unadjusted": self.p_value,
+            "p_welch_unadjusted": self.p_value,  # the old key, kept: the raw p of the verdict's t-test
             "p_mann_whitney": self.p_mann_whitney,
             "p_equivalence": self.p_equivalence,
             "equivalence_interval": [self.equivalence_low, self.equivalence_high],
