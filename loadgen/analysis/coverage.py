@@ -56,6 +56,12 @@ def ratio_coverage(rng: np.random.Generator, noise: Noise, cv: float, n: int, re
     return float(np.mean((low <= truth) & (truth <= high)))
 
 
+def mean_coverage(rng: np.random.Generator, noise: Noise, cv: float, n: int, reps: int) -> float:
+    """How often aggregate.json's 95% Student-t interval of a figure's mean holds the true mean (1)."""
+    low, high = stats.mean_interval_arrays(draw(rng, noise, cv, 1.0, (reps, n)), 0.95)
+    return float(np.mean((low <= 1.0) & (high >= 1.0)))
+
+
 def false_positive_rate(rng: np.random.Generator, noise: Noise, cv: float, n: int, reps: int) -> float:
     """A against A: how often the verdict says faster or slower."""
     a = draw(rng, noise, cv, 1.0, (reps, n))
@@ -168,6 +174,11 @@ def _interval_tables(rng: np.random.Generator, reps: int) -> list[str]:
     for noise in NOISES:
         for cv in (0.02, 0.10):
             cells = [f"{ratio_coverage(rng, noise, cv, n, reps):.3f}" for n in ns]
+            lines.append(f"| {noise} | {cv:.0%} | " + " | ".join(cells) + " |")
+    lines += ["", "Coverage of aggregate.json's 95% interval of the mean (Student t), true mean 1:", "", *head]
+    for noise in NOISES:
+        for cv in (0.02, 0.10):
+            cells = [f"{mean_coverage(rng, noise, cv, n, reps):.3f}" for n in ns]
             lines.append(f"| {noise} | {cv:.0%} | " + " | ".join(cells) + " |")
     lines += ["", "A against A, rate of a false 'faster'/'slower':", "", *head]
     for noise in NOISES:

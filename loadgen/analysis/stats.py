@@ -51,6 +51,7 @@ __all__ = [
     "interval_arrays",
     "log_contrast",
     "mann_whitney",
+    "mean_interval_arrays",
     "min_queries_for_percentile_interval",
     "noise_warnings",
     "outlier_runs",
@@ -262,10 +263,18 @@ def summarize_runs(values: ArrayLike, confidence: float = 0.95) -> RunSummary:
     q1, median, q3 = (float(v) for v in np.percentile(x, [25, 50, 75]))
     interval = None
     if std is not None:
-        half = float(stats.t.ppf((1 + confidence) / 2, n - 1)) * std / math.sqrt(n)
-        interval = Interval(mean - half, mean + half, confidence, METHOD_STUDENT)
+        low, high = mean_interval_arrays(x, confidence)
+        interval = Interval(float(low), float(high), confidence, METHOD_STUDENT)
     outliers = outlier_runs(x) if np.all(x > 0) else ()
     return RunSummary(n, median, mean, std, cv, q3 - q1, float(np.min(x)), float(np.max(x)), interval, outliers)
+
+
+def mean_interval_arrays(x: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
+    """Student-t interval of the mean over the last axis (at least 2 values), vectorised."""
+    n = x.shape[-1]
+    half = float(stats.t.ppf((1 + level) / 2, n - 1)) * np.std(x, axis=-1, ddof=1) / math.sqrt(n)
+    mean = np.mean(x, axis=-1)
+    return mean - half, mean + half
 
 
 # --------------------------------------------------------------------------- log contrasts

@@ -30,6 +30,13 @@ def test_ratio_intervals_cover_95_percent(noise: coverage.Noise, cv: float) -> N
 
 
 @pytest.mark.parametrize("noise", NOISES)
+def test_the_aggregates_mean_intervals_cover_95_percent(noise: coverage.Noise) -> None:
+    rng = np.random.default_rng(1250)
+    rates = [coverage.mean_coverage(rng, noise, cv, n, 10_000) for cv in CVS for n in RUNS]
+    assert all(0.93 <= r <= 0.97 for r in rates), rates
+
+
+@pytest.mark.parametrize("noise", NOISES)
 @pytest.mark.parametrize("cv", CVS)
 def test_a_against_a_is_called_faster_or_slower_at_most_5_percent(noise: coverage.Noise, cv: float) -> None:
     rng = np.random.default_rng(1300 + int(cv * 100))
