@@ -22,7 +22,7 @@ from typing import Literal
 import numpy as np
 
 from loadgen.analysis import planning, stats
-from loadgen.analysis.comparison import BETTER, EQUIVALENT, WORSE, decide_arrays
+from loadgen.analysis.comparison import BETTER, EQUIVALENT, UNKNOWN, WORSE, decide_arrays
 
 Noise = Literal["normal", "lognormal"]
 NOISES: tuple[Noise, ...] = ("normal", "lognormal")
@@ -88,6 +88,31 @@ def equivalence_at_plan(rng: np.random.Generator, noise: Noise, cv: float, reps:
     b = draw(rng, noise, cv, 1.0, (reps, n))
     codes, _, _ = _decide(np.log(a), np.log(b))
     return n, float(np.mean(codes == EQUIVALENT))
+
+
+def pilot_plans(rng: np.random.Generator, cv: float, effect: float, pilot: int, reps: int) -> dict[str, float]:
+    """Plans made after a pilot of `pilot` runs a side that reached no verdict (B truly `effect` faster).
+
+    Each such pilot's plan_for_contrast (upper 80% bound of its CV, its observed difference)
+    is scored by the power it really has at the truth. Returns the share of plans reaching
+    0.8, the 10th/50th/90th percentile of the runs planned, and the runs the truth needs.
+    """
+    sd = planning.sd_from_cv(cv)
+    truth = math.log1p(effect)
+    a = draw(rng, "lognormal", cv, 1.0, (reps, pilot))
+    b = draw(rng, "lognormal", cv, 1 / (1 + effect), (reps, pilot))
+    codes, _, _ = _decide(np.log(a), np.log(b))
+    planned, reached = [], []
+    for i in np.flatnonzero(codes == UNKNOWN):
+        contrast = stats.log_contrast(a[i], b[i], higher_is_better=False)
+        n, _ = planning.plan_for_contrast(contrast, ALPHA, MARGIN)
+        if n is not None:
+            planned.append(n)
+            reached.append(planning.power(n, max(sd, stats.DEFAULT_CV_FLOOR), truth, ALPHA) >= 0.8)
+    low, median, high = (float(v) for v in np.percentile(planned, [10, 50, 90]))
+    needed = planning.runs_needed_log(max(sd, stats.DEFAULT_CV_FLOOR), ALPHA, effect=truth)
+    return {"share_reaching": float(np.mean(reached)), "p10": low, "median": median, "p90": high,
+            "truth_needs": float(needed), "pilots": float(len(planned))}
 
 
 def abba_drift(rng: np.random.Generator, pairs: int, effect: float, reps: int) -> dict[str, tuple[float, float]]:
@@ -197,6 +222,14 @@ def _plan_tables(rng: np.random.Generator, reps: int) -> list[str]:
             lines.append(f"| {noise} | {cv:.0%} | detect {effect:.0%} faster | {n} | {rate:.3f} |")
         n, rate = equivalence_at_plan(rng, noise, 0.02, reps)
         lines.append(f"| {noise} | 2% | equivalent within {MARGIN:.0%} (A vs A) | {n} | {rate:.3f} |")
+    lines += ["", "Plans made after a 5-run-a-side pilot that reached no verdict (lognormal noise; the plan's "
+              "power at the truth):", "",
+              "| CV | true effect | pilots | plans reaching 0.8 | runs planned (10th / median / 90th) | "
+              "the truth needs |", "|---|---|---|---|---|---|"]
+    for cv, effect in ((0.02, 0.02), (0.05, 0.05)):
+        plans = pilot_plans(rng, cv, effect, 5, min(reps, 1000))
+        lines.append(f"| {cv:.0%} | {effect:.0%} | {plans['pilots']:.0f} | {plans['share_reaching']:.3f} | "
+                     f"{plans['p10']:.0f} / {plans['median']:.0f} / {plans['p90']:.0f} | {plans['truth_needs']:.0f} |")
     lines += ["", "Interleaved ABBA runs on a drifting machine: coverage / rate of 'faster' (at 0%: of a false "
               "'faster' or 'slower'):", "", "| pairs | true effect | paired | independent |", "|---|---|---|---|"]
     for pairs in (4, 6, 10):

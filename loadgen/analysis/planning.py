@@ -11,8 +11,9 @@ the plan uses the same test, the same alpha and, for "equivalent", TOST power:
   integral over their quantiles of normal probabilities. It is finite for every effect
   (the old noncentral-t form gave NaN at t_test_power(3, 10, "welch")).
 - The noise is either prospective (a CV you give) or an upper confidence bound of the
-  observed one (CV_BOUND_CONFIDENCE, one-sided chi-square bound): planning from the
-  observed CV itself under-plans about half the time. Every plan says which it used.
+  observed one (CV_BOUND_CONFIDENCE, one-sided chi-square bound): the observed CV itself is
+  below the true one in more than half of all pilots (the median of chi-square(df) / df is
+  below 1), and a plan from it then falls short. Every plan says which it used.
 """
 
 from __future__ import annotations
