@@ -8,6 +8,7 @@ through the real compute_metrics; so the true ratio between two sides is known e
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -415,3 +416,31 @@ def test_run_warnings_group_by_kind_and_name_a_pilot_choice_that_moved() -> None
         "server_target_qps was chosen by each run's pilot and differs between runs (1000.0, 1500.0): "
         "fix it with --set server_target_qps=... so every run does the same work",
     ]
+
+
+def test_one_loop_runs_every_step_and_stops_on_a_refusal_or_an_interrupt(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from loadgen.cli.repeat import Step, run_steps
+
+    seen: list[list[str]] = []
+
+    def fake(codes: list[int]) -> Callable[[list[str]], int]:
+        def main(command: list[str]) -> int:
+            seen.append(command)
+            return codes[len(seen) - 1]
+        return main
+
+    steps = abba_steps(["--sut", "a"], ["--sut", "b"], 2, tmp_path)
+    done = run_steps(steps, fake([0, 3, 0, 0]))
+    assert [p.relative_to(tmp_path).as_posix() for p in done.codes] == ["a/run-1", "b/run-1", "b/run-2", "a/run-2"]
+    assert list(done.codes.values()) == [0, 3, 0, 0] and not done.interrupted and done.refused is None
+    assert seen[1][:2] == ["--sut", "b"] and seen[1][seen[1].index("--output") + 1] == str(tmp_path / "b" / "run-1")
+    err = capsys.readouterr().err
+    assert "run 2/4 (B run-1): INVALID" in err and "run 4/4 (A run-2): VALID" in err
+    seen.clear()
+    refused = run_steps(steps, fake([0, 2, 0, 0]))  # B's first run refuses its arguments: stop there
+    assert refused.refused == steps[1] and len(refused.codes) == 2
+    seen.clear()
+    stopped = run_steps([Step(["x"], tmp_path / f"run-{k}") for k in (1, 2, 3)], fake([0, 130, 0]))
+    assert stopped.interrupted and len(stopped.codes) == 2
