@@ -17,10 +17,48 @@ from typing import Any
 
 from loadgen.engine.query import IndexQSL, QuerySampleLibrary, SystemUnderTest
 from loadgen.errors import SutLoadError
+from sut.tinytorch import TinyTorchSUT, looks_like_model, wrap_model
 
 DEFAULT_FACTORY = "make_sut"
 SUT_METHODS = ("issue_query", "flush_queries")
 QSL_ATTRIBUTES = ("name", "total_sample_count", "performance_sample_count", "load_samples", "unload_samples")
+
+
+def _after_installed_packages(folder: Path) -> None:
+    """Put a user's folder on sys.path after site-packages (once), so their own modules import by
+    name but a folder there named like an installed package (a `tinytorch` clone) does not shadow it."""
+    entry = str(folder.resolve())
+    if entry not in sys.path:
+        sys.path.append(entry)
+
+
+def shadowing_package(name: str) -> str | None:
+    """Where `name` resolves when that is a bare folder (no __init__.py: a namespace package, such as
+    a clone of the course's repository named tinytorch) rather than the installed package; else None."""
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or spec.origin not in (None, "namespace") or not spec.submodule_search_locations:
+        return None
+    return ", ".join(str(location) for location in spec.submodule_search_locations)
+
+
+def _import_failure(where: str, exc: ImportError) -> SutLoadError:
+    """A failed import inside the user's file, in one line that says why when TinyTorch is the cause."""
+    missing = exc.name or ""
+    top = missing.split(".")[0]
+    message = f"--sut {where}: importing it failed: {type(exc).__name__}: {exc}"
+    if top == "tinytorch":
+        shadow = shadowing_package(top)
+        if shadow is not None:
+            message += (
+                f"; the folder {shadow} is not the course's package but shadows it (a clone of the course?): "
+                "install the course (pip install -e COURSE_CHECKOUT, then tito export --all) or rename that folder"
+            )
+        else:
+            message += "; is the course installed? (pip install -e COURSE_CHECKOUT, then tito export --all)"
+    return SutLoadError(message)
 
 
 def _import_file(path: Path) -> ModuleType:
@@ -32,23 +70,29 @@ def _import_file(path: Path) -> ModuleType:
         raise SutLoadError(f"--sut {path}: cannot be imported as a Python file")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
-    sys.path.insert(0, str(path.parent.resolve()))
+    _after_installed_packages(path.parent)
     try:
         spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(path.parent.resolve()))
+    except ImportError as exc:
+        sys.modules.pop(name, None)
+        raise _import_failure(str(path), exc) from exc
     return module
 
 
 def _import(target: str) -> ModuleType:
     if target.endswith(".py") or "/" in target or "\\" in target:
         return _import_file(Path(target))
-    if str(Path.cwd()) not in sys.path:
-        sys.path.insert(0, str(Path.cwd()))
+    _after_installed_packages(Path.cwd())
     try:
         return importlib.import_module(target)
     except ModuleNotFoundError as exc:
-        raise SutLoadError(f"--sut {target}: module not found ({exc}); give module:attr or path/to/file.py:attr") from exc
+        if exc.name is not None and target.startswith(exc.name):
+            raise SutLoadError(
+                f"--sut {target}: module not found ({exc}); give module:attr or path/to/file.py:attr"
+            ) from exc
+        raise _import_failure(target, exc) from exc
+    except ImportError as exc:
+        raise _import_failure(target, exc) from exc
 
 
 def missing_sut_methods(obj: object) -> list[str]:
@@ -110,6 +154,26 @@ def build_sut(spec: str, kwargs: dict[str, Any], adapt: Adapter | None = None) -
     if not hasattr(obj, "name"):
         raise SutLoadError(f"--sut {spec}: the SUT has no 'name' attribute")
     return obj
+
+
+def model_adapter(dataset: Path | None = None) -> Adapter:
+    """What `--sut` does with a bare model (forward / predict / __call__, no issue_query): run it over
+    `--dataset FILE` when given, else over the TinyDigits test split."""
+
+    def adapt(obj: Any) -> SystemUnderTest | None:
+        return wrap_model(obj, dataset) if looks_like_model(obj) else None
+
+    return adapt
+
+
+def build_model_or_sut(spec: str, kwargs: dict[str, Any], dataset: Path | None = None) -> SystemUnderTest:
+    """`build_sut` with bare models wrapped; `--dataset` is refused for a SUT, which has its own data."""
+    sut = build_sut(spec, kwargs, adapt=model_adapter(dataset))
+    if dataset is not None and not isinstance(sut, TinyTorchSUT):
+        raise SutLoadError(
+            f"--dataset {dataset}: {spec} is a SUT, not a bare model; a SUT brings its own data (its qsl)"
+        )
+    return sut
 
 
 def qsl_for(sut: object, samples: int) -> QuerySampleLibrary:
