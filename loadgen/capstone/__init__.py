@@ -12,12 +12,24 @@ from pathlib import Path
 from typing import Any
 
 from loadgen.capstone.checks import check_improvements, check_percentiles, check_sanity, event_findings
-from loadgen.capstone.compliance import compliance_line
-from loadgen.capstone.evidence import check_evidence_files, check_evidence_runs
+from loadgen.capstone.compliance import RuleSet, check_compliance, compliance_line
+from loadgen.capstone.evidence import check_evidence_files, check_evidence_runs, load_result, load_trace, recompute
 from loadgen.capstone.reading import MAX_EVIDENCE_BYTES, MAX_READ_BYTES, EvidenceReader
 from loadgen.capstone.schema import Finding, check_schema, is_valid, load_submission
+from loadgen.metrics.result import RunResult
 
-__all__ = ["Finding", "SubmissionVerdict", "is_valid", "judge_submission", "load_submission", "validate_submission"]
+__all__ = [
+    "Finding",
+    "FolderVerdict",
+    "RuleSet",
+    "SubmissionVerdict",
+    "is_valid",
+    "judge_results_folder",
+    "judge_submission",
+    "load_submission",
+    "read_result",
+    "validate_submission",
+]
 
 NO_EVIDENCE = "no evidence: the runs' settings cannot be checked against the rules"
 
@@ -84,3 +96,38 @@ def validate_submission(
 ) -> list[Finding]:
     """The findings of `judge_submission` alone (the file's validity, not its compliance)."""
     return judge_submission(data, base_dir, strict, max_evidence_bytes).findings
+
+
+@dataclass(frozen=True)
+class FolderVerdict:
+    """A plain results folder judged against a rule set: findings, rules broken, and its result."""
+
+    findings: list[Finding]
+    broken_rules: list[str]
+    result: RunResult | None
+
+    @property
+    def compliant(self) -> bool:
+        return is_valid(self.findings) and not self.broken_rules and self.result is not None
+
+
+def read_result(folder: Path) -> RunResult:
+    """A results folder's result.json, read as strictly as the validator reads evidence."""
+    return load_result(EvidenceReader(folder).read("result.json"), f"{folder}/result.json")
+
+
+def judge_results_folder(folder: Path, rules: RuleSet, read_budget: int = MAX_READ_BYTES) -> FolderVerdict:
+    """A results folder (result.json, trace.npz): its figures recompute from its trace, and its run
+    follows `rules`. Data only, within the same bounds as a submission's evidence."""
+    reader = EvidenceReader(folder, read_budget)
+    try:
+        result = load_result(reader.read("result.json"), f"{folder}/result.json")
+        trace = load_trace(reader.read("trace.npz"), result, reader.max_file_bytes)
+    except (ValueError, OSError) as exc:
+        finding = Finding("error", "evidence", f"{folder}: {exc}")
+        return FolderVerdict([finding], ["the results folder does not read"], None)
+    findings = [] if result.files.get("trace.npz") in (None, reader.sha256("trace.npz")) else [
+        Finding("error", "evidence_hash", f"{folder}/result.json names a different trace.npz")
+    ]
+    _, problems = recompute("run", result, trace)
+    return FolderVerdict(findings + problems, check_compliance({"run": result}, rules), result)

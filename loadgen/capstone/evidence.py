@@ -33,7 +33,7 @@ from loadgen.settings.model import TestSettings
 
 MAX_RESULT_BYTES = 16 * 2**20
 
-__all__ = ["MAX_EVIDENCE_BYTES", "check_evidence_files", "check_evidence_runs", "load_result", "load_trace"]
+__all__ = ["MAX_EVIDENCE_BYTES", "check_evidence_files", "check_evidence_runs", "load_result", "load_trace", "recompute"]
 
 
 def _sides(evidence: Evidence) -> list[tuple[str, EvidenceRun]]:
@@ -110,7 +110,7 @@ def _metric_differences(stored: Mapping[str, Any], recomputed: Mapping[str, Any]
     return differences
 
 
-def _recompute(side: str, result: RunResult, trace: Trace) -> tuple[Metrics | None, list[Finding]]:
+def recompute(side: str, result: RunResult, trace: Trace) -> tuple[Metrics | None, list[Finding]]:
     """The run's metrics from its trace; errors when result.json's own metrics disagree."""
     try:
         settings = TestSettings.model_validate(result.settings_effective)
@@ -214,7 +214,7 @@ def check_evidence_runs(
             continue
         results[side] = result
         findings += _check_run_record(side, result, evidence)
-        recomputed, problems = _recompute(side, result, trace)
+        recomputed, problems = recompute(side, result, trace)
         findings += problems
         if recomputed is not None:
             findings += _check_claims(side, getattr(submission, side).metrics, recomputed, result)
