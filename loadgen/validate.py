@@ -1,9 +1,10 @@
 """`python -m loadgen.validate`: check a capstone submission.json and its evidence.
 
-The command lives in loadgen.cli.validate; this module only starts it. The validator is run inside folders someone else made, so the current folder leaves sys.path
-altogether (not only to the end, as for the other commands): a `numpy.py` or `cpuinfo.py`
-there is never imported, not even for a package that is missing from site-packages. Only the
-checkout this package itself lives in (an uninstalled run from the repository) stays.
+The command lives in loadgen.cli.validate; this module only starts it. The validator runs
+inside folders someone else made, so the current folder leaves sys.path altogether (not only
+moves to the end, as for the other commands): a `numpy.py` or `cpuinfo.py` there is never
+imported, not even for a package missing from site-packages. Only the checkout this package
+lives in (an uninstalled run from the repository) stays.
 """
 
 if __name__ == "__main__":
