@@ -183,7 +183,7 @@ class Boom:
     ("make", "reason"),
     [
         (lambda p: np.savez(p, images=np.ones((4, 3))), "expected images (or features) and labels"),
-        (lambda p: np.savez(p, images=np.full((2, 3), np.nan), labels=np.zeros(2)), "images holds 6 NaN or infinite values"),
+        (lambda p: np.savez(p, images=np.full((2, 3), np.nan), labels=np.zeros(2)), "holds 6 NaN or infinite"),
         (lambda p: np.savez(p, images=np.ones((2, 3)), labels=np.array([0, -1])), "labels range over [-1, 0]"),
         (lambda p: np.savez(p, images=np.ones((2, 3)), labels=np.zeros(3)), "labels have shape (3,); expected (2,)"),
         (lambda p: np.savez(p, images=np.ones(3), labels=np.zeros(3)), "expected (N, ...) with N >= 1"),
