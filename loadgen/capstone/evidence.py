@@ -33,7 +33,9 @@ from loadgen.settings.model import TestSettings
 
 MAX_RESULT_BYTES = 16 * 2**20
 
-__all__ = ["MAX_EVIDENCE_BYTES", "check_evidence_files", "check_evidence_runs", "load_result", "load_trace", "recompute"]
+__all__ = [
+    "MAX_EVIDENCE_BYTES", "check_evidence_files", "check_evidence_runs", "load_result", "load_trace", "recompute",
+]
 
 
 def _sides(evidence: Evidence) -> list[tuple[str, EvidenceRun]]:
