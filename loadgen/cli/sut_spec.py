@@ -2,7 +2,13 @@
 
 `attr` may name an object with the SUT protocol or a factory (a function or class) that
 returns one; a module given alone means its `make_sut` factory. Errors say what is
-missing, so a user's first try at wrapping a model tells them what to add.
+missing, so a user's first try at wrapping a model tells them what to add. A bare model
+object runs over TinyDigits, or over `--dataset FILE` (sut.datasets).
+
+The file's folder (and, for a module spec, the current folder) goes on sys.path after
+site-packages: the user's own modules import by name, but a folder there named like an
+installed package (a clone of the course named `tinytorch`) does not shadow it; when such
+a folder is all there is, the failed import says so in one line.
 """
 
 from __future__ import annotations
