@@ -32,11 +32,11 @@ from loadgen.analysis.stats import (
     EFFICIENCY_FORMULA,
     SPEEDUP_FORMULA,
     efficiency_score,
-    ratio_interval,
 )
 from loadgen.benchmark.runner import Benchmark, run_benchmark
 from loadgen.capstone import SubmissionVerdict, judge_submission
 from loadgen.capstone.building import build_evidence, build_submission
+from loadgen.capstone.course import MEDIAN_RESAMPLES, median_speedup_interval
 from loadgen.capstone.schema import Finding, load_submission
 from loadgen.cli.common import ExitCode, print_error, settings_from_args, sut_kwargs
 from loadgen.cli.progress import progress_bar
@@ -56,8 +56,6 @@ SIDES = ("baseline", "optimized")
 SUBMISSION_MODE = Mode.SubmissionRun
 SUBMISSION_SCENARIO = Scenario.SingleStream
 FACT_KEYS = ("parameter_count", "model_size_mb")
-MEDIAN_RESAMPLES = 999
-"""Bootstrap resamples for the median speedup's interval: a second or two on 2 x 1,000 latencies."""
 
 EPILOG = """\
 examples:
@@ -299,20 +297,15 @@ def render_report(submission: Mapping[str, Any], findings: Sequence[Finding], co
     return "\n".join(lines)
 
 
-def median_speedup_interval(baseline: Benchmark, optimized: Benchmark) -> dict[str, Any]:
-    """A bootstrap interval for the harness's speedup of medians, over both runs' query latencies."""
-    latencies = [query_latencies_ns(run.trace, Scenario.SingleStream).astype(float) for run in (baseline, optimized)]
-    try:
-        estimate = ratio_interval(
-            latencies[0], latencies[1], higher_is_better=False, statistic="median", n_resamples=MEDIAN_RESAMPLES
-        )
-    except ValueError:  # fewer than two latencies a side: no interval to give
-        return {}
-    if estimate.interval is None:
+def median_speedup_figures(baseline: Benchmark, optimized: Benchmark) -> dict[str, Any]:
+    """The interval of the harness's speedup of medians, from both runs' query latencies."""
+    latencies = [query_latencies_ns(run.trace, Scenario.SingleStream) for run in (baseline, optimized)]
+    interval = median_speedup_interval(latencies[0], latencies[1])
+    if interval is None:
         return {}
     return {
-        "speedup_median_interval": [estimate.interval.low, estimate.interval.high],
-        "interval_method": f"{estimate.interval.confidence:.0%} {estimate.interval.method}, medians of query latencies",
+        "speedup_median_interval": list(interval),
+        "interval_method": f"95% percentile bootstrap, {MEDIAN_RESAMPLES} resamples of each run's query latencies",
     }
 
 
@@ -375,7 +368,7 @@ def _assemble(
         list(args.techniques or []),
         args.student,
         build_evidence(path.parent, {side: evidence / side for side in runs}),
-        harness=median_speedup_interval(runs["baseline"], optimized) if optimized else None,
+        harness=median_speedup_figures(runs["baseline"], optimized) if optimized else None,
     )
     submission["division"] = args.division
     submission["evidence"] = submission.pop("evidence")  # keep the evidence block last
