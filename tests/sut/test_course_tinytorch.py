@@ -201,3 +201,24 @@ def test_a_bad_dataset_is_refused_naming_the_file_and_the_rule(tmp_path: Path, m
     with pytest.raises(SettingsError) as caught:
         load_dataset_file(target)
     assert str(caught.value).startswith(f"--dataset {target}: ") and reason in str(caught.value), str(caught.value)
+
+
+@pytest.mark.parametrize("optimized", [False, True])
+def test_the_courses_own_generate_submission_validates(course: types.SimpleNamespace, optimized: bool) -> None:
+    """Module 20's generate_submission, baseline only and baseline + optimized, as the course writes them."""
+    from loadgen.capstone import judge_submission
+
+    x_test, y_test = course.capstone.toy_data()
+    reports = []
+    for name in ("baseline_mlp", "quantized_mlp")[: 1 + optimized]:
+        report = course.capstone.BenchmarkReport(model_name=name)
+        report.benchmark_model(course.capstone.SimpleMLP(), x_test, y_test, num_runs=5)
+        reports.append(report)
+    submission = course.capstone.generate_submission(
+        reports[0], reports[1] if optimized else None, student_name="Ada", techniques_applied=["quantization"]
+    )
+    assert course.capstone.validate_submission_schema(submission) is True
+    verdict = judge_submission(submission, Path("."))
+    assert [str(f) for f in verdict.findings if f.level == "error"] == []
+    assert verdict.valid and not verdict.compliant  # no evidence: valid as in the course, not compliant
+    assert ("optimized" in submission) is optimized and ("improvements" in submission) is optimized
