@@ -47,8 +47,9 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
         benchmark = run_benchmark(sut, sut.qsl, SETTINGS, fingerprint=fingerprint)
         (folder / side).mkdir()
         benchmark.trace.save(folder / side / "trace.npz")
-        benchmark.result.files = {"trace.npz": sha256_file(folder / side / "trace.npz")}
-        (folder / side / "result.json").write_text(benchmark.result.model_dump_json(indent=2), encoding="utf-8")
+        files = {"trace.npz": sha256_file(folder / side / "trace.npz")}
+        result = benchmark.result.model_copy(update={"files": files})
+        (folder / side / "result.json").write_text(result.model_dump_json(indent=2), encoding="utf-8")
         facts = sut.model_facts() | {"accuracy": benchmark.result.accuracy.top1}  # type: ignore[union-attr]
         runs[side] = (benchmark.result, facts)
     submission = build_submission(
