@@ -23,7 +23,7 @@ from typing import Any
 
 from loadgen.engine.query import IndexQSL, QuerySampleLibrary, SystemUnderTest
 from loadgen.errors import SutLoadError
-from sut.tinytorch import TinyTorchSUT, looks_like_model, wrap_model
+from sut.tinytorch import looks_like_model, wrap_model
 
 DEFAULT_FACTORY = "make_sut"
 SUT_METHODS = ("issue_query", "flush_queries")
@@ -162,20 +162,26 @@ def build_sut(spec: str, kwargs: dict[str, Any], adapt: Adapter | None = None) -
     return obj
 
 
-def model_adapter(dataset: Path | None = None) -> Adapter:
+def model_adapter(dataset: Path | None = None, wrapped: list[object] | None = None) -> Adapter:
     """What `--sut` does with a bare model (forward / predict / __call__, no issue_query): run it over
-    `--dataset FILE` when given, else over the TinyDigits test split."""
+    `--dataset FILE` when given, else over the TinyDigits test split. Each model wrapped is appended
+    to `wrapped`, so the caller can tell a wrapped model from a SUT that brought its own data."""
 
     def adapt(obj: Any) -> SystemUnderTest | None:
-        return wrap_model(obj, dataset) if looks_like_model(obj) else None
+        if not looks_like_model(obj):
+            return None
+        if wrapped is not None:
+            wrapped.append(obj)
+        return wrap_model(obj, dataset)
 
     return adapt
 
 
 def build_model_or_sut(spec: str, kwargs: dict[str, Any], dataset: Path | None = None) -> SystemUnderTest:
     """`build_sut` with bare models wrapped; `--dataset` is refused for a SUT, which has its own data."""
-    sut = build_sut(spec, kwargs, adapt=model_adapter(dataset))
-    if dataset is not None and not isinstance(sut, TinyTorchSUT):
+    wrapped: list[object] = []
+    sut = build_sut(spec, kwargs, adapt=model_adapter(dataset, wrapped))
+    if dataset is not None and not wrapped:
         raise SutLoadError(
             f"--dataset {dataset}: {spec} is a SUT, not a bare model; a SUT brings its own data (its qsl)"
         )

@@ -112,3 +112,28 @@ def make_model():
     assert len(wrapped) == 2
     with pytest.raises(SutLoadError, match="is a model object, not a factory"):
         build_sut(f"{sut_file}:model", {"x": 1}, adapt=adapt)
+
+
+def test_dataset_is_refused_for_a_sut_that_brings_its_own_data(tmp_path: Path) -> None:
+    from loadgen.cli.sut_spec import build_model_or_sut
+
+    with pytest.raises(SutLoadError, match=r"--dataset .*x\.npz: sut\.digit_mlp is a SUT, not a bare model"):
+        build_model_or_sut("sut.digit_mlp", {}, tmp_path / "x.npz")
+
+
+def test_the_files_folder_goes_after_site_packages(tmp_path: Path) -> None:
+    import sys
+
+    from loadgen.cli.sut_spec import load_object
+
+    assert "colorsys" not in sys.modules  # imported for the first time below, from wherever sys.path says
+    (tmp_path / "numbers_model.py").write_text("import colorsys\nmodel = colorsys.__file__\n")
+    (tmp_path / "colorsys.py").write_text("raise RuntimeError('the folder shadowed the standard library')\n")
+    try:
+        assert load_object(f"{tmp_path / 'numbers_model.py'}:model") != str(tmp_path / "colorsys.py")
+        assert sys.path.index(str(tmp_path.resolve())) > max(
+            index for index, entry in enumerate(sys.path) if "site-packages" in entry
+        )
+    finally:
+        sys.path.remove(str(tmp_path.resolve()))
+        sys.modules.pop("colorsys", None)
