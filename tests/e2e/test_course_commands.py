@@ -15,7 +15,11 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 REPLICA = REPO / "tests" / "replica"
-SHORT = ["--set", "min_duration_ms=200", "--set", "min_query_count=50", "--set", "warmup_ms=0", "--no-progress"]
+SHORT = [
+    "--set", "min_duration_ms=200", "--set", "min_query_count=50", "--set", "warmup_ms=0", "--no-progress",
+    "--set", "single_stream_expected_latency_ns=20000", "--set", "offline_expected_qps=2000000",
+]
+"""A short run sized in advance: on a busy machine a pilot can size a schedule that ends before min_duration."""
 EXIT_USAGE, EXIT_INVALID = 2, 3
 STUDENT = '''
 """A student's capstone file: the course's own classes, the shipped trained weights."""
@@ -151,12 +155,16 @@ def test_a_clone_of_the_course_named_tinytorch_is_named_not_a_traceback(student:
     (clone / "datasets").mkdir(parents=True)
     (clone / "README.md").write_text("a clone of the course, not the package\n", encoding="utf-8")
     (tmp_path / "capstone.py").write_text((student / "capstone.py").read_text(encoding="utf-8"), encoding="utf-8")
-    alone = python_m("loadgen.run", "--sut", "capstone.py:model", *SHORT, cwd=tmp_path, course=False)
+    alone = python_m("loadgen.run", "--scenario", "single_stream", "--sut", "capstone.py:model", *SHORT, cwd=tmp_path,
+                     course=False)
     assert alone.returncode == EXIT_USAGE, alone.stdout + alone.stderr
     [line] = alone.stderr.splitlines()
     assert line.startswith("error: --sut capstone.py: importing it failed: ImportError: cannot import name 'Linear'")
     assert f"the folder {clone} is not the course's package but shadows it" in line
-    installed = python_m("loadgen.run", "--sut", "capstone.py:model", *SHORT, "--output", "out", cwd=tmp_path)
+    installed = python_m(
+        "loadgen.run", "--scenario", "single_stream", "--sut", "capstone.py:model", *SHORT, "--output", "out",
+        cwd=tmp_path,
+    )
     assert installed.returncode == 0, installed.stdout + installed.stderr  # the installed course wins over the folder
 
 
