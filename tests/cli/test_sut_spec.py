@@ -122,18 +122,22 @@ def test_dataset_is_refused_for_a_sut_that_brings_its_own_data(tmp_path: Path) -
 
 
 def test_the_files_folder_goes_after_site_packages(tmp_path: Path) -> None:
+    """A module beside the user's file named like an installed one does not shadow it."""
     import sys
 
     from loadgen.cli.sut_spec import load_object
 
-    assert "colorsys" not in sys.modules  # imported for the first time below, from wherever sys.path says
-    (tmp_path / "numbers_model.py").write_text("import colorsys\nmodel = colorsys.__file__\n")
-    (tmp_path / "colorsys.py").write_text("raise RuntimeError('the folder shadowed the standard library')\n")
+    installed, student = tmp_path / "site-packages", tmp_path / "student"
+    installed.mkdir()
+    student.mkdir()
+    (installed / "shadowed_pkg_a1.py").write_text("WHO = 'installed'\n")
+    (student / "shadowed_pkg_a1.py").write_text("WHO = 'the student folder'\n")
+    (student / "mine.py").write_text("import shadowed_pkg_a1\nmodel = shadowed_pkg_a1.WHO\n")
+    sys.path.append(str(installed))
     try:
-        assert load_object(f"{tmp_path / 'numbers_model.py'}:model") != str(tmp_path / "colorsys.py")
-        assert sys.path.index(str(tmp_path.resolve())) > max(
-            index for index, entry in enumerate(sys.path) if "site-packages" in entry
-        )
+        assert load_object(f"{student / 'mine.py'}:model") == "installed"
+        assert sys.path.index(str(student.resolve())) > sys.path.index(str(installed))
     finally:
-        sys.path.remove(str(tmp_path.resolve()))
-        sys.modules.pop("colorsys", None)
+        sys.path.remove(str(installed))
+        sys.path.remove(str(student.resolve()))
+        sys.modules.pop("shadowed_pkg_a1", None)
