@@ -150,7 +150,8 @@ def run_benchmark(
             effective, chosen, warmup_queries, record = _performance(sut, qsl, settings, loaded, clock, observer)
     error_text = str(record.error) if record.error else None
     metrics = compute_metrics(record.trace, effective) if mode is not Mode.AccuracyOnly else None
-    validity = judge(metrics, effective, error_text, accuracy_problems(accuracy) if accuracy else None)
+    problems = accuracy_problems(accuracy) if accuracy else None
+    validity = judge(metrics, effective, error_text, problems, record.failed_samples)
     result = RunResult(
         tool=tool_version(),
         started_at=started_at,
@@ -163,6 +164,7 @@ def run_benchmark(
         checks=validity.checks,
         stop_reason=record.stop_reason,
         error=error_text,
+        failed_samples=record.failed_samples,
         metrics=metrics,
         accuracy=score(accuracy, qsl) if accuracy else None,
         model=model_facts(sut),
