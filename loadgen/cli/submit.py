@@ -23,7 +23,6 @@ import json
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +46,7 @@ from loadgen.engine.query import SystemUnderTest
 from loadgen.errors import Interrupted, LoadgenError, SettingsError
 from loadgen.machine.fingerprint import collect_fingerprint
 from loadgen.results.folder import write_outputs
+from loadgen.settings.layers import shipped_file
 from loadgen.settings.model import Mode, Scenario, TestSettings
 from reports.summary import format_ns, render_console
 from sut.tinytorch import model_facts as tinytorch_model_facts
@@ -115,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def rules_path() -> Path:
     """The shipped capstone rule set."""
-    return Path(str(resources.files("scenarios").joinpath(RULES_FILE)))
+    return shipped_file(RULES_FILE)
 
 
 def capstone_settings(args: argparse.Namespace) -> TestSettings:
@@ -240,7 +240,7 @@ def render_report(submission: Mapping[str, Any], findings: Sequence[Finding]) ->
     who = f" for {submission['student_name']!r}" if submission.get("student_name") else ""
     lines = [f"capstone submission{who} ({submission.get('division', 'closed')} division, SingleStream):"]
     lines.append(f"  {'':18}{'baseline':<{width}}optimized")
-    lines += [f"  {label:18}{str(b):<{width}}{o}" for label, b, o in rows]
+    lines += [f"  {label:18}{b!s:<{width}}{o}" for label, b, o in rows]
     improvements = submission["improvements"]
     basis = latency_basis(base, opt)
     lines.append("improvements:")
