@@ -99,3 +99,11 @@ def faulty_server() -> Iterator[RunningServer]:
     server = RunningServer([sys.executable, str(HERE / "faulty_server.py")], env=env)
     yield server
     server.stop()
+
+
+@pytest.fixture
+def fresh_faulty_server() -> Iterator[RunningServer]:
+    """A faulty server of the test's own, which the test may stop (kill) itself."""
+    server = RunningServer([sys.executable, str(HERE / "faulty_server.py")])
+    yield server
+    server.stop()
