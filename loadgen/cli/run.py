@@ -15,13 +15,13 @@ from pathlib import Path
 
 from loadgen.benchmark.peak import run_find_peak
 from loadgen.benchmark.runner import Benchmark, run_benchmark
-from loadgen.cli.common import ExitCode, settings_from_args, sut_kwargs
+from loadgen.cli.common import ExitCode, print_error, settings_from_args, sut_kwargs
 from loadgen.cli.progress import progress_bar
 from loadgen.cli.repeat import run_repeated
 from loadgen.cli.sut_spec import build_sut, qsl_for
 from loadgen.engine.query import SystemUnderTest
 from loadgen.errors import Interrupted, LoadgenError, RunAborted, SettingsError
-from loadgen.results.folder import default_output, write_outputs
+from loadgen.results.folder import concluded, default_output, write_outputs
 from loadgen.settings.model import Mode, settings_schema
 from reports.summary import render_console
 from sut.tinytorch import looks_like_model, wrap_model_over_tinydigits
@@ -140,15 +140,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             benchmark = run_benchmark(sut, qsl, settings, observer=observer)
     except LoadgenError as exc:
-        for line in str(exc).splitlines():
-            print(f"error: {line}", file=sys.stderr)
+        print_error(exc)
         return ExitCode.USAGE
-    output = args.output or default_output(settings.scenario)
+    output = args.output or default_output(settings.scenario.value)
+    benchmark = concluded(benchmark, args.trace)
     write_outputs(benchmark, output, args.trace)
     print(render_console(benchmark.result))
     print(f"results: {output}")
     if benchmark.error is not None:
-        print(f"error: {benchmark.error}", file=sys.stderr)
+        print_error(benchmark.error)
     return exit_code(benchmark)
 
 
@@ -160,8 +160,7 @@ def _run_repeated(args: argparse.Namespace, argv: list[str]) -> int:
             raise SettingsError([f"--runs {args.runs}: allowed: a whole number >= 1"])
         settings = settings_from_args(args)
     except LoadgenError as exc:
-        for line in str(exc).splitlines():
-            print(f"error: {line}", file=sys.stderr)
+        print_error(exc)
         return ExitCode.USAGE
-    output = args.output or default_output(settings.scenario)
+    output = args.output or default_output(settings.scenario.value)
     return run_repeated(argv, args.runs, output, main if args.in_process else None)
