@@ -49,9 +49,11 @@ def ours_child(url: str, rate: float, seconds: float) -> dict[str, Any]:
     from sut.network import make_sut
 
     sut = make_sut(url=url, samples=1024, max_in_flight=256, timeout_s=30.0)
-    settings = TestSettings(
-        scenario="Server", server_target_qps=rate, min_duration_ms=int(seconds * 1000), min_query_count=1,
-        warmup_ms=200, server_target_latency_ns=10**10, sample_timeout_ms=60_000,
+    settings = TestSettings.model_validate(
+        {
+            "scenario": "Server", "server_target_qps": rate, "min_duration_ms": int(seconds * 1000),
+            "min_query_count": 1, "warmup_ms": 200, "server_target_latency_ns": 10**10, "sample_timeout_ms": 60_000,
+        }
     )
     cpu0 = os.times()
     result = run_benchmark(sut, sut.qsl, settings, fingerprint={}).result

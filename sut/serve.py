@@ -14,9 +14,11 @@ Routes (aiohttp's server, bound to 127.0.0.1 unless --host says otherwise):
   protocol reports no token in between), so a client measures the SUT's TTFT and TPOT.
 
 Each request becomes a sample of the served SUT's own QSL (it reads its own data, as in
-process: features sent along are not used); with --max-batch N, requests that arrive within
---max-wait-ms are issued as one batch of up to N. The SUT is called from one issue thread,
-so a slow issue_query never stalls the server, and answers come back from any thread.
+process: features sent along are not used; an index past the QSL's end wraps around);
+with --max-batch N, requests that arrive within --max-wait-ms are issued as one batch of
+up to N. The SUT is called on the server's loop (no thread hop), or with --issue-thread
+from a thread of its own, so a SUT that computes long inside issue_query never stalls the
+server; answers may come back from any thread.
 """
 
 from __future__ import annotations
@@ -97,6 +99,14 @@ class ServedBatch(SampleBatch):
         self.indices = indices
         self._pending = pending
         self._loop = loop
+        self._loop_thread = threading.get_ident()  # batches are made on the loop's thread
+
+    def _settle(self, future: asyncio.Future[Any], value: Any = None, error: BaseException | None = None) -> None:
+        """Settle a request's future: at once on the loop's thread, else through the loop."""
+        if threading.get_ident() == self._loop_thread:
+            _settle(future, value, error)
+        else:
+            self._loop.call_soon_threadsafe(_settle, future, value, error)
 
     @property
     def keeps_responses(self) -> bool:
@@ -114,23 +124,30 @@ class ServedBatch(SampleBatch):
 
     def first_token(self, ids: Any = None) -> None:
         for position in self._positions(ids):
-            self._loop.call_soon_threadsafe(_settle, self._pending[position].first)
+            self._settle(self._pending[position].first)
 
-    def complete(self, ids: Any = None, response_sizes: Any = None, responses: Any = None, n_tokens: Any = None) -> None:
+    def complete(
+        self, ids: Any = None, response_sizes: Any = None, responses: Any = None, n_tokens: Any = None
+    ) -> None:
         for k, position in enumerate(self._positions(ids)):
             answer = (_pick(responses, k), _pick(n_tokens, k))
-            self._loop.call_soon_threadsafe(_settle, self._pending[position].done, answer)
+            self._settle(self._pending[position].done, answer)
 
     def fail(self, ids: Any = None, reason: str = "failed") -> None:
         for position in self._positions(ids):
-            self._loop.call_soon_threadsafe(_settle, self._pending[position].done, None, SampleFailure(reason))
+            self._settle(self._pending[position].done, None, SampleFailure(reason))
 
 
 class Batcher:
     """Collects requests into batches (up to max_batch, waiting at most max_wait_s for more)
-    and issues them to the SUT from one issue thread."""
+    and issues them to the SUT: on the loop's thread (no thread hop: best for SUTs that
+    answer quickly or from threads of their own), or from one issue thread of its own
+    (`issue_thread`: for SUTs whose issue_query computes for long)."""
 
-    def __init__(self, sut: SystemUnderTest, loop: asyncio.AbstractEventLoop, max_batch: int, max_wait_s: float):
+    def __init__(
+        self, sut: SystemUnderTest, loop: asyncio.AbstractEventLoop, max_batch: int, max_wait_s: float,
+        issue_thread: bool = False,
+    ) -> None:
         self.sut = sut
         self.loop = loop
         self.max_batch = max_batch
@@ -138,9 +155,10 @@ class Batcher:
         self._waiting: list[Pending] = []
         self._timer: asyncio.TimerHandle | asyncio.Handle | None = None
         self._ids = itertools.count(1)
-        self._issues: queue.SimpleQueue[ServedBatch | None] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._issue_forever, name="serve-issue", daemon=True)
-        self._thread.start()
+        self._issues: queue.SimpleQueue[ServedBatch | None] | None = None
+        if issue_thread:
+            self._issues = queue.SimpleQueue()
+            threading.Thread(target=self._issue_forever, name="serve-issue", daemon=True).start()
 
     def submit(self, index: int) -> Pending:
         """A request for sample `index`; it is issued with the batch it falls into."""
@@ -165,17 +183,26 @@ class Batcher:
             next(self._ids)
         ids = np.arange(first, first + len(waiting), dtype=np.int64)
         indices = np.fromiter((p.index for p in waiting), dtype=np.int64, count=len(waiting))
-        self._issues.put(ServedBatch(ids, indices, waiting, self.loop))
+        batch = ServedBatch(ids, indices, waiting, self.loop)
+        if self._issues is None:
+            self._issue(batch)
+        else:
+            self._issues.put(batch)
+
+    def _issue(self, batch: ServedBatch) -> None:
+        try:
+            self.sut.issue_query(batch)
+        except Exception as exc:  # a SUT that raises answers 500, the server goes on
+            batch.fail(reason=f"the SUT raised {type(exc).__name__}: {exc}")
 
     def _issue_forever(self) -> None:
+        assert self._issues is not None
         while (batch := self._issues.get()) is not None:
-            try:
-                self.sut.issue_query(batch)
-            except Exception as exc:  # a SUT that raises answers 500, the server goes on
-                batch.fail(reason=f"the SUT raised {type(exc).__name__}: {exc}")
+            self._issue(batch)
 
     def stop(self) -> None:
-        self._issues.put(None)
+        if self._issues is not None:
+            self._issues.put(None)
 
 
 def _output(response: Any) -> Any:
@@ -194,7 +221,9 @@ async def _json(request: web.Request) -> Any:
     try:
         return await request.json()
     except ValueError:
-        raise web.HTTPBadRequest(text=json.dumps({"error": "the body is not JSON"}), content_type="application/json")
+        raise web.HTTPBadRequest(
+            text=json.dumps({"error": "the body is not JSON"}), content_type="application/json"
+        ) from None
 
 
 class ModelServer:
@@ -227,13 +256,14 @@ class ModelServer:
         return web.json_response({"status": "ready", "sut": self.sut.name, "samples": self.qsl.total_sample_count})
 
     def _index(self, value: Any) -> int:
-        total = self.qsl.total_sample_count
-        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < total:
+        """The served sample for a request's index: indices past the QSL wrap around, so a
+        client with more samples than this SUT still gets answers."""
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise web.HTTPBadRequest(
-                text=json.dumps({"error": f"sample index {value!r}: allowed: 0 to {total - 1}"}),
+                text=json.dumps({"error": f"sample index {value!r}: allowed: a whole number >= 0"}),
                 content_type="application/json",
             )
-        return value
+        return value % self.qsl.total_sample_count
 
     async def _answer(self, index: int) -> tuple[Any, int | None]:
         return await self.batcher.submit(index).done
@@ -279,7 +309,8 @@ class ModelServer:
         stream = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
         await stream.prepare(request)
         chunk = sse(token_chunk(chat, self.model_name))
-        await asyncio.wait([pending.first, pending.done], return_when=asyncio.FIRST_COMPLETED)
+        either: list[asyncio.Future[Any]] = [pending.first, pending.done]
+        await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
         sent = 0
         if pending.first.done():
             await stream.write(chunk)
@@ -350,10 +381,17 @@ def build_parser() -> argparse.ArgumentParser:
                         help="keyword argument for the SUT factory (repeatable)")
     parser.add_argument("--samples", type=int, default=1024, help="QSL size for SUTs without a qsl (default 1024)")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0: any free port)")
+    parser.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0: any free port)"
+    )
     parser.add_argument("--max-batch", type=int, default=1, help="dynamic batching: samples per SUT call at most")
     parser.add_argument("--max-wait-ms", type=float, default=0.0,
                         help="dynamic batching: how long a request waits for others to join its batch")
+    parser.add_argument(
+        "--issue-thread", action="store_true",
+        help="call the SUT's issue_query from a thread of its own (for SUTs that compute inside it for long; "
+        "by default it is called on the server's loop, which saves a thread hop per batch)",
+    )
     parser.add_argument("--model-name", default="sut", help="the model name of the KServe and OpenAI routes")
     return parser
 
@@ -365,7 +403,7 @@ def _model_as_sut(obj: object) -> SystemUnderTest | None:
 async def serve(args: argparse.Namespace, sut: SystemUnderTest, qsl: QuerySampleLibrary) -> None:
     """Run until SIGINT or SIGTERM; prints the address once it accepts connections."""
     loop = asyncio.get_running_loop()
-    batcher = Batcher(sut, loop, args.max_batch, args.max_wait_ms / 1000)
+    batcher = Batcher(sut, loop, args.max_batch, args.max_wait_ms / 1000, args.issue_thread)
     server = ModelServer(sut, qsl, args.model_name, batcher)
     runner = web.AppRunner(server.app(), access_log=None, handle_signals=False)
     await runner.setup()

@@ -16,9 +16,11 @@ stored in the SUT's name or in any message, so result.json and the logs never ho
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
 import threading
 import urllib.parse
+import weakref
 from collections.abc import AsyncIterator, Coroutine
 from typing import Any
 
@@ -99,6 +101,7 @@ class HttpClientSUT:
         except BaseException:
             self.close()
             raise
+        atexit.register(_close_at_exit, weakref.ref(self))  # no half-closed sockets at interpreter exit
 
     def _call(self, coroutine: Coroutine[Any, Any, Any], timeout_s: float | None = None) -> Any:
         """Run a coroutine on the client's loop and wait for it (set-up and shutdown only)."""
@@ -195,6 +198,12 @@ class HttpClientSUT:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _close_at_exit(ref: weakref.ref[HttpClientSUT]) -> None:
+    sut = ref()
+    if sut is not None:
+        sut.close()
 
 
 async def _lines(content: aiohttp.StreamReader) -> AsyncIterator[bytes]:

@@ -53,7 +53,8 @@ def test_kserve_accuracy_over_http_matches_the_model_in_process(digit_server: An
     sut = make_sut(url=f"{digit_server.url}/v2/models/sut/infer", dataset="tinydigits")
     remote = run(sut, "Offline", mode="AccuracyOnly").result
     local_sut = make_digit_mlp()
-    local = run_benchmark(local_sut, local_sut.qsl, TestSettings(scenario="Offline", mode="AccuracyOnly"), fingerprint={})
+    accuracy = TestSettings(scenario="Offline", mode="AccuracyOnly")
+    local = run_benchmark(local_sut, local_sut.qsl, accuracy, fingerprint={})
     assert remote.accuracy is not None and local.result.accuracy is not None
     assert remote.accuracy.completed == remote.accuracy.samples == 200
     assert remote.accuracy.top1 == local.result.accuracy.top1
