@@ -15,9 +15,6 @@ from pathlib import Path
 
 import pytest
 
-if os.environ.get("CI") != "true":
-    pytest.importorskip("aiohttp", reason="the network SUT needs the http extra (aiohttp)")
-
 HERE = Path(__file__).parent
 REPO = HERE.parents[2]
 START_TIMEOUT_S = 60.0
