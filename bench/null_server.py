@@ -1,6 +1,6 @@
 """A loopback null server for the network benchmarks: answers every POST at once with `{}`.
 
-    python -m bench.null_server --port 0     # prints "listening on http://127.0.0.1:PORT"
+    python -m bench.null_server --port 0     # prints "null server on http://127.0.0.1:PORT"
 
 It does no work, so what a client measures against it is the client's own cost (and
 the loopback's). aiohttp's server, one process, no access log.
@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
 from collections.abc import Sequence
 
 from aiohttp import web
+
+from sut.serve import serve_until_signalled
 
 _BODY = b"{}"
 
@@ -27,22 +28,10 @@ async def health(request: web.Request) -> web.Response:
     return web.Response(body=_BODY, content_type="application/json")
 
 
-async def serve(host: str, port: int) -> None:
-    app = web.Application()
-    app.add_routes([web.post("/{tail:.*}", answer), web.get("/{tail:.*}", health)])
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
-    await runner.setup()
-    await web.TCPSite(runner, host, port, backlog=4096).start()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    bound_host, bound_port = runner.addresses[0][:2]
-    print(f"listening on http://{bound_host}:{bound_port}", flush=True)
-    try:
-        await stop.wait()
-    finally:
-        await runner.cleanup()
+def app() -> web.Application:
+    application = web.Application()
+    application.add_routes([web.post("/{tail:.*}", answer), web.get("/{tail:.*}", health)])
+    return application
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -50,7 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args(argv)
-    asyncio.run(serve(args.host, args.port))
+    asyncio.run(serve_until_signalled(app(), args.host, args.port, "null server"))
     return 0
 
 

@@ -400,25 +400,32 @@ def _model_as_sut(obj: object) -> SystemUnderTest | None:
     return wrap_model_over_tinydigits(obj) if looks_like_model(obj) else None
 
 
-async def serve(args: argparse.Namespace, sut: SystemUnderTest, qsl: QuerySampleLibrary) -> None:
-    """Run until SIGINT or SIGTERM; prints the address once it accepts connections."""
+async def serve_until_signalled(app: web.Application, host: str, port: int, banner: str) -> None:
+    """Serve `app` until SIGINT or SIGTERM; prints `banner` and the address once it accepts
+    connections (port 0: the one the OS chose), so a parent process can read where it is."""
     loop = asyncio.get_running_loop()
-    batcher = Batcher(sut, loop, args.max_batch, args.max_wait_ms / 1000, args.issue_thread)
-    server = ModelServer(sut, qsl, args.model_name, batcher)
-    runner = web.AppRunner(server.app(), access_log=None, handle_signals=False)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
-    site = web.TCPSite(runner, args.host, args.port, backlog=1024)
-    await site.start()
+    await web.TCPSite(runner, host, port, backlog=1024).start()
     stop = asyncio.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    host, port = runner.addresses[0][:2]
-    print(f"sut.serve: {sut.name} on http://{host}:{port} (GET /health)", flush=True)
+    bound_host, bound_port = runner.addresses[0][:2]
+    print(f"{banner} on http://{bound_host}:{bound_port} (GET /health)", flush=True)
     try:
         await stop.wait()
     finally:
-        batcher.stop()
         await runner.cleanup()
+
+
+async def serve(args: argparse.Namespace, sut: SystemUnderTest, qsl: QuerySampleLibrary) -> None:
+    """Serve the SUT until SIGINT or SIGTERM."""
+    batcher = Batcher(sut, asyncio.get_running_loop(), args.max_batch, args.max_wait_ms / 1000, args.issue_thread)
+    try:
+        app = ModelServer(sut, qsl, args.model_name, batcher).app()
+        await serve_until_signalled(app, args.host, args.port, f"sut.serve: {sut.name}")
+    finally:
+        batcher.stop()
 
 
 def print_error(message: object) -> None:
