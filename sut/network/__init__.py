@@ -54,7 +54,7 @@ def make_sut(
     model: str | None = None,
     headers: Any = None,
     api_key_env: str | None = None,
-    timeout_s: float = 30.0,
+    timeout_s: float = 5.0,
     max_in_flight: int = 128,
     dataset: str | None = None,
     samples: int = 256,
@@ -68,7 +68,8 @@ def make_sut(
 
     protocol: auto (from the URL's path), json, openai-completions, openai-chat, kserve;
     headers: a TOML table of extra headers; api_key_env: the environment variable holding an
-    API key, sent as `Authorization: Bearer` (never logged); timeout_s: per request;
+    API key, sent as `Authorization: Bearer` (never logged); timeout_s: per request (default 5 s,
+    under the harness's sample_timeout_ms of 10 s, so a hung server fails samples as timeouts);
     max_in_flight: requests outstanding at most (the connection pool's size);
     dataset: a JSONL file of prompts (OpenAI protocols) or `tinydigits` (features for json and
     kserve, with labels for accuracy mode); samples / prompt_words: the generated prompts or

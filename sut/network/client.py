@@ -72,7 +72,7 @@ class HttpClientSUT:
         protocol: WireProtocol,
         qsl: RequestQSL,
         headers: dict[str, str] | None = None,
-        timeout_s: float = 30.0,
+        timeout_s: float = 5.0,
         max_in_flight: int = 128,
         name: str | None = None,
     ) -> None:
