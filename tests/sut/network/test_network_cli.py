@@ -42,11 +42,14 @@ def test_server_scenario_over_http_against_sut_serve_is_valid(digit_server: Any,
     assert result["sut_name"] == f"HTTP json {digit_server.url}/infer"
 
 
-def test_http_errors_end_the_run_invalid_with_counts_in_summary_and_result(faulty_server: Any, tmp_path: Path) -> None:
+def test_http_errors_end_the_run_invalid_with_counts_and_the_api_key_is_never_written(
+    faulty_server: Any, tmp_path: Path
+) -> None:
     done = loadgen_run(
         "--scenario", "offline", "--sut", "sut.network", "--sut-arg", f"url={faulty_server.url}/status/503",
-        "--set", "offline_expected_qps=1", "--set", "min_query_count=30", "--set", "min_duration_ms=100",
-        "--set", "warmup_ms=0", "--output", str(tmp_path),
+        "--sut-arg", "api_key_env=MY_SERVER_KEY", "--set", "offline_expected_qps=1", "--set", "min_query_count=30",
+        "--set", "min_duration_ms=100", "--set", "warmup_ms=0", "--output", str(tmp_path),
+        env={**os.environ, "MY_SERVER_KEY": KEY},
     )
     assert done.returncode == 3, done.stdout + done.stderr
     reason = "30 of 30 samples failed: 30 HTTP 503"
@@ -54,17 +57,6 @@ def test_http_errors_end_the_run_invalid_with_counts_in_summary_and_result(fault
     assert reason in (tmp_path / "mlperf_log_summary.txt").read_text()
     result = json.loads((tmp_path / "result.json").read_text())
     assert result["failed_samples"] == {"HTTP 503": 30} and reason in result["invalid_reasons"]
-
-
-def test_the_api_key_is_sent_but_never_written(faulty_server: Any, tmp_path: Path) -> None:
-    env = {**os.environ, "MY_SERVER_KEY": KEY}
-    done = loadgen_run(
-        "--scenario", "offline", "--sut", "sut.network", "--sut-arg", f"url={faulty_server.url}/auth",
-        "--sut-arg", "api_key_env=MY_SERVER_KEY", "--set", "offline_expected_qps=1", "--set", "min_query_count=30",
-        "--set", "min_duration_ms=100", "--set", "warmup_ms=0", "--output", str(tmp_path), env=env,
-    )
-    result = json.loads((tmp_path / "result.json").read_text())
-    assert result["failed_samples"] == {}, done.stdout  # the server took the key
     assert KEY not in done.stdout + done.stderr
     for path in tmp_path.iterdir():
         assert KEY.encode() not in path.read_bytes(), path.name
@@ -83,10 +75,7 @@ def test_an_unreachable_server_is_refused_before_anything_runs(tmp_path: Path) -
     assert not (tmp_path / "out").exists()
 
 
-def test_sut_serve_refuses_a_bad_sut_spec_and_a_taken_port(digit_server: Any) -> None:
-    bad = subprocess.run([sys.executable, "-m", "sut.serve", "--sut", "no_such_module"], cwd=REPO,
-                         capture_output=True, text=True, timeout=60)
-    assert bad.returncode == 2 and "error: --sut no_such_module: module not found" in bad.stderr
+def test_sut_serve_refuses_a_taken_port(digit_server: Any) -> None:
     port = digit_server.url.rsplit(":", 1)[1]
     taken = subprocess.run([sys.executable, "-m", "sut.serve", "--sut", "sut.null", "--port", port], cwd=REPO,
                            capture_output=True, text=True, timeout=60)

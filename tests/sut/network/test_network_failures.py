@@ -69,6 +69,13 @@ def test_a_valid_stream_counts_its_usage_tokens(faulty_server: Any) -> None:
     assert benchmark.trace.token_count.tolist() == [3] * SAMPLES
 
 
+def test_the_api_key_comes_from_the_environment(faulty_server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TINYPERF_TEST_KEY", "sk-test-0123456789abcdef")  # the faulty server's key
+    sut = make_sut(url=f"{faulty_server.url}/auth", api_key_env="TINYPERF_TEST_KEY", samples=SAMPLES)
+    assert "sk-test" not in sut.name
+    assert run(sut).result.failed_samples == {}
+
+
 def test_an_unset_api_key_variable_is_refused_by_name(faulty_server: Any) -> None:
     with pytest.raises(SutLoadError, match="api_key_env=TINYPERF_UNSET_KEY: that environment variable is not set"):
         make_sut(url=f"{faulty_server.url}/auth", api_key_env="TINYPERF_UNSET_KEY")
