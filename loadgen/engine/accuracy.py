@@ -10,7 +10,7 @@ carries `labels` (one class per sample index).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -29,6 +29,8 @@ class AccuracyRecord:
     completed: int
     responses: dict[int, object]
     error: RunAborted | None
+    failed_samples: dict[str, int] = field(default_factory=dict)
+    """Samples the SUT reported failed (SampleBatch.fail), per reason; not in `completed`."""
 
 
 def query_size(settings: TestSettings, loaded: int) -> int:
@@ -66,4 +68,6 @@ def run_accuracy(
         error = exc
     responses = loop.recorder.responses
     assert responses is not None
-    return AccuracyRecord(sample_index=order, completed=loop.recorder.completed, responses=responses, error=error)
+    failures = dict(loop.recorder.failures)
+    completed = loop.recorder.completed - sum(failures.values())  # the recorder counts failures as answered
+    return AccuracyRecord(order, completed, responses, error, failures)

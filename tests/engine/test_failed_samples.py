@@ -104,3 +104,12 @@ class FailsThenCompletes:
 def test_completing_a_failed_sample_is_a_protocol_breach() -> None:
     benchmark = run(FailsThenCompletes(), "SingleStream")
     assert benchmark.error is not None and "completed sample id 1 twice" in str(benchmark.error)
+
+
+def test_failures_in_the_accuracy_pass_make_it_invalid_and_are_not_counted_as_answered() -> None:
+    settings = TestSettings(scenario="Offline", mode="AccuracyOnly", **FAST)
+    result = run_benchmark(FailingSUT(), IndexQSL(64), settings, fingerprint={}).result
+    assert result.accuracy is not None and not result.valid
+    failed = sum(1 for i in range(64) if i % 4 == 0 or i % 7 == 0)
+    assert result.accuracy.completed == 64 - failed
+    assert any(reason.startswith(f"accuracy run: {failed} of 64 samples failed") for reason in result.invalid_reasons)
