@@ -142,6 +142,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     (output / "verification.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))
     print(f"results: {output} ({', '.join([name + '/' for name in outcome.runs] + ['verification.txt'])})")
-    if outcome.aborted is not None:
+    if outcome.aborted is not None and outcome.aborted.error is not None:
         print_error(outcome.aborted.error)
     return outcome_exit_code(outcome)
