@@ -39,8 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     args = parser.parse_args(argv)
-    asyncio.run(serve_until_signalled(app(), args.host, args.port, "null server"))
-    return 0
+    return 128 + asyncio.run(serve_until_signalled(app(), args.host, args.port, "null server"))
 
 
 if __name__ == "__main__":

@@ -400,30 +400,35 @@ def _model_as_sut(obj: object) -> SystemUnderTest | None:
     return wrap_model_over_tinydigits(obj) if looks_like_model(obj) else None
 
 
-async def serve_until_signalled(app: web.Application, host: str, port: int, banner: str) -> None:
-    """Serve `app` until SIGINT or SIGTERM; prints `banner` and the address once it accepts
-    connections (port 0: the one the OS chose), so a parent process can read where it is."""
+async def serve_until_signalled(app: web.Application, host: str, port: int, banner: str) -> int:
+    """Serve `app` until SIGINT or SIGTERM (returned); prints `banner` and the address once it
+    accepts connections (port 0: the one the OS chose), so a parent process can read where it is."""
     loop = asyncio.get_running_loop()
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     await web.TCPSite(runner, host, port, backlog=1024).start()
-    stop = asyncio.Event()
+    stopped: asyncio.Future[int] = loop.create_future()
+
+    def stop(signum: int) -> None:
+        if not stopped.done():
+            stopped.set_result(signum)
+
     for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
+        loop.add_signal_handler(signum, stop, signum)
     bound_host, bound_port = runner.addresses[0][:2]
     print(f"{banner} on http://{bound_host}:{bound_port} (GET /health)", flush=True)
     try:
-        await stop.wait()
+        return await stopped
     finally:
         await runner.cleanup()
 
 
-async def serve(args: argparse.Namespace, sut: SystemUnderTest, qsl: QuerySampleLibrary) -> None:
-    """Serve the SUT until SIGINT or SIGTERM."""
+async def serve(args: argparse.Namespace, sut: SystemUnderTest, qsl: QuerySampleLibrary) -> int:
+    """Serve the SUT until SIGINT or SIGTERM; returns the signal."""
     batcher = Batcher(sut, asyncio.get_running_loop(), args.max_batch, args.max_wait_ms / 1000, args.issue_thread)
     try:
         app = ModelServer(sut, qsl, args.model_name, batcher).app()
-        await serve_until_signalled(app, args.host, args.port, f"sut.serve: {sut.name}")
+        return await serve_until_signalled(app, args.host, args.port, f"sut.serve: {sut.name}")
     finally:
         batcher.stop()
 
@@ -434,7 +439,8 @@ def print_error(message: object) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Exit codes: 0 stopped by SIGINT/SIGTERM; 1 cannot serve (port taken); 2 bad usage or SUT spec."""
+    """Exit codes (the project's table): 130 stopped by SIGINT, 143 by SIGTERM (the ways to stop a
+    server); 1 cannot serve (the port is taken); 2 bad usage or SUT spec (nothing ran)."""
     args = build_parser().parse_args(argv)
     if args.max_batch < 1 or args.max_wait_ms < 0 or not 0 <= args.port <= 65535:
         print_error("--max-batch must be >= 1, --max-wait-ms >= 0 and --port 0 to 65535")
@@ -448,13 +454,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print_error(exc)
         return 2
     try:
-        asyncio.run(serve(args, sut, qsl))
+        signum = asyncio.run(serve(args, sut, qsl))
     except OSError as exc:
         print_error(f"cannot serve on {args.host}:{args.port}: {exc.strerror or exc}")
         return 1
     with contextlib.suppress(Exception):
         qsl.unload_samples(np.arange(qsl.total_sample_count))
-    return 0
+    return 128 + signum
 
 
 if __name__ == "__main__":
