@@ -115,3 +115,13 @@ def test_a_server_that_dies_mid_run_is_reported_within_the_request_timeout(fresh
         killer.join()
     assert result.failed_samples == {"connection lost": SAMPLES}
     assert time.monotonic() - started < 10  # well within timeout_s: the connections dropped
+
+
+def test_max_in_flight_caps_the_requests_outstanding(faulty_server: Any) -> None:
+    """6 requests to a server that never answers, 2 at a time, each timing out after 0.3 s:
+    three rounds, so the run lasts at least 0.9 s."""
+    sut = make_sut(url=f"{faulty_server.url}/hang", samples=6, timeout_s=0.3, max_in_flight=2)
+    started = time.monotonic()
+    result = run(sut, min_query_count=6).result
+    assert result.failed_samples == {"timeout (> 0.3 s)": 6}
+    assert time.monotonic() - started >= 0.9
