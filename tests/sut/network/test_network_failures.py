@@ -125,3 +125,15 @@ def test_max_in_flight_caps_the_requests_outstanding(faulty_server: Any) -> None
     result = run(sut, min_query_count=6).result
     assert result.failed_samples == {"timeout (> 0.3 s)": 6}
     assert time.monotonic() - started >= 0.9
+
+
+@pytest.mark.parametrize("headers", [{"Authorization": "Bearer sk-test-0123456789abcdef"},
+                                     "Authorization: Bearer sk-test-0123456789abcdef"])
+def test_headers_given_as_a_table_or_as_text_are_sent(faulty_server: Any, headers: Any) -> None:
+    sut = make_sut(url=f"{faulty_server.url}/auth", headers=headers, samples=SAMPLES)
+    assert run(sut).result.failed_samples == {}
+
+
+def test_headers_of_another_shape_are_refused() -> None:
+    with pytest.raises(SutLoadError, match="headers=42: give a table"):
+        make_sut(url="http://127.0.0.1:1/infer", headers=42)
