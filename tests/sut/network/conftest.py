@@ -83,8 +83,8 @@ def digit_server() -> Iterator[RunningServer]:
 
 @pytest.fixture(scope="module")
 def token_server() -> Iterator[RunningServer]:
-    """sut.serve with a token SUT: first token after 30 ms, then one every 5 ms, 11 in all."""
-    server = start_serve("--sut", "sut.tokens", "--sut-arg", "ttft_ms=30", "--sut-arg", "tpot_ms=5",
+    """sut.serve with a token SUT: first token after 30 ms, then one every 8 ms, 11 in all."""
+    server = start_serve("--sut", "sut.tokens", "--sut-arg", "ttft_ms=30", "--sut-arg", "tpot_ms=8",
                          "--sut-arg", "output_tokens=11")
     yield server
     server.stop()

@@ -65,10 +65,12 @@ def test_kserve_accuracy_over_http_matches_the_model_in_process(digit_server: An
     assert remote.accuracy.top1 == local.result.accuracy.top1
 
 
-TTFT_MS, TPOT_MS, TOKENS = 30.0, 5.0, 11
-TTFT_SLACK_MS = 15.0
+TTFT_MS, TPOT_MS, TOKENS = 30.0, 8.0, 11
+TTFT_SLACK_MS = 40.0
 """TTFT over HTTP is the SUT's plus the request's way there and back and any lateness of the
-issue on a busy machine: it must lie in [ttft_ms, ttft_ms + 15 ms] at the median."""
+issue, which on the shared 2-core test machine reached 18 ms at the median: it must lie in
+[ttft_ms, ttft_ms + 40 ms]. A first token taken at the completion would read 110 ms, one
+taken at the request 0 ms; both fail."""
 TPOT_TOLERANCE = 0.10
 """TPOT spreads the same overheads over 10 tokens: within 10% of tpot_ms at the median."""
 
