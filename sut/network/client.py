@@ -185,6 +185,8 @@ class HttpClientSUT:
         finally:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout=5.0)
+            if not self._thread.is_alive():
+                self._loop.close()
 
     async def _shutdown(self) -> None:
         for worker in self._workers:
