@@ -137,6 +137,10 @@ class ServedBatch(SampleBatch):
         for position in self._positions(ids):
             self._settle(self._pending[position].done, None, SampleFailure(reason))
 
+    def breach(self, reason: str) -> None:
+        """A protocol breach ends nothing here: the batch's requests answer 500 with the reason."""
+        self.fail(reason=f"the SUT broke the protocol: {reason}")
+
 
 class Batcher:
     """Collects requests into batches (up to max_batch, waiting at most max_wait_s for more)
