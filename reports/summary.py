@@ -17,6 +17,7 @@ from typing import Any
 from loadgen.metrics.figures import EarlyStopping, LatencySummary, Metrics, percentile_label
 from loadgen.metrics.percentile import REPORTED_PERCENTILES
 from loadgen.metrics.result import RunResult
+from reports.mlperf_keys import feature_values
 
 BANNER = "================================================"
 STAT_WIDTH = 32
@@ -26,17 +27,6 @@ ISSUE_DELAY_WIDTH = 36
 
 LATENCY_SCENARIOS = ("SingleStream", "MultiStream")
 CONSOLE_PERCENTILES = (0.5, 0.9, 0.99)
-
-ABSENT_FEATURE_SETTINGS = (
-    "accuracy_log_rng_seed",
-    "accuracy_log_probability",
-    "accuracy_log_sampling_target",
-    "print_timestamps",
-    "performance_issue_unique",
-    "performance_issue_same",
-    "performance_issue_same_index",
-)
-"""LoadGen settings for features this harness does not have; they are off, printed as 0."""
 
 _OMIT = object()
 """Marks a test parameter our result cannot state."""
@@ -303,7 +293,8 @@ def _test_parameters(result: RunResult) -> list[str]:
         "sample_index_rng_seed : ": effective["sample_index_rng_seed"],
         "schedule_rng_seed : ": effective["schedule_rng_seed"],
     }
-    values |= {f"{name} : ": 0 for name in ABSENT_FEATURE_SETTINGS}
+    features = feature_values(effective)  # the one list, shared with the detail log
+    values |= {f"{name} : ": int(value) if isinstance(value, bool) else value for name, value in features.items()}
     values["performance_sample_count : "] = result.performance_sample_count
     values["accuracy_sample_count : "] = effective.get("accuracy_sample_count_override") or result.total_sample_count
     return [label + _cpp_value(value) for label, value in values.items() if value is not _OMIT]
