@@ -325,7 +325,7 @@ def effective_loadgen_values(
     sample_counts: Mapping[str, int] | None = None,
 ) -> dict[str, Any]:
     """LoadGen's effective_* settings (without the prefix), in its order, as
-    test_settings_internal.cc derives them: expected latencies become a target_qps of
+    LoadGen's internal test settings derive them: expected latencies become a target_qps of
     1e9 / latency. `sample_counts` gives min_sample_count, performance_sample_count and
     accuracy_sample_count, which come from the run rather than the settings."""
     counts = dict(sample_counts or {})

@@ -1,11 +1,10 @@
 """mlperf_log_summary.txt and the console summary, rendered from a RunResult.
 
-The summary file copies the layout of MLPerf LoadGen's own (loadgen/results.cc
-`PerformanceSummary::LogSummary`, test_settings_internal.cc `LogSummary`, and the
-warning/error footer of logging.cc) line for line, so that people who know that file
+The summary file copies the layout of MLPerf LoadGen's own (its performance summary, its
+test-parameters block and its warning/error footer) line for line, so that people who know that file
 and the tools that grep it (`^Result is\\s*:`, `^Samples per second\\s*:`,
 `^Completed samples per second\\s*:`, `^90.0th percentile latency (ns)`) read ours
-unchanged. Every figure is read from the RunResult, which loadgen.results computed
+unchanged. Every figure is read from the RunResult, which loadgen.metrics computed
 once; a figure LoadGen prints but our result lacks is left out rather than made up.
 """
 
