@@ -14,6 +14,7 @@ import numpy as np
 
 if TYPE_CHECKING:
     from loadgen.engine.recorder import Recorder
+    from loadgen.errors import RunAborted
 
 
 class SampleBatch:
@@ -40,6 +41,11 @@ class SampleBatch:
     def keeps_responses(self) -> bool:
         """True when this run logs responses (accuracy mode), so they are worth passing."""
         return self._recorder.responses is not None
+
+    def fail(self, error: RunAborted) -> None:
+        """End the run this batch belongs to with a protocol breach, for adapters that check
+        what a SUT hands back (the drop-in API's response checks); the run ends INVALID."""
+        self._recorder.fail(error)
 
     def first_token(self, ids: int | Sequence[int] | np.ndarray | None = None) -> None:
         """Mark the first token of samples (all of this batch by default) produced now."""
