@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from loadgen.errors import SutError
+
 if TYPE_CHECKING:
     from loadgen.engine.recorder import Recorder
-    from loadgen.errors import RunAborted
 
 
 class SampleBatch:
@@ -42,14 +43,14 @@ class SampleBatch:
         """True when this run logs responses (accuracy mode), so they are worth passing."""
         return self._recorder.responses is not None
 
-    def fail(self, error: RunAborted) -> None:
-        """End the run this batch belongs to with a protocol breach, for adapters that check
-        what a SUT hands back (the drop-in API's response checks); the run ends INVALID."""
-        self._recorder.fail(error)
-
     def first_token(self, ids: int | Sequence[int] | np.ndarray | None = None) -> None:
         """Mark the first token of samples (all of this batch by default) produced now."""
         self._recorder.first_token(self.ids if ids is None else ids)
+
+    def breach(self, reason: str) -> None:
+        """End the phase under way INVALID with this reason: the SUT (or an adapter in front of
+        it, such as the drop-in API) broke the protocol in a way the harness cannot see itself."""
+        self._recorder.fail(SutError(reason))
 
     def complete(
         self,
@@ -69,6 +70,14 @@ class SampleBatch:
             self._recorder.complete_block(first, first + len(self.ids), response_sizes, responses, n_tokens)
         else:
             self._recorder.complete(ids, response_sizes, responses, n_tokens)
+
+    def fail(self, ids: int | Sequence[int] | np.ndarray | None = None, reason: str = "failed") -> None:
+        """Mark samples failed now, with a short reason ("HTTP 503", "timeout"). Thread-safe.
+
+        A failed sample is answered (the run waits for it no longer) but not completed: it has
+        no latency, and the run ends INVALID with the count of failed samples per reason.
+        """
+        self._recorder.fail_samples(self.ids if ids is None else ids, reason)
 
 
 @runtime_checkable

@@ -494,7 +494,7 @@ def _fail_run(reason: str) -> None:
     """End the phase under way as INVALID with this reason (the engine reports it)."""
     batch = _ACTIVE.batch
     if batch is not None:
-        batch.fail(SutError(reason))
+        batch.breach(reason)
 
 
 def _checked_fields(responses: Sequence[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
