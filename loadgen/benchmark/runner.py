@@ -155,7 +155,7 @@ def run_benchmark(
     sut: SystemUnderTest,
     qsl: QuerySampleLibrary,
     settings: TestSettings,
-    clock: Clock | None = None,
+    clock: Clock | Callable[[], int] | None = None,
     observer: Observer | None = None,
     fingerprint: dict[str, Any] | None = None,
 ) -> Benchmark:
@@ -170,7 +170,7 @@ def run_benchmark(
         raise SettingsError(problems)
     started_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     fingerprint = collect_fingerprint() if fingerprint is None else fingerprint
-    context = RunContext(requested.sample_timeout_ns, clock or Clock(), observers=[observer] if observer else [])
+    context = RunContext(requested.sample_timeout_ns, Clock.of(clock), observers=[observer] if observer else [])
     with peak_rss() as memory, sample_noise(clock=context.clock) as noise, context.active():
         effective, chosen, warmup_queries, record, accuracy = _phases(sut, qsl, requested, loaded_count, context)
     mode = settings.mode

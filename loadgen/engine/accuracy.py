@@ -19,7 +19,7 @@ from loadgen.engine.context import RunContext
 from loadgen.engine.query import QuerySampleLibrary, SystemUnderTest
 from loadgen.errors import RunAborted
 from loadgen.settings.effective import EffectiveSettings
-from loadgen.settings.model import Scenario
+from loadgen.settings.model import Scenario, TestSettings
 
 
 @dataclass
@@ -38,8 +38,9 @@ class AccuracyRecord:
     """Samples the SUT reported failed (SampleBatch.fail), per reason; not in `completed`."""
 
 
-def query_size(effective: EffectiveSettings, loaded: int) -> int:
+def query_size(settings: TestSettings | EffectiveSettings, loaded: int) -> int:
     """Samples per accuracy query: the scenario's query shape (Offline: the whole loaded set)."""
+    effective = EffectiveSettings.of(settings)
     return loaded if effective.scenario is Scenario.Offline else effective.samples_per_query
 
 

@@ -34,11 +34,19 @@ class Clock:
     """Real time: `perf_counter_ns`, waits that end early when an event is set, a precise wait.
 
     `now_ns` is an attribute holding the builtin itself, so the recorder's hot path calls it
-    directly, as fast as before the clock was an object.
+    directly, as fast as before the clock was an object. Another counter may be given (a
+    test's own callable fake): its reads are used, and the waits stay real.
     """
 
-    def __init__(self) -> None:
-        self.now_ns: Callable[[], int] = time.perf_counter_ns
+    def __init__(self, now_ns: Callable[[], int] | None = None) -> None:
+        self.now_ns: Callable[[], int] = now_ns or time.perf_counter_ns
+
+    @classmethod
+    def of(cls, clock: Clock | Callable[[], int] | None) -> Clock:
+        """A Clock from a Clock, a bare nanosecond counter (as callers passed before), or None (real time)."""
+        if isinstance(clock, Clock):
+            return clock
+        return cls(clock)
 
     def wait(self, event: threading.Event, timeout_ns: int) -> bool:
         """The run's own wait (for completions, a drain): until `event` is set or the timeout; True if set."""

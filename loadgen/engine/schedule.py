@@ -73,14 +73,16 @@ def _cap(count: int, effective: EffectiveSettings) -> int:
     return count
 
 
-def closed_loop_query_count(effective: EffectiveSettings, expected_latency_ns: int) -> int:
+def closed_loop_query_count(settings: TestSettings | EffectiveSettings, expected_latency_ns: int) -> int:
     """SingleStream/MultiStream: enough queries to fill min_duration with headroom."""
+    effective = EffectiveSettings.of(settings)
     span = math.ceil(SCHEDULE_HEADROOM * effective.min_duration_ns / expected_latency_ns)
     return _cap(max(effective.min_query_count, span), effective)
 
 
-def offline_sample_count(effective: EffectiveSettings, expected_qps: float) -> int:
+def offline_sample_count(settings: TestSettings | EffectiveSettings, expected_qps: float) -> int:
     """Offline: one query sized like LoadGen's, at least min_query_count samples."""
+    effective = EffectiveSettings.of(settings)
     span = math.ceil(OFFLINE_HEADROOM * Fraction(effective.min_duration_ns, 10**9) * Fraction(expected_qps))
     return _cap(max(effective.min_query_count, span), effective)
 
