@@ -12,6 +12,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -90,6 +91,7 @@ def _performance(
     loaded: np.ndarray,
     clock: Clock,
     observer: Observer | None,
+    trace_folder: Path | None = None,
 ) -> tuple[TestSettings, dict[str, str], int, RunRecord]:
     """Load, pilot, warm up and run timed; returns effective settings, pilot notes, warm-up count."""
     effective, chosen = settings, {}
@@ -100,7 +102,7 @@ def _performance(
         try:
             warmup_queries = warm_up(sut, loaded, settings, clock)  # before the pilot: it measures a warm SUT
             effective, chosen = fill_by_pilot(sut, loaded, settings, clock)
-            engine = Engine(sut, build_schedule(effective, loaded), effective, clock)
+            engine = Engine(sut, build_schedule(effective, loaded), effective, clock, trace_folder)
             with observer(engine) if observer else contextlib.nullcontext():
                 record = engine.run()
         finally:
@@ -130,8 +132,12 @@ def run_benchmark(
     clock: Clock = monotonic_ns,
     observer: Observer | None = None,
     fingerprint: dict[str, Any] | None = None,
+    trace_folder: Path | None = None,
 ) -> Benchmark:
-    """Run one benchmark in the settings' mode; the result says VALID or INVALID and why."""
+    """Run one benchmark in the settings' mode; the result says VALID or INVALID and why.
+
+    `trace_folder`: the timed run's trace columns live there as files from the start, so a
+    supervisor can rebuild the result if this process dies (loadgen.results.recovery)."""
     loaded_count = performance_sample_count(settings, qsl)
     started_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     fingerprint = collect_fingerprint() if fingerprint is None else fingerprint
@@ -147,7 +153,9 @@ def run_benchmark(
             record.stop_reason = "accuracy run " + ("aborted" if accuracy.error else "complete")
         if mode is not Mode.AccuracyOnly and record.error is None:
             loaded = select_loaded_samples(qsl.total_sample_count, loaded_count, settings.qsl_rng_seed)
-            effective, chosen, warmup_queries, record = _performance(sut, qsl, settings, loaded, clock, observer)
+            effective, chosen, warmup_queries, record = _performance(
+                sut, qsl, settings, loaded, clock, observer, trace_folder
+            )
     error_text = str(record.error) if record.error else None
     metrics = compute_metrics(record.trace, effective) if mode is not Mode.AccuracyOnly else None
     validity = judge(metrics, effective, error_text, accuracy_problems(accuracy) if accuracy else None)

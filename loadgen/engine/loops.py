@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -63,11 +64,15 @@ class Engine:
         schedule: Schedule,
         settings: TestSettings,
         clock: Clock = monotonic_ns,
+        trace_folder: Path | None = None,
     ) -> None:
+        """`trace_folder`: keep the trace's columns there as files (a crash then loses nothing)."""
         self.sut = sut
         self.schedule = schedule
         self.settings = settings
-        self.trace = Trace.allocate(schedule.query_offsets, schedule.sample_index, settings.use_token_latencies)
+        self.trace = Trace.allocate(
+            schedule.query_offsets, schedule.sample_index, settings.use_token_latencies, folder=trace_folder
+        )
         if schedule.scheduled_ns is not None:
             self.trace.scheduled_ns[:] = schedule.scheduled_ns
         self.recorder = Recorder(self.trace, clock, keep_responses=response_log_mask(settings, len(self.trace)))
