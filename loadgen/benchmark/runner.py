@@ -139,7 +139,7 @@ def run_benchmark(
     `trace_folder`: the timed run's trace columns live there as files from the start, so a
     supervisor can rebuild the result if this process dies (loadgen.results.recovery)."""
     loaded_count = performance_sample_count(settings, qsl)
-    started_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    started_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     fingerprint = collect_fingerprint() if fingerprint is None else fingerprint
     mode = settings.mode
     accuracy = None

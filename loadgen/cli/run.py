@@ -72,7 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="an MLPerf rule set shipped in scenarios/ (mlperf: round 6.1's mlperf.conf: seeds, 600 s "
         "minimum, per-model latency bounds), looked up for --model",
     )
-    parser.add_argument("--model", default="*", help="the MLPerf model name for --rules and --user-conf (e.g. resnet50)")
+    parser.add_argument(
+        "--model", default="*", help="the MLPerf model name for --rules and --user-conf (e.g. resnet50)"
+    )
     parser.add_argument("--user-conf", type=Path, help="an MLPerf user.conf layered over the rules (no seeds)")
     parser.add_argument("--config", type=Path, help="a TOML file of settings layered over the scenario's")
     parser.add_argument(

@@ -240,7 +240,7 @@ def render_report(submission: Mapping[str, Any], findings: Sequence[Finding]) ->
     who = f" for {submission['student_name']!r}" if submission.get("student_name") else ""
     lines = [f"capstone submission{who} ({submission.get('division', 'closed')} division, SingleStream):"]
     lines.append(f"  {'':18}{'baseline':<{width}}optimized")
-    lines += [f"  {label:18}{str(b):<{width}}{o}" for label, b, o in rows]
+    lines += [f"  {label:18}{b!s:<{width}}{o}" for label, b, o in rows]
     improvements = submission["improvements"]
     basis = latency_basis(base, opt)
     lines.append("improvements:")

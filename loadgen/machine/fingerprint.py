@@ -123,7 +123,7 @@ def _cpu_frequency() -> dict[str, float | None]:
         freq = None
     if freq is None:
         return {"current": None, "min": None, "max": None}
-    return {name: (float(value) or None) for name, value in zip(("current", "min", "max"), freq[:3])}
+    return {name: (float(value) or None) for name, value in zip(("current", "min", "max"), freq[:3], strict=False)}
 
 
 def _cpu_part() -> dict[str, Any]:

@@ -144,7 +144,7 @@ def compute_metrics(trace: Trace, settings: TestSettings) -> Metrics:
     headline_value: float | None = {
         Scenario.Server: completed_rate,
         Scenario.Offline: samples_rate,
-    }.get(scenario, None)
+    }.get(scenario)
     if scenario in (Scenario.SingleStream, Scenario.MultiStream):
         headline_value = stopping.estimate_ns if stopping and stopping.met else target_latency
     return Metrics(

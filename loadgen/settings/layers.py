@@ -1,4 +1,6 @@
-"""Settings layers merged into one validated TestSettings: scenario files, TOML, --set; each problem names its source."""
+"""Settings layers merged into one validated TestSettings: scenario files, TOML, --set.
+
+Each problem names its source, its key and the allowed range."""
 
 from __future__ import annotations
 
