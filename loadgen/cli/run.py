@@ -28,7 +28,14 @@ from loadgen.engine.loops import Engine
 from loadgen.engine.query import QuerySampleLibrary, SystemUnderTest
 from loadgen.errors import Interrupted, LoadgenError, RunAborted, SettingsError
 from loadgen.machine.fingerprint import collect_fingerprint
-from loadgen.results.folder import default_output, estimated_bytes, prepare_output, write_outputs
+from loadgen.results.folder import (
+    default_output,
+    discard_unused,
+    estimated_bytes,
+    missing_top,
+    prepare_output,
+    write_outputs,
+)
 from loadgen.results.live import Phase, Status, live_folder, remove_live, write_state
 from loadgen.results.recovery import rebuild, run_state
 from loadgen.settings.model import Mode, TestSettings, settings_schema
@@ -154,16 +161,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise SettingsError([f"--grace-s {args.grace_s}: allowed: seconds > 0"])
         settings = settings_from_args(args)
         output = args.output or default_output(settings.scenario)
+        made = missing_top(output)
         notes = prepare_output(output, args.overwrite, estimated_bytes(settings, args.trace))
     except LoadgenError as exc:
         print_error(exc)
         return ExitCode.USAGE
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
-    return supervise(
+    code = supervise(
         lambda status: _run_child(args, settings, output, status), output, settings.sample_timeout_ms / 1000,
         args.grace_s,
     )
+    if code == ExitCode.USAGE:
+        discard_unused(output, made)
+    return code
 
 
 def _run_child(args: argparse.Namespace, settings: TestSettings, output: Path, status: Status) -> int:

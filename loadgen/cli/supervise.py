@@ -63,10 +63,10 @@ HEARTBEAT_S = 0.05
 _PR_SET_PDEATHSIG = 1
 
 _SIGNAL_CAUSES = {
-    signal.SIGKILL: "killed by SIGKILL (the SUT, `kill -9`, or the kernel's out-of-memory killer: see `dmesg`)",
+    signal.SIGKILL: "was killed by SIGKILL (the SUT, `kill -9`, or the kernel's out-of-memory killer: see `dmesg`)",
     signal.SIGSEGV: "crashed with SIGSEGV (a segmentation fault in the SUT or a native library it called)",
     signal.SIGBUS: "crashed with SIGBUS (a bad memory access, or a mapped file that lost its disk space)",
-    signal.SIGABRT: "aborted (SIGABRT: a native library or the interpreter gave up)",
+    signal.SIGABRT: "was aborted (SIGABRT: a native library or the interpreter gave up)",
     signal.SIGFPE: "crashed with SIGFPE (an arithmetic fault in native code)",
 }
 
@@ -77,7 +77,7 @@ def exit_cause(returncode: int) -> str:
         number = -returncode
         cause = _SIGNAL_CAUSES.get(signal.Signals(number)) if number in signal.valid_signals() else None
         name = signal.Signals(number).name if number in signal.valid_signals() else f"signal {number}"
-        return f"the run's process was {cause or f'killed by {name}'}"
+        return f"the run's process {cause or f'was killed by {name}'}"
     return f"the run's process exited with code {returncode} before writing its results"
 
 

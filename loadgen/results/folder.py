@@ -117,6 +117,29 @@ def prepare_output(output: Path, overwrite: bool, needed_bytes: int) -> list[str
     return notes
 
 
+def missing_top(output: Path) -> Path | None:
+    """The outermost folder of `output` that does not exist yet (prepare_output will make it)."""
+    top = None
+    for folder in (output, *output.parents):
+        if folder.exists():
+            break
+        top = folder
+    return top
+
+
+def discard_unused(output: Path, top: Path | None) -> None:
+    """Nothing ran: remove the folders prepare_output made, from `output` up to `top`, where still empty."""
+    if top is None:
+        return
+    for folder in (output, *output.parents):
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+        if folder == top:
+            return
+
+
 def _earlier_files(output: Path) -> set[str]:
     """The files an earlier result.json in this folder names (it may have written more than RUN_FILES)."""
     try:

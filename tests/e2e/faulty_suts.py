@@ -112,7 +112,8 @@ class MemoryHog(_Base):
 
 
 class Steady(_Base):
-    """Completes each query after `service_ms` from a timer thread; never faults (for signal tests)."""
+    """Completes each query after `service_ms` from a timer thread; never faults (for signal tests).
+    Prints RUNNING once 20 samples of a phase completed, so a signal finds some recorded."""
 
     def __init__(self, count_file: str = "", service_ms: float = 1.0) -> None:
         super().__init__(count_file, 0.0)
@@ -121,6 +122,8 @@ class Steady(_Base):
     def issue_query(self, samples: Any) -> None:
         self._ready()
         threading.Timer(self.service_s, self._complete, (samples,)).start()
+        if self.count == 20:
+            print("RUNNING", file=sys.stderr, flush=True)
 
 
 class SlowUnload(Steady):
