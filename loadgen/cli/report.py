@@ -9,11 +9,10 @@ Exit codes: 0 parsed; 2 bad usage, or a folder that is not an MLPerf log folder.
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from loadgen.cli.common import ExitCode
+from loadgen.cli.common import ExitCode, print_error
 from loadgen.mlperf.log_reader import LogFormatError, load_log_folder
 from reports.summary import render_console
 
@@ -35,7 +34,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         result = load_log_folder(args.folder)
     except (LogFormatError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print_error(exc)
         return ExitCode.USAGE
     if args.json:
         print(result.model_dump_json(indent=2))

@@ -29,6 +29,7 @@ from loadgen.engine.query import QuerySampleLibrary, SystemUnderTest
 from loadgen.errors import Interrupted, LoadgenError, RunAborted, SettingsError
 from loadgen.machine.fingerprint import collect_fingerprint
 from loadgen.results.folder import (
+    concluded,
     default_output,
     discard_unused,
     estimated_bytes,
@@ -160,7 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not args.grace_s > 0:
             raise SettingsError([f"--grace-s {args.grace_s}: allowed: seconds > 0"])
         settings = settings_from_args(args)
-        output = args.output or default_output(settings.scenario)
+        output = args.output or default_output(settings.scenario.value)
         made = missing_top(output)
         notes = prepare_output(output, args.overwrite, estimated_bytes(settings, args.trace))
     except LoadgenError as exc:
@@ -202,7 +203,7 @@ def _run_child(args: argparse.Namespace, settings: TestSettings, output: Path, s
     if benchmark is None:
         return ExitCode.USAGE
     child.set_phase(Phase.WRITING)
-    benchmark = child.retell(benchmark, settings.sample_timeout_ms)
+    benchmark = concluded(child.retell(benchmark, settings.sample_timeout_ms), args.trace)
     try:
         write_outputs(benchmark, output, args.trace)
     except OSError as exc:
@@ -263,5 +264,5 @@ def _run_repeated(args: argparse.Namespace, argv: list[str]) -> int:
         for line in str(exc).splitlines():
             print(f"error: {line}", file=sys.stderr)
         return ExitCode.USAGE
-    output = args.output or default_output(settings.scenario)
+    output = args.output or default_output(settings.scenario.value)
     return run_repeated(argv, args.runs, output, main if args.in_process else None)

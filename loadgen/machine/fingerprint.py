@@ -167,7 +167,7 @@ def _numpy_part() -> dict[str, Any]:
         config = numpy.show_config(mode="dicts")
     except Exception:  # numpy's build-config introspection varies by version and build; missing means unknown
         config = None
-    deps = config.get("Build Dependencies", {}) if isinstance(config, Mapping) else {}
+    deps: Mapping[str, Any] = config.get("Build Dependencies", {}) if isinstance(config, Mapping) else {}
     return {
         "version": numpy.__version__,
         "blas": _blas_info(deps, "blas"),

@@ -19,12 +19,16 @@ from typing import Any
 
 import numpy as np
 
+from loadgen.own_packages import claim
+
+claim("reports")
+
 from loadgen.benchmark.peak import run_find_peak
 from loadgen.benchmark.runner import Benchmark, run_benchmark
 from loadgen.engine.query import SampleBatch
 from loadgen.errors import SettingsError
 from loadgen.mlperf.config import read_configs, rules_path
-from loadgen.results.folder import write_outputs
+from loadgen.results.folder import concluded, write_outputs
 from loadgen.settings.layers import resolve_settings
 from loadgen.settings.model import Mode
 from loadgen.settings.model import TestSettings as HarnessSettings
@@ -402,7 +406,7 @@ def StartTestWithLogSettings(
     finally:
         _ACTIVE.batch = None
     output = Path(log_settings.log_output.outdir)
-    write_outputs(benchmark, output, chrome_trace=log_settings.enable_trace)
+    write_outputs(concluded(benchmark, log_settings.enable_trace), output, chrome_trace=log_settings.enable_trace)
     if log_settings.log_output.copy_summary_to_stdout:
         print((output / "mlperf_log_summary.txt").read_text(), end="")
     if benchmark.error is not None:

@@ -1,7 +1,7 @@
-"""The results folder: writing it (trace, renderings, result.json with hashes) and reading it back."""
+"""The results folder: writing it (trace, renderings, result.json with hashes) and reading it back.
 
-from loadgen.results.files import sha256_file
-from loadgen.results.folder import default_output, write_outputs
-from loadgen.results.reading import load_trace, read_result
+`folder` writes, `reading` reads; import them directly (this facade stays light, so the drop-in
+API, which only writes, does not load the statistics that reading repeated runs needs).
+"""
 
-__all__ = ["default_output", "load_trace", "read_result", "sha256_file", "write_outputs"]
+__all__: list[str] = []

@@ -5,6 +5,7 @@ result.json exists only once everything it names does."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import shutil
 from pathlib import Path
@@ -13,6 +14,7 @@ from loadgen.benchmark.runner import Benchmark
 from loadgen.engine.schedule import MAX_SCHEDULED_SAMPLES, scheduled_samples
 from loadgen.engine.trace import trace_bytes
 from loadgen.errors import SettingsError
+from loadgen.metrics.result import RunResult
 from loadgen.results.atomic import PARTIAL_MARK, atomic_binary, atomic_text, fsync_folder, write_text_atomic
 from loadgen.results.files import sha256_file
 from loadgen.results.live import LIVE_FOLDER, heartbeat_age_s, remove_live
@@ -44,10 +46,11 @@ OTHER_FILES_BYTES = 16 * 2**20
 """Room for everything but the trace (summaries, logs); a Chrome trace is counted by its samples."""
 
 
-def default_output(scenario: Scenario) -> Path:
-    """results/<time>-<scenario>, with -2, -3, ... when two runs start in the same second."""
+def default_output(label: str) -> Path:
+    """results/<time>-<label>: where a command writes when --output is not given; -2, -3, ... when
+    two runs start in the same second."""
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    base = Path("results") / f"{stamp}-{scenario.value}"
+    base = Path("results") / f"{stamp}-{label}"
     candidate, number = base, 1
     while candidate.exists():
         number += 1
@@ -166,9 +169,25 @@ def clear_run_files(output: Path) -> list[str]:
             + ", ".join(kept[:5])] if kept else []
 
 
-def write_outputs(benchmark: Benchmark, output: Path, chrome_trace: bool) -> None:
+def concluded(benchmark: Benchmark, chrome_trace: bool) -> Benchmark:
+    """The benchmark with every warning decided, before anything is rendered: the console, the
+    summary and result.json all show this one frozen result."""
+    warnings = list(benchmark.result.warnings)
+    if chrome_trace and len(benchmark.trace) > CHROME_EXPORT_LIMIT:
+        warnings.append(
+            f"mlperf_log_trace.json holds the first {CHROME_EXPORT_LIMIT:,} of {len(benchmark.trace):,} "
+            "samples; trace.npz holds them all"
+        )
+    if warnings == benchmark.result.warnings:
+        return benchmark
+    return dataclasses.replace(benchmark, result=benchmark.result.model_copy(update={"warnings": warnings}))
+
+
+def write_outputs(benchmark: Benchmark, output: Path, chrome_trace: bool) -> RunResult:
     """Raw trace first, then the renderings, then result.json naming every file's hash; each file
-    atomically. The live recording, if any, is removed once result.json is in place."""
+    atomically. The live recording, if any, is removed once result.json is in place.
+
+    Returns the result as written (with `files`); the benchmark must be `concluded` first."""
     output.mkdir(parents=True, exist_ok=True)
     result = benchmark.result
     written = [output / TRACE_FILE]
@@ -182,15 +201,11 @@ def write_outputs(benchmark: Benchmark, output: Path, chrome_trace: bool) -> Non
         written.append(output / "mlperf_log_trace.json")
         with atomic_text(written[-1]) as handle:
             handle.writelines(render_chrome_trace(benchmark.trace, result.sut_name))
-        if len(benchmark.trace) > CHROME_EXPORT_LIMIT:
-            result.warnings.append(
-                f"mlperf_log_trace.json holds the first {CHROME_EXPORT_LIMIT:,} of {len(benchmark.trace):,} "
-                "samples; trace.npz holds them all"
-            )
     if benchmark.accuracy is not None:
         written.append(output / "mlperf_log_accuracy.json")
         with atomic_text(written[-1]) as handle:
             handle.writelines(render_accuracy_log(benchmark.accuracy))
-    result.files = {path.name: sha256_file(path) for path in written}
-    write_text_atomic(output / RESULT_FILE, result.model_dump_json(indent=2) + "\n")
+    final = result.model_copy(update={"files": {path.name: sha256_file(path) for path in written}})
+    write_text_atomic(output / RESULT_FILE, final.model_dump_json(indent=2) + "\n")
     remove_live(output)
+    return final

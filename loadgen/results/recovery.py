@@ -21,7 +21,7 @@ from loadgen.machine.fingerprint import load_average
 from loadgen.metrics.figures import compute_metrics
 from loadgen.metrics.result import RunResult
 from loadgen.metrics.verdict import judge
-from loadgen.results.folder import write_outputs
+from loadgen.results.folder import concluded, write_outputs
 from loadgen.results.live import has_live_recording, live_folder, read_state
 from loadgen.settings.model import Mode, TestSettings
 
@@ -113,6 +113,7 @@ def recover(output: Path, reason: str, memory: dict[str, int] | None = None) -> 
     Raises ValueError (nothing to recover) or OSError (the folder cannot be written)."""
     if not has_live_recording(output):
         raise ValueError(f"{output}: no live recording to recover (no {live_folder(output).name}/state.json)")
-    benchmark = rebuild(output, reason, memory)
-    write_outputs(benchmark, output, bool(read_state(output).get("chrome_trace")))
+    chrome_trace = bool(read_state(output).get("chrome_trace"))
+    benchmark = concluded(rebuild(output, reason, memory), chrome_trace)
+    write_outputs(benchmark, output, chrome_trace)
     return benchmark
