@@ -17,7 +17,7 @@ from pathlib import Path
 
 from loadgen.cli.common import ExitCode, print_error
 from loadgen.results.folder import LIVE_HEARTBEAT_S, RESULT_FILE
-from loadgen.results.live import LIVE_FOLDER, has_live_recording, heartbeat_age_s
+from loadgen.results.live import LIVE_FOLDER, has_live_recording, heartbeat_age_s, remove_live
 from loadgen.results.recovery import recover
 from reports.summary import render_console
 
@@ -39,10 +39,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     folder: Path = args.folder
+    if (folder / RESULT_FILE).is_file():  # written last: the run finished, whatever live/ is left
+        remove_live(folder)
+        print_error(f"{folder}: the run finished: {RESULT_FILE} is written; nothing to recover")
+        return ExitCode.USAGE
     if not has_live_recording(folder):
-        done = (folder / RESULT_FILE).is_file()
-        print_error(f"{folder}: " + (f"the run finished: {RESULT_FILE} is written and there is no live recording"
-                                     if done else f"no live recording to recover (no {LIVE_FOLDER}/state.json)"))
+        print_error(f"{folder}: no live recording to recover (no {LIVE_FOLDER}/state.json)")
         return ExitCode.USAGE
     age = heartbeat_age_s(folder)
     if age is not None and age < LIVE_HEARTBEAT_S:

@@ -44,6 +44,7 @@ from loadgen.cli.common import ExitCode, print_error
 from loadgen.engine.loops import Engine
 from loadgen.errors import Interrupted, SampleTimeout
 from loadgen.metrics.result import RunResult
+from loadgen.results.folder import RESULT_FILE
 from loadgen.results.live import (
     Phase,
     Request,
@@ -198,8 +199,11 @@ def supervise(run: Callable[[Status], int], output: Path, unresponsive_s: float,
     supervisor = Supervisor(_fork(run, status), status, unresponsive_s, grace_s)
     with _handlers(supervisor):
         returncode, peak_bytes = supervisor.wait()
+    if (output / RESULT_FILE).is_file():  # written last, by this run (prepare_output cleared older ones)
+        remove_live(output)
+        return returncode if returncode >= 0 else int(supervisor.exit_code)
     if supervisor.kill_reason is None and returncode >= 0 and not has_live_recording(output):
-        remove_live(output)  # the run wrote its results, or refused to start (exit 2)
+        remove_live(output)  # the run refused to start (exit 2) or was interrupted before it did
         return returncode
     if not has_live_recording(output):  # it died before recording anything
         remove_live(output)

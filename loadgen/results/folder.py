@@ -66,7 +66,7 @@ def estimated_bytes(settings: TestSettings, chrome_trace: bool = False) -> int:
     it reserves the trace before timing."""
     try:
         samples = scheduled_samples(settings)
-    except AssertionError:  # a pilot value is still unset
+    except (AssertionError, TypeError):  # a pilot value is still unset
         samples = settings.min_query_count * (
             settings.multi_stream_samples_per_query if settings.scenario is Scenario.MultiStream else 1
         )
