@@ -103,7 +103,7 @@ class MemoryHog(_Base):
 
     def issue_query(self, samples: Any) -> None:
         if self._ready():
-            soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+            _, hard = resource.getrlimit(resource.RLIMIT_AS)
             resource.setrlimit(resource.RLIMIT_AS, (4 << 30, hard))
             hoard = []
             while True:

@@ -32,7 +32,9 @@ def test_an_interrupted_write_keeps_the_old_file_and_leaves_no_partial(tmp_path:
     assert [path.name for path in tmp_path.iterdir()] == ["result.json"]
 
 
-def test_a_write_that_fails_for_room_raises_and_leaves_no_partial(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_write_that_fails_for_room_raises_and_leaves_no_partial(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def full(fd: int) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
@@ -58,7 +60,7 @@ def test_prepare_refuses_a_file_a_path_under_a_file_and_a_non_empty_folder(tmp_p
         prepare_output(tmp_path / "afile" / "out", False, 0)
     (tmp_path / "used").mkdir()
     (tmp_path / "used" / "result.json").write_text("{}")
-    with pytest.raises(SettingsError, match="not empty .*result.json.*--overwrite"):
+    with pytest.raises(SettingsError, match=r"not empty .*result.json.*--overwrite"):
         prepare_output(tmp_path / "used", False, 0)
 
 
@@ -80,7 +82,7 @@ def test_prepare_refuses_a_read_only_folder(tmp_path: Path) -> None:
 
 
 def test_a_folder_that_cannot_be_created_is_refused() -> None:
-    with pytest.raises(SettingsError, match="/proc/.*cannot create"):
+    with pytest.raises(SettingsError, match=r"/proc/.*cannot create"):
         prepare_output(Path("/proc/no-such-run/out"), False, 0)
 
 
@@ -114,7 +116,7 @@ def test_a_trace_that_does_not_fit_is_refused_before_timing(tmp_path: Path, monk
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(trace_module.os, "posix_fallocate", full)
-    with pytest.raises(SettingsError, match="cannot hold the trace's .* MiB of columns: No space"):
+    with pytest.raises(SettingsError, match=r"cannot hold the trace's .* MiB of columns: No space"):
         Trace.allocate(np.arange(1001), np.zeros(1000), folder=tmp_path / "live")
 
 
