@@ -168,10 +168,6 @@ def _handlers(supervisor: Supervisor) -> Iterator[None]:
             signal.signal(signum, handler)
 
 
-def _quietly(signum: int, frame: FrameType | None) -> None:
-    print("still writing the results the run recorded; they take a moment", file=sys.stderr, flush=True)
-
-
 def _fork(run: Callable[[Status], int], status: Status) -> int:
     """Start the run in a child process of its own group; the child leaves with run's exit code."""
     sys.stdout.flush()
@@ -197,8 +193,13 @@ def supervise(run: Callable[[Status], int], output: Path, unresponsive_s: float,
     """Run `run` (the benchmark, writing to output) in a supervised child and see it end; the exit code."""
     status = create_status(output)
     supervisor = Supervisor(_fork(run, status), status, unresponsive_s, grace_s)
-    with _handlers(supervisor):
+    with _handlers(supervisor):  # also while a result is rebuilt: a signal then only sets the exit code
         returncode, peak_bytes = supervisor.wait()
+        return _conclude(supervisor, output, returncode, peak_bytes)
+
+
+def _conclude(supervisor: Supervisor, output: Path, returncode: int, peak_bytes: int) -> int:
+    """The exit code once the run's process has ended; its result rebuilt when it wrote none."""
     if (output / RESULT_FILE).is_file():  # written last, by this run (prepare_output cleared older ones)
         remove_live(output)
         return returncode if returncode >= 0 else int(supervisor.exit_code)
@@ -210,15 +211,12 @@ def supervise(run: Callable[[Status], int], output: Path, unresponsive_s: float,
         print_error(f"{exit_cause(returncode)}; it had not started recording, so there is nothing to write")
         return int(supervisor.exit_code)
     reason = supervisor.kill_reason or exit_cause(returncode)
-    previous = signal.signal(signal.SIGINT, _quietly)
     try:
         benchmark = recover(output, reason, {"rss_peak_bytes": peak_bytes})
     except (OSError, ValueError) as exc:
         print_error(f"{reason}; its results could not be written: {exc}")
         print_error(f"the live recording is kept in {output / 'live'}: `loadgen recover {output}` retries")
         return ExitCode.ERROR
-    finally:
-        signal.signal(signal.SIGINT, previous)
     print(render_console(benchmark.result))
     print(f"results: {output} (rebuilt by the supervisor)")
     print_error(reason)
