@@ -33,8 +33,11 @@ def partial_name(path: Path) -> Path:
 
 
 @contextlib.contextmanager
-def atomic_binary(path: Path) -> Iterator[IO[bytes]]:
-    """A binary handle whose contents replace `path` only once the block ends without error."""
+def atomic_binary(path: Path, sync_folder: bool = True) -> Iterator[IO[bytes]]:
+    """A binary handle whose contents replace `path` only once the block ends without error.
+
+    `sync_folder=False` leaves the folder's fsync (which makes the rename durable) to a later
+    write in the same folder: one fsync of the folder covers every rename before it."""
     temporary = partial_name(path)
     handle = temporary.open("wb")
     try:
@@ -47,18 +50,19 @@ def atomic_binary(path: Path) -> Iterator[IO[bytes]]:
         handle.close()
         temporary.unlink(missing_ok=True)
         raise
-    fsync_folder(path.parent)
+    if sync_folder:
+        fsync_folder(path.parent)
 
 
 @contextlib.contextmanager
-def atomic_text(path: Path) -> Iterator[IO[str]]:
+def atomic_text(path: Path, sync_folder: bool = True) -> Iterator[IO[str]]:
     """atomic_binary for UTF-8 text."""
-    with atomic_binary(path) as raw, open(raw.fileno(), "w", encoding="utf-8", closefd=False) as text:
+    with atomic_binary(path, sync_folder) as raw, open(raw.fileno(), "w", encoding="utf-8", closefd=False) as text:
         yield text
         text.flush()
 
 
-def write_text_atomic(path: Path, text: str) -> None:
+def write_text_atomic(path: Path, text: str, sync_folder: bool = True) -> None:
     """The whole of `text` at `path`, or the file as it was."""
-    with atomic_binary(path) as handle:
+    with atomic_binary(path, sync_folder) as handle:
         handle.write(text.encode("utf-8"))

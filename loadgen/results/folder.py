@@ -191,19 +191,19 @@ def write_outputs(benchmark: Benchmark, output: Path, chrome_trace: bool) -> Run
     output.mkdir(parents=True, exist_ok=True)
     result = benchmark.result
     written = [output / TRACE_FILE]
-    with atomic_binary(written[0]) as handle:
+    with atomic_binary(written[0], sync_folder=False) as handle:  # result.json's rename syncs the folder
         benchmark.trace.save(handle)
     for name, text in (("mlperf_log_summary.txt", render_summary(result)),
                        ("mlperf_log_detail.txt", render_detail(result))):
         written.append(output / name)
-        write_text_atomic(written[-1], text)
+        write_text_atomic(written[-1], text, sync_folder=False)
     if chrome_trace:
         written.append(output / "mlperf_log_trace.json")
-        with atomic_text(written[-1]) as handle:
+        with atomic_text(written[-1], sync_folder=False) as handle:
             handle.writelines(render_chrome_trace(benchmark.trace, result.sut_name))
     if benchmark.accuracy is not None:
         written.append(output / "mlperf_log_accuracy.json")
-        with atomic_text(written[-1]) as handle:
+        with atomic_text(written[-1], sync_folder=False) as handle:
             handle.writelines(render_accuracy_log(benchmark.accuracy))
     final = result.model_copy(update={"files": {path.name: sha256_file(path) for path in written}})
     write_text_atomic(output / RESULT_FILE, final.model_dump_json(indent=2) + "\n")
