@@ -206,6 +206,8 @@ def _conclude(supervisor: Supervisor, output: Path, returncode: int, peak_bytes:
     if supervisor.kill_reason is None and returncode >= 0 and not has_live_recording(output):
         remove_live(output)  # the run refused to start (exit 2) or was interrupted before it did
         return returncode
+    if supervisor.kill_reason is None and returncode >= 0 and supervisor.status.phase is Phase.WRITING:
+        return returncode  # it ran, could not write, and said so; live/ is kept for `loadgen recover`
     if not has_live_recording(output):  # it died before recording anything
         remove_live(output)
         print_error(f"{exit_cause(returncode)}; it had not started recording, so there is nothing to write")

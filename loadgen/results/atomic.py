@@ -47,7 +47,8 @@ def atomic_binary(path: Path, sync_folder: bool = True) -> Iterator[IO[bytes]]:
         handle.close()
         os.replace(temporary, path)
     except BaseException:
-        handle.close()
+        with contextlib.suppress(OSError):  # closing flushes, which fails again on a full disk
+            handle.close()
         temporary.unlink(missing_ok=True)
         raise
     if sync_folder:

@@ -208,4 +208,6 @@ def write_outputs(benchmark: Benchmark, output: Path, chrome_trace: bool) -> Run
     final = result.model_copy(update={"files": {path.name: sha256_file(path) for path in written}})
     write_text_atomic(output / RESULT_FILE, final.model_dump_json(indent=2) + "\n")
     remove_live(output)
+    for leftover in output.glob(f".*{PARTIAL_MARK}*"):  # from a writer killed mid-file
+        leftover.unlink(missing_ok=True)
     return final

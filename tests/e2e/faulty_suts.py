@@ -148,3 +148,20 @@ class _SlowQSL:
     def unload_samples(self, indices: Any) -> None:
         print("UNLOADING", file=sys.stderr, flush=True)
         time.sleep(self.unload_s)
+
+
+class DiskFiller(Steady):
+    """Steady, but at flush_queries fills the file system of `fill_path` (the results folder's) with one file."""
+
+    def __init__(self, count_file: str = "", fill_path: str = "") -> None:
+        super().__init__(count_file, 0.0)
+        self.fill_path = fill_path
+
+    def flush_queries(self) -> None:
+        with open(self.fill_path, "wb") as handle:
+            try:
+                while True:
+                    handle.write(b"\0" * (1 << 16))
+                    handle.flush()
+            except OSError:
+                pass

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -224,3 +225,36 @@ def test_an_output_under_a_file_is_refused_before_anything_runs(tmp_path: Path) 
     (tmp_path / "afile").write_text("x")
     done = run("--scenario", "offline", "--sut", "sut.null", "--output", "afile/out", cwd=tmp_path)
     assert done.returncode == 2 and "afile/out" in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 24 MiB tmpfs, where the system lets this process mount one (root with CAP_SYS_ADMIN)."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", str(disk)], capture_output=True,
+                             text=True, check=False) if os.geteuid() == 0 else None
+    if mounted is None or mounted.returncode != 0:
+        pytest.skip("cannot mount a small file system here (needs root with CAP_SYS_ADMIN)")
+    try:
+        yield disk
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+def test_a_disk_that_fills_during_the_run_loses_nothing_and_recover_writes_it_later(
+    tmp_path: Path, small_disk: Path
+) -> None:
+    junk = small_disk / "junk"
+    out = small_disk / "out"
+    done = run("--scenario", "single_stream", "--set", "min_duration_ms=300", *NO_PILOT, "--sut",
+               f"{FAULTY}:DiskFiller", "--sut-arg", f"fill_path={junk}", "--output", str(out), cwd=tmp_path)
+    assert done.returncode == 1, done.stderr
+    assert "SingleStream run of SUT" in done.stdout  # the console summary, whatever the disk says
+    assert "No space left on device" in done.stderr and "Traceback" not in done.stderr
+    assert sorted(path.name for path in out.iterdir()) == ["live"]  # no truncated file, no leftover
+    junk.unlink()  # the user makes room
+    recovered = subprocess.run([sys.executable, "-m", "loadgen.recover", str(out)], cwd=tmp_path,
+                               env=environment(), capture_output=True, text=True, timeout=60)
+    assert recovered.returncode == 3, recovered.stderr
+    assert result_of(out)["metrics"]["samples_completed"] == completed_in_trace(out) > 0
