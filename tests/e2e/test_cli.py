@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
@@ -136,6 +137,19 @@ def test_a_broken_sut_exits_with_a_reason_and_writes_results(
     assert "Result is : INVALID" in (out / "mlperf_log_summary.txt").read_text()
 
 
+def wait_for_completions(column: Path, process: subprocess.Popen[str], timeout: float = 60) -> None:
+    """Until the run's live trace (OUTPUT/live/completed_ns.npy) holds a completion: readiness, not a fixed sleep."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            if (np.load(column, mmap_mode="r") != -1).any():
+                return
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.05)
+    raise AssertionError(f"no completion recorded in {column}")
+
+
 def test_sigint_writes_what_was_recorded_and_exits_130(tmp_path: Path) -> None:
     (tmp_path / "broken.py").write_text(BROKEN_SUTS)
     out = tmp_path / "out"
@@ -145,7 +159,7 @@ def test_sigint_writes_what_was_recorded_and_exits_130(tmp_path: Path) -> None:
          "--set", "server_target_qps=200", "--set", "min_duration_ms=60000", "--output", str(out), "--no-progress"],
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
-    time.sleep(3)
+    wait_for_completions(out / "live" / "completed_ns.npy", process)
     process.send_signal(signal.SIGINT)
     _stdout, stderr = process.communicate(timeout=60)
     assert process.returncode == 130, stderr
