@@ -260,9 +260,10 @@ def _run_repeated(args: argparse.Namespace, argv: list[str]) -> int:
         if args.runs < 1:
             raise SettingsError([f"--runs {args.runs}: allowed: a whole number >= 1"])
         settings = settings_from_args(args)
+        output = args.output or default_output(settings.scenario.value)
+        for note in prepare_output(output, args.overwrite, args.runs * estimated_bytes(settings, args.trace)):
+            print(f"note: {note}", file=sys.stderr)
     except LoadgenError as exc:
-        for line in str(exc).splitlines():
-            print(f"error: {line}", file=sys.stderr)
+        print_error(exc)
         return ExitCode.USAGE
-    output = args.output or default_output(settings.scenario.value)
     return run_repeated(argv, args.runs, output, main if args.in_process else None)
