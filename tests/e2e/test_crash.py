@@ -214,6 +214,8 @@ def test_a_non_empty_output_is_refused_unless_overwrite_which_drops_stale_files(
              "--set", "offline_expected_qps=10000", "--set", "warmup_ms=0", "--output", "out"]
     refused = run(*quick, cwd=tmp_path)
     assert refused.returncode == 2 and "not empty" in refused.stderr and "--overwrite" in refused.stderr
+    repeated = run(*quick, "--runs", "2", cwd=tmp_path)
+    assert repeated.returncode == 2 and "not empty" in repeated.stderr and not (out / "run-1").exists()
     done = run(*quick, "--overwrite", cwd=tmp_path)
     assert done.returncode in (0, 3), done.stderr
     assert not (out / "mlperf_log_trace.json").exists() and (out / "notes.txt").read_text() == "mine"
