@@ -20,7 +20,7 @@ from typing import Any
 from loadgen.benchmark.peak import run_find_peak
 from loadgen.benchmark.runner import Benchmark, model_facts, performance_sample_count, run_benchmark, tool_version
 from loadgen.cli.common import ExitCode, print_error, settings_from_args, sut_kwargs
-from loadgen.cli.progress import progress_bar
+from loadgen.cli.progress import console_observer
 from loadgen.cli.repeat import run_repeated
 from loadgen.cli.supervise import GRACE_S, ChildRun, supervise
 from loadgen.cli.sut_spec import build_sut, qsl_for
@@ -39,7 +39,7 @@ from loadgen.results.folder import (
 )
 from loadgen.results.live import Phase, Status, live_folder, remove_live, write_state
 from loadgen.results.recovery import rebuild, run_state
-from loadgen.settings.model import Mode, TestSettings, settings_schema
+from loadgen.settings.model import TRACE_SAMPLE_LIMIT, Mode, TestSettings, settings_schema
 from reports.summary import render_console
 from sut.tinytorch import looks_like_model, wrap_model_over_tinydigits
 
@@ -109,7 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="keyword argument for the SUT factory (repeatable)",
     )
     parser.add_argument(
-        "--samples", type=int, default=1024, help="size of the index-only QSL for SUTs without a qsl (default 1024)"
+        "--samples", type=int, default=1024,
+        help="size of the index-only QSL for SUTs without a qsl (1 to 64,000,000; default 1024)"
     )
     parser.add_argument("--output", type=Path, help="results folder (default: results/<time>-<scenario>)")
     parser.add_argument("--trace", action="store_true", help="also write mlperf_log_trace.json (Chrome trace format)")
@@ -156,8 +157,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.runs != 1:
         return _run_repeated(args, given)
     try:
-        if args.samples < 1:
-            raise SettingsError([f"--samples {args.samples}: allowed: a whole number >= 1"])
+        if not 1 <= args.samples <= TRACE_SAMPLE_LIMIT:
+            raise SettingsError([f"--samples {args.samples}: allowed: a whole number from 1 to {TRACE_SAMPLE_LIMIT:,}"])
         if not args.grace_s > 0:
             raise SettingsError([f"--grace-s {args.grace_s}: allowed: seconds > 0"])
         settings = settings_from_args(args)
@@ -228,10 +229,10 @@ def _benchmark(
     fingerprint: dict[str, Any],
 ) -> Benchmark | None:
     """Run it; None when the settings were refused after all (nothing timed ran: exit 2)."""
-    show = not args.no_progress and sys.stderr.isatty()
+    console = console_observer(sys.stderr, not args.no_progress and sys.stderr.isatty())
 
     def observer(engine: Engine) -> AbstractContextManager[None]:
-        return child.timed(engine, progress_bar(engine, sys.stderr) if show else None)
+        return child.timed(engine, console(engine))
 
     traced = settings.mode in (Mode.PerformanceOnly, Mode.SubmissionRun)
     try:

@@ -262,7 +262,7 @@ class ChildRun:
         """The observer of the timed run: records the effective settings for recovery, marks the phase."""
         if self.deferred:
             raise KeyboardInterrupt
-        update_state(self.output, settings_effective=engine.settings.model_dump(mode="json"))
+        update_state(self.output, settings_effective=engine.settings.settings.model_dump(mode="json"))
         self.set_phase(Phase.TIMED)
         try:
             with inner if inner is not None else contextlib.nullcontext():
