@@ -37,7 +37,7 @@ from loadgen.results.folder import (
     prepare_output,
     write_outputs,
 )
-from loadgen.results.live import Phase, Status, live_folder, remove_live, write_state
+from loadgen.results.live import Phase, Status, leave_refusal, live_folder, remove_live, write_state
 from loadgen.results.recovery import rebuild, run_state
 from loadgen.settings.model import TRACE_SAMPLE_LIMIT, Mode, TestSettings, settings_schema
 from reports.summary import render_console
@@ -194,7 +194,7 @@ def _run_child(args: argparse.Namespace, settings: TestSettings, output: Path, s
             performance_sample_count=loaded_count, chrome_trace=args.trace,
         ))
     except LoadgenError as exc:
-        print_error(exc)
+        leave_refusal(output, str(exc))
         return ExitCode.USAGE
     except KeyboardInterrupt:
         print_error("interrupted before the run started: nothing was recorded")
@@ -243,8 +243,8 @@ def _benchmark(
             trace_folder=live_folder(output) if traced else None,
         )
     except LoadgenError as exc:
-        print_error(exc)
         remove_live(output)
+        leave_refusal(output, str(exc))
         return None
     except KeyboardInterrupt:
         reason = "interrupted by the user while the figures were computed"

@@ -52,6 +52,7 @@ from loadgen.results.live import (
     create_status,
     has_live_recording,
     remove_live,
+    take_refusal,
     update_state,
 )
 from loadgen.results.recovery import recover
@@ -204,6 +205,9 @@ def _conclude(supervisor: Supervisor, output: Path, returncode: int, peak_bytes:
         remove_live(output)
         return returncode if returncode >= 0 else int(supervisor.exit_code)
     if supervisor.kill_reason is None and returncode >= 0 and not has_live_recording(output):
+        refusal = take_refusal(output)
+        if refusal is not None:
+            print_error(refusal)
         remove_live(output)  # the run refused to start (exit 2) or was interrupted before it did
         return returncode
     if supervisor.kill_reason is None and returncode >= 0 and supervisor.status.phase is Phase.WRITING:

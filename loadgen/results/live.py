@@ -28,6 +28,7 @@ from loadgen.results.atomic import write_text_atomic
 LIVE_FOLDER = "live"
 STATE_FILE = "state.json"
 STATUS_FILE = "status.bin"
+REFUSAL_FILE = "refused.txt"
 STATE_FORMAT = 1
 
 
@@ -176,6 +177,21 @@ def read_state(output: Path) -> dict[str, Any]:
     if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
         raise ValueError(f"{path}: not a live state of format {STATE_FORMAT}")
     return state
+
+
+def leave_refusal(output: Path, text: str) -> None:
+    """The run refused its input (exit 2): why, for the supervisor to print in its own process
+    (where a caller may have replaced sys.stderr, which the forked run cannot reach)."""
+    live_folder(output).mkdir(parents=True, exist_ok=True)
+    write_text_atomic(live_folder(output) / REFUSAL_FILE, text)
+
+
+def take_refusal(output: Path) -> str | None:
+    """What `leave_refusal` left, if anything."""
+    try:
+        return (live_folder(output) / REFUSAL_FILE).read_text(encoding="utf-8")
+    except OSError:
+        return None
 
 
 def has_live_recording(output: Path) -> bool:
