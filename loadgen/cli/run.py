@@ -23,7 +23,7 @@ from loadgen.cli.common import ExitCode, print_error, settings_from_args, sut_kw
 from loadgen.cli.progress import console_observer
 from loadgen.cli.repeat import run_repeated
 from loadgen.cli.supervise import GRACE_S, ChildRun, supervise
-from loadgen.cli.sut_spec import build_sut, qsl_for
+from loadgen.cli.sut_spec import build_model_or_sut, model_adapter, qsl_for
 from loadgen.engine.loops import Engine
 from loadgen.engine.query import QuerySampleLibrary, SystemUnderTest
 from loadgen.errors import Interrupted, LoadgenError, RunAborted, SettingsError
@@ -41,7 +41,6 @@ from loadgen.results.live import Phase, Status, leave_refusal, live_folder, remo
 from loadgen.results.recovery import rebuild, run_state
 from loadgen.settings.model import TRACE_SAMPLE_LIMIT, Mode, TestSettings, settings_schema
 from reports.summary import render_console
-from sut.tinytorch import looks_like_model, wrap_model_over_tinydigits
 
 DEFAULT_SUT = "sut.digit_mlp"
 
@@ -54,6 +53,7 @@ examples:
   python -m loadgen.run --scenario server --sut sut.fixed_time --sut-arg service_us=250 --sut-arg workers=2
   python -m loadgen.run --scenario my_rules.toml --config user.toml --trace --output results/mine
   python -m loadgen.run --scenario offline --mode accuracy
+  python -m loadgen.run --scenario offline --mode accuracy --sut my_model.py:model --dataset toy.npz
   python -m loadgen.run --scenario server --rules mlperf --model resnet50 --user-conf user.conf
   python -m loadgen.run --scenario server --mode find_peak --set min_duration_ms=1000
 
@@ -109,6 +109,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="keyword argument for the SUT factory (repeatable)",
     )
     parser.add_argument(
+        "--dataset", type=Path, metavar="FILE",
+        help="for a bare model: a labelled dataset instead of TinyDigits, a .npz with images (or features) and "
+        "labels, or the course's .pkl dict (images, labels; only numpy arrays are unpickled)",
+    )
+    parser.add_argument(
         "--samples", type=int, default=1024,
         help="size of the index-only QSL for SUTs without a qsl (1 to 64,000,000; default 1024)"
     )
@@ -136,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def model_as_sut(obj: object) -> SystemUnderTest | None:
     """A bare model (forward / predict / __call__, no issue_query) runs over TinyDigits."""
-    return wrap_model_over_tinydigits(obj) if looks_like_model(obj) else None
+    return model_adapter()(obj)
 
 
 def exit_code(benchmark: Benchmark) -> int:
@@ -183,7 +188,7 @@ def _run_child(args: argparse.Namespace, settings: TestSettings, output: Path, s
     """The supervised run: builds the SUT, runs, writes the results folder; its trace lives in output/live/."""
     child = ChildRun(output, status, defer_after_timing=settings.mode is not Mode.FindPeakPerformance)
     try:
-        sut = build_sut(args.sut, sut_kwargs(args.sut_args), adapt=model_as_sut)
+        sut = build_model_or_sut(args.sut, sut_kwargs(args.sut_args), args.dataset)
         qsl = qsl_for(sut, args.samples)
         loaded_count = performance_sample_count(settings, qsl)
         fingerprint = collect_fingerprint()
