@@ -10,6 +10,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -158,8 +159,12 @@ def run_benchmark(
     clock: Clock | Callable[[], int] | None = None,
     observer: Observer | None = None,
     fingerprint: dict[str, Any] | None = None,
+    trace_folder: Path | None = None,
 ) -> Benchmark:
     """Run one benchmark in the settings' mode; the result says VALID or INVALID and why.
+
+    `trace_folder`: the timed run's trace columns live there as files from the start, so a
+    supervisor can rebuild the result if this process dies (loadgen.results.recovery).
 
     Bad settings (including a schedule that cannot run, with its numbers) raise SettingsError
     before anything runs; everything after that ends in a result."""
@@ -170,7 +175,8 @@ def run_benchmark(
         raise SettingsError(problems)
     started_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     fingerprint = collect_fingerprint() if fingerprint is None else fingerprint
-    context = RunContext(requested.sample_timeout_ns, Clock.of(clock), observers=[observer] if observer else [])
+    observers = [observer] if observer else []
+    context = RunContext(requested.sample_timeout_ns, Clock.of(clock), observers=observers, trace_folder=trace_folder)
     with peak_rss() as memory, sample_noise(clock=context.clock) as noise, context.active():
         effective, chosen, warmup_queries, record, accuracy = _phases(sut, qsl, requested, loaded_count, context)
     mode = settings.mode

@@ -27,8 +27,11 @@ def own_packages_first(path: list[str] | None = None) -> None:
 def run_module(name: str) -> None:
     """`python -m loadgen.<name>`: the command's main from loadgen.cli.<name>, with the one exit path."""
     own_packages_first()
-    importlib.import_module("loadgen.own_packages").claim("sut", "reports")
-    module = importlib.import_module(f"loadgen.cli.{name}")
+    try:
+        importlib.import_module("loadgen.own_packages").claim("sut", "reports")
+        module = importlib.import_module(f"loadgen.cli.{name}")
+        common = importlib.import_module("loadgen.cli.common")
+    except KeyboardInterrupt:  # Ctrl-C while starting up: nothing ran, and no traceback
+        os._exit(130)
     main: Callable[[], int] = module.main
-    common = importlib.import_module("loadgen.cli.common")
     common.run_command(main)

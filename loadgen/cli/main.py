@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "submit": "benchmark a baseline and an optimized model into a capstone submission.json",
     "validate": "check a capstone submission.json and its evidence (never runs its code)",
     "report": "read a results folder or a MLPerf LoadGen log folder",
+    "recover": "rebuild the result of a run whose process died, from its live recording",
     "machine_score": "time the reference workload: this machine's score for --normalize",
 }
 

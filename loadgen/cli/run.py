@@ -8,21 +8,38 @@ still written, marked INVALID with the reason.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import sys
+import traceback
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import Any
 
 from loadgen.benchmark.peak import run_find_peak
-from loadgen.benchmark.runner import Benchmark, run_benchmark
+from loadgen.benchmark.runner import Benchmark, model_facts, performance_sample_count, run_benchmark, tool_version
 from loadgen.cli.common import ExitCode, print_error, settings_from_args, sut_kwargs
 from loadgen.cli.progress import console_observer
 from loadgen.cli.repeat import run_repeated
+from loadgen.cli.supervise import GRACE_S, ChildRun, supervise
 from loadgen.cli.sut_spec import build_model_or_sut, model_adapter, qsl_for
-from loadgen.engine.query import SystemUnderTest
+from loadgen.engine.loops import Engine
+from loadgen.engine.query import QuerySampleLibrary, SystemUnderTest
 from loadgen.errors import Interrupted, LoadgenError, RunAborted, SettingsError
-from loadgen.results.folder import concluded, default_output, write_outputs
-from loadgen.settings.model import TRACE_SAMPLE_LIMIT, Mode, settings_schema
+from loadgen.machine.fingerprint import collect_fingerprint
+from loadgen.results.folder import (
+    concluded,
+    default_output,
+    discard_unused,
+    estimated_bytes,
+    missing_top,
+    prepare_output,
+    write_outputs,
+)
+from loadgen.results.live import Phase, Status, leave_refusal, live_folder, remove_live, write_state
+from loadgen.results.recovery import rebuild, run_state
+from loadgen.settings.model import TRACE_SAMPLE_LIMIT, Mode, TestSettings, settings_schema
 from reports.summary import render_console
 
 DEFAULT_SUT = "sut.digit_mlp"
@@ -110,6 +127,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--in-process", action="store_true", help="with --runs: run them in this process instead")
     parser.add_argument("--print-schema", action="store_true", help="print the settings' JSON schema and exit")
+    parser.add_argument(
+        "--overwrite", action="store_true",
+        help="reuse a non-empty --output folder: an earlier run's files there are removed first (others are kept)",
+    )
+    parser.add_argument(
+        "--grace-s", type=float, default=GRACE_S, metavar="SECONDS",
+        help="the run goes on in a child process; after an interrupt, or when it stops responding for "
+        f"sample_timeout_ms, it has this long to stop before it is killed (SIGKILL) (default {GRACE_S:g})",
+    )
     return parser
 
 
@@ -127,35 +153,110 @@ def exit_code(benchmark: Benchmark) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Check everything that can be checked, then run the benchmark in a supervised child process."""
     args = build_parser().parse_args(argv)
     if args.print_schema:
         print(json.dumps(settings_schema(), indent=2))
         return ExitCode.OK
+    given = sys.argv[1:] if argv is None else list(argv)
     if args.runs != 1:
-        return _run_repeated(args, sys.argv[1:] if argv is None else list(argv))
+        return _run_repeated(args, given)
     try:
         if not 1 <= args.samples <= TRACE_SAMPLE_LIMIT:
             raise SettingsError([f"--samples {args.samples}: allowed: a whole number from 1 to {TRACE_SAMPLE_LIMIT:,}"])
+        if not args.grace_s > 0:
+            raise SettingsError([f"--grace-s {args.grace_s}: allowed: seconds > 0"])
         settings = settings_from_args(args)
-        sut = build_model_or_sut(args.sut, sut_kwargs(args.sut_args), args.dataset)
-        qsl = qsl_for(sut, args.samples)
-        show = not args.no_progress and sys.stderr.isatty()
-        observer = console_observer(sys.stderr, show)
-        if settings.mode is Mode.FindPeakPerformance:
-            benchmark = run_find_peak(sut, qsl, settings, observer, progress=sys.stderr)
-        else:
-            benchmark = run_benchmark(sut, qsl, settings, observer=observer)
+        output = args.output or default_output(settings.scenario.value)
+        made = missing_top(output)
+        notes = prepare_output(output, args.overwrite, estimated_bytes(settings, args.trace))
     except LoadgenError as exc:
         print_error(exc)
         return ExitCode.USAGE
-    output = args.output or default_output(settings.scenario.value)
-    benchmark = concluded(benchmark, args.trace)
-    write_outputs(benchmark, output, args.trace)
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    code = supervise(
+        lambda status: _run_child(args, settings, output, status), output, settings.sample_timeout_ms / 1000,
+        args.grace_s,
+    )
+    if code == ExitCode.USAGE:
+        discard_unused(output, made)
+    return code
+
+
+def _run_child(args: argparse.Namespace, settings: TestSettings, output: Path, status: Status) -> int:
+    """The supervised run: builds the SUT, runs, writes the results folder; its trace lives in output/live/."""
+    child = ChildRun(output, status, defer_after_timing=settings.mode is not Mode.FindPeakPerformance)
+    try:
+        sut = build_model_or_sut(args.sut, sut_kwargs(args.sut_args), args.dataset)
+        qsl = qsl_for(sut, args.samples)
+        loaded_count = performance_sample_count(settings, qsl)
+        fingerprint = collect_fingerprint()
+        write_state(output, run_state(
+            tool=tool_version(), started_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            sut_name=str(getattr(sut, "name", type(sut).__name__)), qsl_name=str(qsl.name), settings=settings,
+            fingerprint=fingerprint, model=model_facts(sut), total_sample_count=qsl.total_sample_count,
+            performance_sample_count=loaded_count, chrome_trace=args.trace,
+        ))
+    except LoadgenError as exc:
+        leave_refusal(output, str(exc))
+        return ExitCode.USAGE
+    except KeyboardInterrupt:
+        print_error("interrupted before the run started: nothing was recorded")
+        return child.exit_code(ExitCode.INTERRUPTED)
+    child.set_phase(Phase.RUNNING)
+    benchmark = _benchmark(args, settings, output, child, sut, qsl, fingerprint)
+    if benchmark is None:
+        return ExitCode.USAGE
+    child.set_phase(Phase.WRITING)
+    benchmark = concluded(child.retell(benchmark, settings.sample_timeout_ms), args.trace)
+    try:
+        write_outputs(benchmark, output, args.trace)
+    except OSError as exc:
+        print(render_console(benchmark.result))
+        print_error(f"cannot write the results to {output}: {exc}")
+        print_error(f"the live recording is kept in {live_folder(output)}: `loadgen recover {output}` writes them")
+        return ExitCode.ERROR
     print(render_console(benchmark.result))
     print(f"results: {output}")
     if benchmark.error is not None:
         print_error(benchmark.error)
-    return exit_code(benchmark)
+    return child.exit_code(exit_code(benchmark))
+
+
+def _benchmark(
+    args: argparse.Namespace,
+    settings: TestSettings,
+    output: Path,
+    child: ChildRun,
+    sut: SystemUnderTest,
+    qsl: QuerySampleLibrary,
+    fingerprint: dict[str, Any],
+) -> Benchmark | None:
+    """Run it; None when the settings were refused after all (nothing timed ran: exit 2)."""
+    console = console_observer(sys.stderr, not args.no_progress and sys.stderr.isatty())
+
+    def observer(engine: Engine) -> AbstractContextManager[None]:
+        return child.timed(engine, console(engine))
+
+    traced = settings.mode in (Mode.PerformanceOnly, Mode.SubmissionRun)
+    try:
+        if settings.mode is Mode.FindPeakPerformance:
+            return run_find_peak(sut, qsl, settings, observer, progress=sys.stderr)
+        return run_benchmark(
+            sut, qsl, settings, observer=observer, fingerprint=fingerprint,
+            trace_folder=live_folder(output) if traced else None,
+        )
+    except LoadgenError as exc:
+        remove_live(output)
+        leave_refusal(output, str(exc))
+        return None
+    except KeyboardInterrupt:
+        reason = "interrupted by the user while the figures were computed"
+    except Exception as exc:  # a harness bug: keep what was recorded, and say where it failed
+        traceback.print_exc()
+        reason = f"the harness failed: {type(exc).__name__}: {exc}"
+    return rebuild(output, reason)
 
 
 def _run_repeated(args: argparse.Namespace, argv: list[str]) -> int:
@@ -165,8 +266,10 @@ def _run_repeated(args: argparse.Namespace, argv: list[str]) -> int:
         if args.runs < 1:
             raise SettingsError([f"--runs {args.runs}: allowed: a whole number >= 1"])
         settings = settings_from_args(args)
+        output = args.output or default_output(settings.scenario.value)
+        for note in prepare_output(output, args.overwrite, args.runs * estimated_bytes(settings, args.trace)):
+            print(f"note: {note}", file=sys.stderr)
     except LoadgenError as exc:
         print_error(exc)
         return ExitCode.USAGE
-    output = args.output or default_output(settings.scenario.value)
     return run_repeated(argv, args.runs, output, main if args.in_process else None)

@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -46,6 +47,8 @@ class RunContext:
     recorder: Recorder | None = None
     watch: IssueWatch | None = None
     breach: RunAborted | None = None
+    trace_folder: Path | None = None
+    """Where the timed run's trace columns live as files (loadgen.engine.trace), if anywhere."""
     _breached: threading.Event = field(default_factory=threading.Event, repr=False)
 
     def recorder_for(self, trace: Trace, keep_responses: bool | np.ndarray = False) -> Recorder:

@@ -71,7 +71,9 @@ class Engine:
         self.settings = settings
         self.context = context
         request = settings.settings
-        self.trace = Trace.allocate(schedule.query_offsets, schedule.sample_index, request.use_token_latencies)
+        self.trace = Trace.allocate(  # in the run's trace folder, when it has one: a crash then loses nothing
+            schedule.query_offsets, schedule.sample_index, request.use_token_latencies, folder=context.trace_folder
+        )
         if schedule.scheduled_ns is not None:
             self.trace.scheduled_ns[:] = schedule.scheduled_ns
         self.recorder = context.recorder_for(self.trace, keep_responses=response_log_mask(request, len(self.trace)))

@@ -7,17 +7,79 @@ per sample, its index, completion time and response size. Every sample row is th
 24 per query. A sample's id is its row + 1 (ids are never 0, as in LoadGen), so issue
 and completion index the columns directly and allocate nothing per sample. Times are
 nanoseconds from the start of timing; NOT_YET marks a time that has not happened.
+
+Allocated into a folder, every column is a `.npy` file mapped into memory (MAP_SHARED):
+the hot path writes plain ndarrays as before, and each write is in the kernel's page
+cache at once, so a recorded completion survives a SIGKILL, a segfault or the OOM killer
+(not a power cut: nothing is fsynced until the run ends). The files' blocks are reserved
+up front, so a full disk is refused before timing instead of faulting during it.
 """
 
 from __future__ import annotations
 
+import errno
+import mmap
+import os
+import shutil
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import IO
 
 import numpy as np
+from numpy.lib import format as npy_format
+
+from loadgen.errors import SettingsError
 
 NOT_YET = -1
 TRACE_FORMAT_VERSION = 1
+MUTABLE_COLUMNS = ("issued_ns", "completed_ns", "response_size", "first_token_ns", "token_count")
+"""Columns the run writes while SUT threads may still complete samples; the rest are the schedule's."""
+
+
+def trace_bytes(n_queries: int, n_samples: int, token_latencies: bool = False) -> int:
+    """Bytes of a trace's columns: 24 per query (offsets, scheduled, issued), 16 (28 with tokens) per sample."""
+    return 24 * (n_queries + 1) + (28 if token_latencies else 16) * n_samples
+
+
+def _mapped_column(folder: Path, name: str, length: int, dtype: type, fill: np.ndarray | int) -> np.ndarray:
+    """A `.npy` file in `folder` mapped shared into memory, its blocks reserved, filled with `fill`."""
+    kind = np.dtype(dtype)
+    path = folder / f"{name}.npy"
+    with path.open("w+b") as handle:
+        npy_format.write_array_header_1_0(
+            handle, {"descr": npy_format.dtype_to_descr(kind), "fortran_order": False, "shape": (length,)}
+        )
+        offset = handle.tell()
+        size = offset + length * kind.itemsize
+        try:
+            os.posix_fallocate(handle.fileno(), 0, size)
+        except OSError as exc:
+            if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL):  # no reservation there: write as we go
+                raise
+        handle.truncate(size)
+        mapping = mmap.mmap(handle.fileno(), size)
+    column = np.ndarray((length,), dtype=kind, buffer=mapping, offset=offset)
+    column[:] = fill
+    return column
+
+
+def _reserve_columns(folder: Path, columns: dict[str, tuple[int, type, np.ndarray | int]]) -> dict[str, np.ndarray]:
+    """Every column in the folder, or a SettingsError naming the room needed (before timing starts)."""
+    needed = sum(npy_format.ARRAY_ALIGN * 2 + length * np.dtype(kind).itemsize for length, kind, _ in columns.values())
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        mapped = {name: _mapped_column(folder, name, *spec) for name, spec in columns.items()}
+        free = shutil.disk_usage(folder).free
+    except OSError as exc:
+        raise SettingsError(
+            [f"{folder}: cannot hold the trace's {needed / 2**20:.1f} MiB of columns: {exc.strerror or exc}"]
+        ) from exc
+    if free < needed:  # trace.npz is written beside the columns at the end
+        raise SettingsError(
+            [f"{folder}: {free / 2**20:.1f} MiB free after reserving the trace; writing trace.npz needs up to "
+             f"{needed / 2**20:.1f} MiB more: free space or choose another --output"]
+        )
+    return mapped
 
 
 @dataclass
@@ -34,24 +96,54 @@ class Trace:
     token_count: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
 
     @classmethod
-    def allocate(cls, query_offsets: np.ndarray, sample_index: np.ndarray, token_latencies: bool = False) -> Trace:
+    def allocate(
+        cls,
+        query_offsets: np.ndarray,
+        sample_index: np.ndarray,
+        token_latencies: bool = False,
+        folder: Path | None = None,
+    ) -> Trace:
         """Rows for every scheduled query and sample; times and sizes are filled in during the run.
 
         Token columns (first token time, output tokens) exist only when token latencies are
-        measured; otherwise they are empty and cost nothing."""
+        measured; otherwise they are empty and cost nothing. With a folder, the columns are
+        files there (see the module docstring), read back by `from_folder`."""
         n_queries = len(query_offsets) - 1
         n_samples = int(query_offsets[-1])
         n_token_rows = n_samples if token_latencies else 0
-        return cls(
-            query_offsets=np.asarray(query_offsets, dtype=np.int64),
-            scheduled_ns=np.full(n_queries, NOT_YET, dtype=np.int64),
-            issued_ns=np.full(n_queries, NOT_YET, dtype=np.int64),
-            sample_index=np.asarray(sample_index, dtype=np.int32),
-            completed_ns=np.full(n_samples, NOT_YET, dtype=np.int64),
-            response_size=np.zeros(n_samples, dtype=np.int32),
-            first_token_ns=np.full(n_token_rows, NOT_YET, dtype=np.int64),
-            token_count=np.zeros(n_token_rows, dtype=np.int32),
-        )
+        columns: dict[str, tuple[int, type, np.ndarray | int]] = {
+            "query_offsets": (n_queries + 1, np.int64, np.asarray(query_offsets)),
+            "scheduled_ns": (n_queries, np.int64, NOT_YET),
+            "issued_ns": (n_queries, np.int64, NOT_YET),
+            "sample_index": (n_samples, np.int32, np.asarray(sample_index)),
+            "completed_ns": (n_samples, np.int64, NOT_YET),
+            "response_size": (n_samples, np.int32, 0),
+            "first_token_ns": (n_token_rows, np.int64, NOT_YET),
+            "token_count": (n_token_rows, np.int32, 0),
+        }
+        if folder is not None:
+            return cls(**_reserve_columns(folder, columns))
+        return cls(**{
+            name: np.asarray(fill, dtype=kind) if isinstance(fill, np.ndarray) else np.full(length, fill, dtype=kind)
+            for name, (length, kind, fill) in columns.items()
+        })
+
+    @classmethod
+    def from_folder(cls, folder: Path) -> Trace:
+        """The columns `allocate` mapped into a folder, as they were when its run stopped (copies)."""
+        names = [item.name for item in fields(cls)]
+        try:
+            columns = {name: np.load(folder / f"{name}.npy", allow_pickle=False) for name in names}
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"{folder}: the live trace's columns cannot be read: {exc}") from exc
+        trace = cls(**columns)
+        n_queries, n_samples = len(trace.query_offsets) - 1, len(trace.completed_ns)
+        lengths = {"scheduled_ns": n_queries, "issued_ns": n_queries, "sample_index": n_samples,
+                   "response_size": n_samples}
+        bad = [name for name, length in lengths.items() if len(columns[name]) != length]
+        if n_queries < 0 or bad or int(trace.query_offsets[-1]) != n_samples:
+            raise ValueError(f"{folder}: the live trace's columns disagree in length ({', '.join(bad) or 'offsets'})")
+        return trace
 
     @property
     def has_tokens(self) -> bool:
@@ -99,24 +191,48 @@ class Trace:
         return self.per_sample(np.arange(self.n_queries, dtype=np.int64))
 
     def issued_part(self) -> Trace:
-        """The queries that were issued, and their samples (a run may stop early)."""
-        n_queries = int(np.count_nonzero(self.issued_ns != NOT_YET))
-        n_samples = int(self.query_offsets[n_queries])
-        return Trace(
-            query_offsets=self.query_offsets[: n_queries + 1],
-            scheduled_ns=self.scheduled_ns[:n_queries],
-            issued_ns=self.issued_ns[:n_queries],
-            sample_index=self.sample_index[:n_samples],
-            completed_ns=self.completed_ns[:n_samples],
-            response_size=self.response_size[:n_samples],
-            first_token_ns=self.first_token_ns[:n_samples],
-            token_count=self.token_count[:n_samples],
-        )
+        """The queries that were issued, and their samples (a run may stop early).
 
-    def save(self, path: Path) -> None:
-        """Write every column losslessly (compressed npz)."""
+        The columns SUT threads may still write are copied, so that the figures and the
+        saved trace.npz, both taken from this part, agree whatever completes afterwards."""
+        n_queries = int(np.count_nonzero(self.issued_ns != NOT_YET))
+        return self._first_queries(n_queries)
+
+    def _first_queries(self, n_queries: int) -> Trace:
+        n_samples = int(self.query_offsets[n_queries])
+        cut = {
+            "query_offsets": self.query_offsets[: n_queries + 1],
+            "scheduled_ns": self.scheduled_ns[:n_queries],
+            "issued_ns": self.issued_ns[:n_queries],
+        }
+        for name in ("sample_index", "completed_ns", "response_size", "first_token_ns", "token_count"):
+            cut[name] = getattr(self, name)[:n_samples]
+        return Trace(**{name: column.copy() if name in MUTABLE_COLUMNS else column for name, column in cut.items()})
+
+    def recorded_part(self) -> Trace:
+        """What a run recorded before it stopped, for recovery: the issued queries, plus a last
+        query whose samples completed before its issue was stamped (the SUT completed inside
+        issue_query and the process died there). Such a query is dated at the previous query's
+        last completion, the earliest it could have been issued, so its latency errs long."""
+        issued = self.issued_ns != NOT_YET
+        done = self.completed_ns != NOT_YET
+        last_row = int(np.flatnonzero(done)[-1]) if done.any() else -1
+        last_done = int(np.searchsorted(self.query_offsets, last_row, side="right")) if last_row >= 0 else 0
+        n_queries = max(int(np.count_nonzero(issued)), last_done)
+        part = self._first_queries(n_queries)
+        for query in np.flatnonzero(part.issued_ns == NOT_YET):
+            earlier = part.completed_ns[: part.query_offsets[query]]
+            start = int(earlier.max(initial=0))
+            if part.scheduled_ns[query] == NOT_YET:
+                part.scheduled_ns = part.scheduled_ns.copy()
+                part.scheduled_ns[query] = start
+            part.issued_ns[query] = max(start, int(part.scheduled_ns[query]))
+        return part
+
+    def save(self, target: Path | IO[bytes]) -> None:
+        """Write every column losslessly (compressed npz) to a path or an open binary file."""
         columns = {field.name: getattr(self, field.name) for field in fields(self)}
-        np.savez_compressed(path, format_version=np.int64(TRACE_FORMAT_VERSION), **columns)
+        np.savez_compressed(target, format_version=np.int64(TRACE_FORMAT_VERSION), **columns)
 
     @classmethod
     def load(cls, path: Path) -> Trace:

@@ -15,6 +15,7 @@ from loadgen.analysis.aggregate import LoadedRuns
 from loadgen.engine.trace import Trace
 from loadgen.errors import SettingsError
 from loadgen.metrics.result import RunResult
+from loadgen.results.atomic import write_text_atomic
 
 
 def _run_number(path: Path) -> int:
@@ -80,8 +81,8 @@ def json_text(data: Any) -> str:
 
 
 def write_json(path: Path, data: Any) -> None:
-    """json_text and a final newline, to path."""
-    path.write_text(json_text(data) + "\n", encoding="utf-8")
+    """json_text and a final newline, to path, atomically (whole or not at all)."""
+    write_text_atomic(path, json_text(data) + "\n")
 
 
 def _finite_or_null(data: Any) -> Any:
