@@ -1,41 +1,90 @@
-"""`python -m loadgen.report parse FOLDER`: read an MLPerf log folder into our result model.
+"""`python -m loadgen.report`: a report page (report.html, report.md and its PNGs) for results folders.
 
-The folder may come from MLPerf LoadGen (mlperf_log_detail.txt and mlperf_log_summary.txt)
-or from `python -m loadgen.run`; both become one RunResult (see loadgen.mlperf_logs).
+    python -m loadgen.report FOLDER...            a run, a --runs N folder, a comparison, or a LoadGen log folder
+    python -m loadgen.report --models BASE OPT... several models against the first (or --baseline)
+    python -m loadgen.report parse FOLDER [--json]  read an MLPerf log folder into our result model
 
-Exit codes: 0 parsed; 2 bad usage, or a folder that is not an MLPerf log folder.
+Each FOLDER gets its report.html (self-contained: open it offline, mail it), report.md and
+report-images/ beside its files; --models writes into --output. The renderers in reports/
+are pure; this module reads the folders and writes the files.
+
+Exit codes: 0 written (or parsed); 2 bad usage, or a folder that holds no result this can read.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from loadgen.cli.common import ExitCode
-from loadgen.mlperf.log_reader import LogFormatError, load_log_folder
+import numpy as np
+
+from loadgen.cli.common import ExitCode, print_error
+from loadgen.engine.trace import TRACE_FORMAT_VERSION, Trace
+from loadgen.errors import LoadgenError, SettingsError
+from loadgen.metrics.result import RunResult
+from loadgen.mlperf.config import layers_from_configs, rules_path
+from loadgen.mlperf.log_reader import DETAIL_FILE, LogFormatError, load_log_folder
+from loadgen.results.reading import read_result
+from loadgen.settings.model import Scenario
+from reports.document import Report
+from reports.run_page import RunInputs, render_run_report
 from reports.summary import render_console
+
+REPORT_FILE = "report.html"
+MARKDOWN_FILE = "report.md"
+TRACE_COLUMNS = ("query_offsets", "scheduled_ns", "issued_ns", "completed_ns")
+"""The trace columns a report reads; the others (sample index, response size) are never loaded."""
+
+EPILOG = """\
+examples:
+  python -m loadgen.report results/srv                 a run folder: results/srv/report.html
+  python -m loadgen.report results/base results/opt    one report per folder
+  python -m loadgen.report path/to/loadgen_logs        a MLPerf LoadGen log folder (no trace: percentiles only)
+  python -m loadgen.report --models results/fp32 results/int8 results/pruned --output results/models
+  python -m loadgen.report parse path/to/loadgen_logs --json
+
+exit codes: 0 written, 2 bad usage or a folder without a readable result.
+"""
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m loadgen.report",
-        description="Read MLPerf logs (LoadGen's or ours) into this harness's result model.",
+        description="Write report.html (self-contained, with plots) and report.md for results folders; "
+        "or, with `parse`, read MLPerf logs into this harness's result model.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    commands = parser.add_subparsers(dest="command", required=True)
-    parse = commands.add_parser("parse", help="read a log folder and print the result")
-    parse.add_argument("folder", type=Path, help="a folder holding mlperf_log_detail.txt (and mlperf_log_summary.txt)")
-    parse.add_argument("--json", action="store_true", help="print the result as JSON (result.json's schema)")
+    parser.add_argument("folders", nargs="+", type=Path, help="results folders (a run, --runs N, a comparison, "
+                        "or a MLPerf LoadGen log folder)")
+    parser.add_argument("--models", action="store_true",
+                        help="one report of every folder as a model against the baseline: normalized metrics, Pareto")
+    parser.add_argument("--baseline", type=Path, help="with --models: the baseline folder (default: the first)")
+    parser.add_argument("--output", type=Path, help="with --models: where the report goes "
+                        "(default: results/<time>-models)")
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def build_parse_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m loadgen.report parse",
+        description="Read MLPerf logs (LoadGen's or ours) into this harness's result model.",
+    )
+    parser.add_argument("folder", type=Path, help="a folder holding mlperf_log_detail.txt (and mlperf_log_summary.txt)")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON (result.json's schema)")
+    return parser
+
+
+def parse_main(argv: Sequence[str]) -> int:
+    args = build_parse_parser().parse_args(argv)
     try:
         result = load_log_folder(args.folder)
     except (LogFormatError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print_error(exc)
         return ExitCode.USAGE
     if args.json:
         print(result.model_dump_json(indent=2))
@@ -43,3 +92,144 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(render_console(result), end="")
         print(f"  read from: {args.folder} (written by {result.tool})")
     return ExitCode.OK
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def load_report_trace(path: Path) -> Trace:
+    """The columns of trace.npz a report plots, and no others (a 60 M-sample trace stays under 0.5 GiB).
+
+    The unread per-sample columns are zero-cost broadcast views of the right length."""
+    with np.load(path, allow_pickle=False) as data:
+        version = int(data["format_version"]) if "format_version" in data else None
+        if version != TRACE_FORMAT_VERSION:
+            raise ValueError(f"{path}: trace format version {version}, expected {TRACE_FORMAT_VERSION}")
+        missing = [name for name in TRACE_COLUMNS if name not in data]
+        if missing:
+            raise ValueError(f"{path}: trace lacks columns {missing}")
+        columns = {name: data[name] for name in TRACE_COLUMNS}
+    rows = len(columns["completed_ns"])
+    return Trace(sample_index=np.broadcast_to(np.int32(0), (rows,)),
+                 response_size=np.broadcast_to(np.int32(0), (rows,)), **columns)
+
+
+def official_seeds(scenario: str) -> dict[str, int] | None:
+    """MLPerf's round seeds from the shipped mlperf.conf, to say whether a run used them."""
+    try:
+        layers = layers_from_configs("*", Scenario.parse(scenario), rules_path("mlperf"), None, None)
+    except (LoadgenError, ValueError, OSError):
+        return None
+    return {key: int(value) for _, values in layers for key, value in values.items() if key.endswith("_rng_seed")}
+
+
+def files_in(folder: Path) -> list[str]:
+    """The raw files beside a report, to link (its own report files left out)."""
+    own = {REPORT_FILE, MARKDOWN_FILE}
+    return sorted(p.name for p in folder.iterdir() if p.is_file() and p.name not in own and not p.name.startswith("."))
+
+
+def run_inputs(folder: Path, result: RunResult, trace: Trace | None, source: str = "") -> RunInputs:
+    siblings = []
+    if (folder.parent / "aggregate.json").is_file():
+        siblings.append(("all runs of this folder", f"../{REPORT_FILE}"))
+    return RunInputs(result, trace, files_in(folder), official_seeds(result.scenario), source, tuple(siblings))
+
+
+def run_folder_report(folder: Path) -> tuple[Report, list[str]]:
+    """The report of a run folder of ours (result.json, trace.npz) or of a LoadGen log folder."""
+    notes: list[str] = []
+    if (folder / "result.json").is_file():
+        result = read_result(folder / "result.json")
+        trace = None
+        try:
+            trace = load_report_trace(folder / "trace.npz")
+        except (OSError, ValueError, KeyError) as exc:
+            notes.append(f"{folder}: no usable trace.npz ({exc}); the report has no distribution plots")
+        return render_run_report(run_inputs(folder, result, trace)), notes
+    try:
+        result = load_log_folder(folder)
+    except LogFormatError as exc:
+        raise SettingsError([str(exc)]) from exc
+    source = f"Read from a MLPerf log folder written by {result.tool}."
+    return render_run_report(run_inputs(folder, result, None, source)), notes
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write to a temporary file beside path, then rename: a reader never sees half a report."""
+    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    temporary.write_bytes(data)
+    os.replace(temporary, path)
+
+
+def write_report(folder: Path, report: Report) -> Path:
+    """report.html, report.md and the markdown's PNGs into folder; returns the page's path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for relative, png in report.images.items():
+        target = folder / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(target, png)
+    write_atomically(folder / MARKDOWN_FILE, report.markdown.encode("utf-8"))
+    page = folder / REPORT_FILE
+    write_atomically(page, report.html)
+    return page
+
+
+def folder_report(folder: Path) -> tuple[Report, list[str]]:
+    """Whatever report the folder's content calls for."""
+    if not folder.is_dir():
+        raise SettingsError([f"{folder}: no such folder"])
+    if (folder / "result.json").is_file() or (folder / DETAIL_FILE).is_file():
+        return run_folder_report(folder)
+    raise SettingsError([f"{folder}: neither a results folder (result.json) nor a MLPerf log folder ({DETAIL_FILE})"])
+
+
+def report_folders(folders: Sequence[Path]) -> int:
+    code = ExitCode.OK
+    for folder in folders:
+        try:
+            report, notes = folder_report(folder)
+        except LoadgenError as exc:
+            print_error(exc)
+            code = ExitCode.USAGE
+            continue
+        for note in notes:
+            print(f"note: {note}", file=sys.stderr)
+        print(f"report: {write_report(folder, report)}")
+    return code
+
+
+def report_run_folder(folder: Path, result: RunResult, trace: Trace) -> None:
+    """loadgen.run's report of the run it just wrote; a failure here is a warning, never the run's failure."""
+    try:
+        page = write_report(folder, render_run_report(run_inputs(folder, result, trace)))
+    except (OSError, ValueError) as exc:
+        print(f"warning: report.html not written ({exc}); python -m loadgen.report {folder} retries", file=sys.stderr)
+        return
+    print(f"report: {page}")
+
+
+def default_models_output() -> Path:
+    return Path("results") / f"{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}-models"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list[:1] == ["parse"]:
+        return parse_main(args_list[1:])
+    parser = build_parser()
+    try:
+        args = parser.parse_args(args_list)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    if args.models:
+        from loadgen.cli.report_models import models_main  # here: only --models needs it
+
+        return models_main(args.folders, args.baseline, args.output or default_models_output())
+    if args.baseline is not None or args.output is not None:
+        print_error("--baseline and --output go with --models")
+        return ExitCode.USAGE
+    return report_folders(args.folders)

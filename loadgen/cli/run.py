@@ -18,6 +18,7 @@ from loadgen.benchmark.runner import Benchmark, run_benchmark
 from loadgen.cli.common import ExitCode, settings_from_args, sut_kwargs
 from loadgen.cli.progress import progress_bar
 from loadgen.cli.repeat import run_repeated
+from loadgen.cli.report import report_folders, report_run_folder
 from loadgen.cli.sut_spec import build_sut, qsl_for
 from loadgen.engine.query import SystemUnderTest
 from loadgen.errors import Interrupted, LoadgenError, RunAborted, SettingsError
@@ -95,6 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--output", type=Path, help="results folder (default: results/<time>-<scenario>)")
     parser.add_argument("--trace", action="store_true", help="also write mlperf_log_trace.json (Chrome trace format)")
     parser.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
+    parser.add_argument("--no-report", action="store_true",
+                        help="skip report.html and report.md (the page with plots); "
+                        "python -m loadgen.report FOLDER makes them later")
     parser.add_argument(
         "--runs", type=int, default=1,
         help="run the scenario N times, each in a fresh process, into OUTPUT/run-1 ... run-N, and write "
@@ -145,6 +149,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     write_outputs(benchmark, output, args.trace)
     print(render_console(benchmark.result))
     print(f"results: {output}")
+    if not args.no_report:
+        report_run_folder(output, benchmark.result, benchmark.trace)
     if benchmark.error is not None:
         print(f"error: {benchmark.error}", file=sys.stderr)
     return exit_code(benchmark)
@@ -162,4 +168,7 @@ def _run_repeated(args: argparse.Namespace, argv: list[str]) -> int:
             print(f"error: {line}", file=sys.stderr)
         return ExitCode.USAGE
     output = args.output or default_output(settings.scenario)
-    return run_repeated(argv, args.runs, output, main if args.in_process else None)
+    code = run_repeated(argv, args.runs, output, main if args.in_process else None)
+    if not args.no_report and code != ExitCode.USAGE:
+        report_folders([output])
+    return code
