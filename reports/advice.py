@@ -19,7 +19,7 @@ ADVICE: tuple[tuple[str, str], ...] = (
      "--runs N so drift shows across runs"),
     ("std is", "the figure varies by run: run more repetitions (`python -m loadgen.compare --plan` says how many) "
      "and quiet the machine"),
-    ("min or max", "one run is far from the others: look at its report for a stall, then rerun"),
+    ("from the mean", "one run is far from the others: look at its report for a stall, then rerun"),
     ("mlperf_log_trace.json holds the first", "nothing to fix: trace.npz holds every sample"),
     ("was chosen by each run's pilot", "fix the rate with --set so every run does the same work"),
 )

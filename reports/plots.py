@@ -15,7 +15,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from reports.series import Gaps, LogHistogram, TimeBins
 
@@ -221,7 +221,7 @@ def forest(rows: Sequence[ForestRow], margin: float | None) -> bytes:
     figure.subplots_adjust(left=0.24, right=0.72, bottom=0.55 / (0.9 + 0.42 * max(len(rows), 1)) + 0.05, top=0.92)
     y = np.arange(len(rows))[::-1]
     if margin:
-        ax.axvspan(1 / (1 + margin), 1 + margin, color=GREEN, alpha=0.12, label=f"equivalence margin {margin:.0%}")
+        ax.axvspan(1 / (1 + margin), 1 + margin, color=GREEN, alpha=0.15)
     ax.axvline(1.0, color=INK, linewidth=1)
     for yk, row in zip(y, rows, strict=True):
         if row.ratio is None:
@@ -233,13 +233,12 @@ def forest(rows: Sequence[ForestRow], margin: float | None) -> bytes:
     ax.set_yticks(y, [row.name for row in rows], fontsize=8)
     ax.set_xscale("log")
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{v:.3g}x"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel("ratio: how many times better B is than A (log axis; > 1: B better)", fontsize=9)
     ax.set_title("Every figure's ratio with its interval", fontsize=10)
     for yk, row in zip(y, rows, strict=True):
         ax.annotate(row.verdict, xy=(1.02, yk), xycoords=("axes fraction", "data"), fontsize=8, va="center",
                     color=INK, annotation_clip=False)
-    if margin:
-        ax.legend(fontsize=7, loc="lower left", bbox_to_anchor=(0, 1.0), frameon=False)
     return _png(figure)
 
 

@@ -236,3 +236,15 @@ def arrival_gaps(trace: Trace, rate_per_s: float) -> Gaps:
         return 1.0 - np.searchsorted(ordered, x, side="right") / max(len(ordered), 1)
 
     return Gaps(rate_per_s, edges, density(scheduled), density(issued), x, survival(scheduled), survival(issued))
+
+
+def latency_histogram(trace: Trace, scenario: Scenario, low_ns: float, high_ns: float) -> LogHistogram | None:
+    """The run's latencies (as loadgen.metrics defines them) in log bins spanning [low, high]: the same
+    edges for every run of a comparison, so their CDFs overlay."""
+    if not (trace.completed_ns != NOT_YET).any():
+        return None
+    edges, per_decade = log_edges(low_ns, high_ns)
+    counts = np.zeros(len(edges) - 1, dtype=np.int64)
+    for _, latencies in _chunks(trace, scenario):
+        counts += np.bincount(_log_bin(latencies, edges, per_decade), minlength=len(counts))
+    return LogHistogram(edges, counts, per_decade)

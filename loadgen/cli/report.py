@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -28,10 +30,14 @@ from loadgen.errors import LoadgenError, SettingsError
 from loadgen.metrics.result import RunResult
 from loadgen.mlperf.config import layers_from_configs, rules_path
 from loadgen.mlperf.log_reader import DETAIL_FILE, LogFormatError, load_log_folder
-from loadgen.results.reading import read_result
+from loadgen.results.reading import load_runs, read_result
 from loadgen.settings.model import Scenario
+from reports.comparison_page import SideCurves, render_comparison_report
 from reports.document import Report
+from reports.plots import BLUE, ORANGE
+from reports.repeated_page import render_repeated_report
 from reports.run_page import RunInputs, render_run_report
+from reports.series import latency_histogram
 from reports.summary import render_console
 
 REPORT_FILE = "report.html"
@@ -155,6 +161,65 @@ def run_folder_report(folder: Path) -> tuple[Report, list[str]]:
     return render_run_report(run_inputs(folder, result, None, source)), notes
 
 
+def side_curves(report: dict[str, Any]) -> list[SideCurves]:
+    """Each side's runs as latency histograms on edges shared by every run (one trace in memory at a time)."""
+    loaded = {}
+    for label in ("a", "b"):
+        folder = (report.get(label) or {}).get("folder")
+        if folder and Path(folder).is_dir():
+            loaded[label] = load_runs(Path(folder))
+    ranges = [(r.metrics.latency.min_ns, r.metrics.latency.max_ns) for runs in loaded.values()
+              for r in runs.results if r.metrics is not None and r.metrics.latency is not None]
+    if not ranges:
+        return []
+    low, high = min(lo for lo, _ in ranges), max(hi for _, hi in ranges)
+    sides = []
+    for label, colour in (("a", BLUE), ("b", ORANGE)):
+        if label not in loaded:
+            continue
+        runs = []
+        for result, folder in zip(loaded[label].results, loaded[label].run_folders, strict=True):
+            try:
+                trace = load_report_trace(folder / "trace.npz")
+            except (OSError, ValueError, KeyError):
+                continue
+            histogram = latency_histogram(trace, Scenario(result.scenario), low, high)
+            if histogram is not None:
+                runs.append((folder.name, histogram))
+        scenario = loaded[label].results[0].scenario if loaded[label].results else ""
+        sides.append(SideCurves(label.upper(), colour, runs, "sample" if scenario == "Offline" else "query"))
+    return sides
+
+
+def comparison_report(report: dict[str, Any], output: Path) -> Report:
+    """The comparison page, to be written into output, for compare's JSON (--json or comparison.json)."""
+    links = []
+    for label in ("a", "b"):
+        folder = (report.get(label) or {}).get("folder")
+        if folder:
+            page = Path(folder) / REPORT_FILE
+            target = page if page.is_file() else Path(folder)
+            links.append((f"{label.upper()}: {folder}", os.path.relpath(target, output)))
+    return render_comparison_report(report, side_curves(report), links)
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise SettingsError([f"{path}: not readable JSON ({exc})"]) from exc
+
+
+def repeated_report(folder: Path) -> Report:
+    """The page of a --runs N folder from its aggregate.json; each run's own page is linked."""
+    document = _read_json(folder / "aggregate.json")
+    if not isinstance(document, dict):
+        raise SettingsError([f"{folder / 'aggregate.json'}: not an aggregate (a JSON object)"])
+    pages = [f"{run['name']}/{REPORT_FILE}" for run in document.get("runs") or []
+             if isinstance(run, dict) and (folder / str(run.get("name")) / "result.json").is_file()]
+    return render_repeated_report(document, pages)
+
+
 # --------------------------------------------------------------------------- writing
 
 
@@ -184,7 +249,15 @@ def folder_report(folder: Path) -> tuple[Report, list[str]]:
         raise SettingsError([f"{folder}: no such folder"])
     if (folder / "result.json").is_file() or (folder / DETAIL_FILE).is_file():
         return run_folder_report(folder)
-    raise SettingsError([f"{folder}: neither a results folder (result.json) nor a MLPerf log folder ({DETAIL_FILE})"])
+    if (folder / "comparison.json").is_file():
+        document = _read_json(folder / "comparison.json")
+        if not isinstance(document, dict):
+            raise SettingsError([f"{folder / 'comparison.json'}: not a comparison (a JSON object)"])
+        return comparison_report(document, folder), []
+    if (folder / "aggregate.json").is_file():
+        return repeated_report(folder), []
+    raise SettingsError([f"{folder}: not a results folder (result.json, aggregate.json or comparison.json) "
+                         f"nor a MLPerf log folder ({DETAIL_FILE})"])
 
 
 def report_folders(folders: Sequence[Path]) -> int:
