@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.axis import Axis
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, NullFormatter
@@ -50,6 +51,12 @@ def format_duration(ns: float) -> str:
 _DURATION_AXIS = FuncFormatter(lambda value, _pos: format_duration(value))
 
 
+def _duration_axis(axis: Axis) -> None:
+    """Durations on the major ticks, no labels on a log axis' minor ticks (they crowd into each other)."""
+    axis.set_major_formatter(_DURATION_AXIS)
+    axis.set_minor_formatter(NullFormatter())
+
+
 def _figure(height: float = HEIGHT_IN, columns: int = 1, width: float = WIDTH_IN) -> tuple[Figure, list[Axes]]:
     figure = Figure(figsize=(width, height), dpi=DPI, facecolor="white")
     FigureCanvasAgg(figure)
@@ -85,7 +92,7 @@ def latency_histogram(histogram: LogHistogram, marks: Sequence[Mark], unit: str)
     figure, (ax,) = _figure()
     ax.stairs(histogram.counts, histogram.edges_ns, fill=True, color=BLUE, alpha=0.75)
     ax.set_xscale("log")
-    ax.xaxis.set_major_formatter(_DURATION_AXIS)
+    _duration_axis(ax.xaxis)
     ax.set_xlabel(f"latency per {unit} (log axis, {histogram.bins_per_decade} bins a decade)", fontsize=9)
     ax.set_ylabel(f"{unit} count", fontsize=9)
     ax.set_title(f"Latency distribution ({histogram.total:,} {plural(unit)})", fontsize=10)
@@ -100,7 +107,7 @@ def latency_cdf(curves: Sequence[tuple[str, str, LogHistogram]], marks: Sequence
         share = np.cumsum(histogram.counts) / max(histogram.total, 1)
         ax.step(histogram.edges_ns[1:], share, where="post", color=colour, linewidth=1.3, label=label or None)
     ax.set_xscale("log")
-    ax.xaxis.set_major_formatter(_DURATION_AXIS)
+    _duration_axis(ax.xaxis)
     ax.set_ylim(0, 1.02)
     ax.set_xlabel(f"latency per {unit} (log axis)", fontsize=9)
     ax.set_ylabel("share at or below", fontsize=9)
@@ -127,7 +134,7 @@ def latency_over_time(bins: TimeBins, bound_ns: float | None) -> bytes:
     if bound_ns:
         ax.axhline(bound_ns, color=INK, linestyle="--", linewidth=1, label=f"bound {format_duration(bound_ns)}")
     ax.set_yscale("log")
-    ax.yaxis.set_major_formatter(_DURATION_AXIS)
+    _duration_axis(ax.yaxis)
     ax.set_xlabel("time since the start of timing (s)", fontsize=9)
     ax.set_ylabel("latency (log axis)", fontsize=9)
     ax.set_title(f"Latency over time ({len(centres)} bins)", fontsize=10)
@@ -168,7 +175,7 @@ def issue_delay_histogram(histogram: LogHistogram, marks: Sequence[Mark]) -> byt
     figure, (ax,) = _figure()
     ax.stairs(histogram.counts, histogram.edges_ns, fill=True, color=ORANGE, alpha=0.75)
     ax.set_xscale("log")
-    ax.xaxis.set_major_formatter(_DURATION_AXIS)
+    _duration_axis(ax.xaxis)
     ax.set_xlabel("issue delay: issued - scheduled (log axis; the first bin holds everything below it)", fontsize=9)
     ax.set_ylabel("queries", fontsize=9)
     ax.set_title(f"Server issue delay ({histogram.total:,} queries)", fontsize=10)
@@ -185,7 +192,7 @@ def arrival_gaps(gaps: Gaps) -> bytes:
     left.stairs(gaps.scheduled_density, edges, color=BLUE, linewidth=1.2, label="scheduled")
     left.stairs(gaps.issued_density, edges, color=ORANGE, linewidth=1.2, label="issued")
     left.plot(t, gaps.rate_per_s * np.exp(-rate_ns * t), color=INK, linestyle="--", linewidth=1, label="intended")
-    left.xaxis.set_major_formatter(_DURATION_AXIS)
+    _duration_axis(left.xaxis)
     left.set_xlabel("gap between arrivals", fontsize=9)
     left.set_ylabel("density (per second)", fontsize=9)
     left.set_title(f"Arrival gaps at {gaps.rate_per_s:,.4g} queries/s", fontsize=10)
@@ -196,7 +203,7 @@ def arrival_gaps(gaps: Gaps) -> bytes:
     right.plot(x, np.exp(-rate_ns * x), color=INK, linestyle="--", linewidth=1, label="exp(-rate t)")
     right.set_yscale("log")
     right.set_ylim(max(1e-5, 0.3 / max(len(x), 1) / 1e3), 1.2)
-    right.xaxis.set_major_formatter(_DURATION_AXIS)
+    _duration_axis(right.xaxis)
     right.set_xlabel("gap longer than", fontsize=9)
     right.set_ylabel("share of gaps (log axis)", fontsize=9)
     right.set_title("Survival: a straight line is exponential", fontsize=10)
@@ -255,10 +262,6 @@ class RunsPanel:
     interval_label: str
 
 
-def _axis_value(unit: str) -> FuncFormatter | None:
-    return _DURATION_AXIS if unit == "ns" else None
-
-
 def repeated_runs(panels: Sequence[RunsPanel]) -> bytes:
     """Per figure, each run's value in order (drift shows), the median, the mean and its interval."""
     columns = 2 if len(panels) > 1 else 1
@@ -279,9 +282,8 @@ def repeated_runs(panels: Sequence[RunsPanel]) -> bytes:
             ax.axhline(panel.median, color=GREEN, linewidth=1, linestyle="--", label="median")
         ax.plot(runs, panel.values, "o-", color=INK, markersize=4, linewidth=0.8)
         ax.set_xticks(runs)
-        formatter = _axis_value(panel.unit)
-        if formatter is not None:
-            ax.yaxis.set_major_formatter(formatter)
+        if panel.unit == "ns":
+            _duration_axis(ax.yaxis)
         ax.set_title(panel.name, fontsize=9)
         ax.set_xlabel("run", fontsize=8)
         if k == 0:
@@ -322,8 +324,8 @@ def pareto(points: Sequence[ParetoPoint], time_label: str) -> bytes:
                 label="Pareto frontier")
         ax.legend(fontsize=7, frameon=False, loc="lower right")
     ax.set_xscale("log")
-    ax.xaxis.set_major_formatter(_DURATION_AXIS)
-    ax.margins(x=0.3, y=0.15)
+    _duration_axis(ax.xaxis)
+    ax.margins(x=0.45, y=0.15)
     ax.set_xlabel(f"{time_label} (log axis; left is faster)", fontsize=9)
     ax.set_ylabel("top-1 accuracy (up is better)", fontsize=9)
     ax.set_title("Accuracy against latency; marker area is model size", fontsize=10)
@@ -344,7 +346,7 @@ def percentile_ladder(points: Sequence[tuple[float, float]], marks: Sequence[Mar
         ax.legend(fontsize=7, frameon=False, loc="upper left")
     ax.set_xscale("log")
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"p{(1 - 1 / v) * 100:g}" if v >= 1 else ""))
-    ax.yaxis.set_major_formatter(_DURATION_AXIS)
+    _duration_axis(ax.yaxis)
     ax.set_xlabel("percentile (log axis of 1 / (1 - p): the tail spreads out)", fontsize=9)
     ax.set_ylabel("latency", fontsize=9)
     ax.set_title("Latency at each reported percentile", fontsize=10)

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from loadgen.analysis.aggregate import HEADLINE, figure_series
 from loadgen.cli.common import ExitCode, print_error
 from loadgen.engine.trace import TRACE_FORMAT_VERSION, Trace
 from loadgen.errors import LoadgenError, SettingsError
@@ -34,6 +35,7 @@ from loadgen.results.reading import load_runs, read_result
 from loadgen.settings.model import Scenario
 from reports.comparison_page import SideCurves, render_comparison_report
 from reports.document import Report
+from reports.models_page import ModelEntry, render_models_report
 from reports.plots import BLUE, ORANGE
 from reports.repeated_page import render_repeated_report
 from reports.run_page import RunInputs, render_run_report
@@ -285,6 +287,51 @@ def report_run_folder(folder: Path, result: RunResult, trace: Trace) -> None:
     print(f"report: {page}")
 
 
+def model_entry(folder: Path) -> tuple[ModelEntry, str]:
+    """One folder as a model: the mean of each figure over its runs (loadgen.analysis' figures), and its scenario."""
+    loaded = load_runs(folder)
+    if not loaded.results:
+        raise SettingsError([f"{folder}: no usable run", *loaded.warnings])
+    series = figure_series(loaded.results)
+    headline = next((s for name, s in series.items() if name.startswith(HEADLINE)), None)
+    time_ns = None
+    if headline is not None and headline.values:
+        mean = sum(headline.values) / len(headline.values)
+        time_ns = mean if headline.unit == "ns" else 1e9 / mean  # a rate's time per sample is 1 / rate
+
+    def mean_of(name: str) -> float | None:
+        found = series.get(name)
+        return sum(found.values) / len(found.values) if found and found.values else None
+
+    first = loaded.results[0]
+    name = str((first.model or {}).get("name") or folder.name)
+    entry = ModelEntry(f"{name} ({folder.name})" if name != folder.name else name, str(folder), len(loaded.results),
+                       time_ns, mean_of("top-1 accuracy"), mean_of("model size"),
+                       sum(1 for r in loaded.results if r.valid))
+    return entry, first.scenario
+
+
+def models_main(folders: Sequence[Path], baseline: Path | None, output: Path) -> int:
+    """--models: every folder as a model against the baseline; one page in output."""
+    if baseline is not None and baseline not in folders:
+        folders = [baseline, *folders]
+    try:
+        found = [model_entry(folder) for folder in folders]
+    except LoadgenError as exc:
+        print_error(exc)
+        return ExitCode.USAGE
+    scenarios = sorted({scenario for _, scenario in found})
+    if len(scenarios) > 1:
+        print_error(f"the models ran different scenarios ({', '.join(scenarios)}): compare like with like")
+        return ExitCode.USAGE
+    entries = [entry for entry, _ in found]
+    chosen = entries[folders.index(baseline)] if baseline is not None else entries[0]
+    time_label = "latency" if scenarios[0] in ("SingleStream", "MultiStream") else "time per sample (1 / samples/s)"
+    page = write_report(output, render_models_report(entries, chosen, scenarios[0], time_label))
+    print(f"report: {page}")
+    return ExitCode.OK
+
+
 def default_models_output() -> Path:
     return Path("results") / f"{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}-models"
 
@@ -299,8 +346,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:
         return int(exc.code or 0)
     if args.models:
-        from loadgen.cli.report_models import models_main  # here: only --models needs it
-
         return models_main(args.folders, args.baseline, args.output or default_models_output())
     if args.baseline is not None or args.output is not None:
         print_error("--baseline and --output go with --models")
