@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from loadgen.mlperf.log_reader import load_log_folder
@@ -13,9 +14,10 @@ from reports.advice import GENERIC, remedy
 from reports.document import CSP, Heading, Plot, Table, Text, render_html, render_markdown
 from reports.leaderboard import EVENTS, Entry, rank_event, render_leaderboard
 from reports.models_page import ModelEntry, frontier, render_models_report
-from reports.plots import format_duration
+from reports.plots import format_duration, latency_cdf
 from reports.repeated_page import render_repeated_report
 from reports.run_page import RunInputs, render_run_report
+from reports.series import log_histogram
 from tests.reports.runs import make_result, make_trace
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "loadgen_logs"
@@ -67,10 +69,6 @@ def test_a_page_fetches_nothing_and_runs_no_script() -> None:
 
 
 def make_png() -> bytes:
-    from reports.plots import latency_cdf
-    from reports.series import log_histogram
-    import numpy as np
-
     histogram = log_histogram(np.array([1000, 2000, 3000], dtype=np.int64))
     assert histogram is not None
     return latency_cdf([("", "#000000", histogram)], [], "query")
