@@ -20,27 +20,26 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from loadgen.analysis.aggregate import HEADLINE, figure_series
 from loadgen.cli.common import ExitCode, print_error
 from loadgen.engine.trace import TRACE_FORMAT_VERSION, Trace
 from loadgen.errors import LoadgenError, SettingsError
 from loadgen.metrics.result import RunResult
 from loadgen.mlperf.config import layers_from_configs, rules_path
 from loadgen.mlperf.log_reader import DETAIL_FILE, LogFormatError, load_log_folder
-from loadgen.results.reading import load_runs, read_result
+from loadgen.results.reading import read_result
 from loadgen.settings.model import Scenario
-from reports.comparison_page import SideCurves, render_comparison_report
 from reports.document import Report
-from reports.models_page import ModelEntry, render_models_report
-from reports.plots import BLUE, ORANGE
-from reports.repeated_page import render_repeated_report
 from reports.run_page import RunInputs, render_run_report
 from reports.series import latency_histogram
 from reports.summary import render_console
+
+if TYPE_CHECKING:  # imported where used: a single run's report needs neither page
+    from reports.comparison_page import SideCurves
+    from reports.models_page import ModelEntry
 
 REPORT_FILE = "report.html"
 MARKDOWN_FILE = "report.md"
@@ -165,6 +164,10 @@ def run_folder_report(folder: Path) -> tuple[Report, list[str]]:
 
 def side_curves(report: dict[str, Any]) -> list[SideCurves]:
     """Each side's runs as latency histograms on edges shared by every run (one trace in memory at a time)."""
+    from loadgen.results.reading import load_runs
+    from reports.comparison_page import SideCurves
+    from reports.plots import BLUE, ORANGE
+
     loaded = {}
     for label in ("a", "b"):
         folder = (report.get(label) or {}).get("folder")
@@ -202,6 +205,8 @@ def comparison_report(report: dict[str, Any], output: Path) -> Report:
             page = Path(folder) / REPORT_FILE
             target = page if page.is_file() else Path(folder)
             links.append((f"{label.upper()}: {folder}", os.path.relpath(target, output)))
+    from reports.comparison_page import render_comparison_report
+
     return render_comparison_report(report, side_curves(report), links)
 
 
@@ -217,6 +222,8 @@ def repeated_report(folder: Path) -> Report:
     document = _read_json(folder / "aggregate.json")
     if not isinstance(document, dict):
         raise SettingsError([f"{folder / 'aggregate.json'}: not an aggregate (a JSON object)"])
+    from reports.repeated_page import render_repeated_report
+
     pages = [f"{run['name']}/{REPORT_FILE}" for run in document.get("runs") or []
              if isinstance(run, dict) and (folder / str(run.get("name")) / "result.json").is_file()]
     return render_repeated_report(document, pages)
@@ -289,6 +296,10 @@ def report_run_folder(folder: Path, result: RunResult, trace: Trace) -> None:
 
 def model_entry(folder: Path) -> tuple[ModelEntry, str]:
     """One folder as a model: the mean of each figure over its runs (loadgen.analysis' figures), and its scenario."""
+    from loadgen.analysis.aggregate import HEADLINE, figure_series
+    from loadgen.results.reading import load_runs
+    from reports.models_page import ModelEntry
+
     loaded = load_runs(folder)
     if not loaded.results:
         raise SettingsError([f"{folder}: no usable run", *loaded.warnings])
@@ -324,6 +335,8 @@ def models_main(folders: Sequence[Path], baseline: Path | None, output: Path) ->
     if len(scenarios) > 1:
         print_error(f"the models ran different scenarios ({', '.join(scenarios)}): compare like with like")
         return ExitCode.USAGE
+    from reports.models_page import render_models_report
+
     entries = [entry for entry, _ in found]
     chosen = entries[folders.index(baseline)] if baseline is not None else entries[0]
     time_label = "latency" if scenarios[0] in ("SingleStream", "MultiStream") else "time per sample (1 / samples/s)"

@@ -1,0 +1,96 @@
+"""The report of a big Offline run: how long `python -m loadgen.report FOLDER` takes and how much memory.
+
+    python -m bench.report                   60 M samples (the default Offline run's size), 3 repetitions
+    python -m bench.report --samples 1000000 --reps 1
+
+Writes one Offline results folder with a trace of --samples samples (completions spread
+over 10 s, as a fast SUT's would be; the result's figures computed by loadgen.metrics),
+then times the report command in a fresh process per repetition and reads that process's
+peak RSS from the kernel (wait4). Targets (issue 13): under 5 s and under 1 GiB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from loadgen.benchmark.runner import Benchmark
+from loadgen.engine.trace import Trace
+from loadgen.metrics.figures import compute_metrics
+from loadgen.metrics.result import RunResult
+from loadgen.metrics.verdict import judge
+from loadgen.results.folder import write_outputs
+from loadgen.settings.model import TestSettings
+
+TARGET_S = 5.0
+TARGET_BYTES = 1 << 30
+DURATION_NS = 10_000_000_000
+
+
+def offline_folder(folder: Path, samples: int, seed: int = 0) -> None:
+    """A VALID-looking Offline run of `samples` samples completing over 10 s, written as loadgen.run writes it."""
+    rng = np.random.default_rng(seed)
+    steps = rng.integers(0, 2 * DURATION_NS // samples + 1, samples, dtype=np.int64)
+    completed = np.cumsum(steps) + 1_000_000
+    trace = Trace(
+        query_offsets=np.array([0, samples], dtype=np.int64), scheduled_ns=np.zeros(1, dtype=np.int64),
+        issued_ns=np.zeros(1, dtype=np.int64), sample_index=(np.arange(samples) % 200).astype(np.int32),
+        completed_ns=completed, response_size=np.full(samples, 40, dtype=np.int32),
+    )
+    settings = TestSettings(scenario="Offline", min_duration_ms=10_000, offline_expected_qps=samples / 11)
+    metrics = compute_metrics(trace, settings)
+    validity = judge(metrics, settings, None)
+    result = RunResult(
+        tool="bench.report", started_at="2026-12-01T00:00:00+00:00", scenario="Offline", mode="PerformanceOnly",
+        sut_name="synthetic", qsl_name="synthetic(200)", valid=validity.valid, invalid_reasons=validity.reasons,
+        checks=validity.checks, stop_reason="all samples completed", error=None, metrics=metrics,
+        settings_requested=settings.model_dump(mode="json"), settings_effective=settings.model_dump(mode="json"),
+        chosen_by_pilot={}, warmup_queries=0, total_sample_count=200, performance_sample_count=200,
+        fingerprint={}, load_average_end=None, warnings=[],
+    )
+    write_outputs(Benchmark(result, trace, None), folder, False)
+
+
+def time_report(folder: Path) -> tuple[float, int]:
+    """Wall seconds and peak RSS bytes of one `python -m loadgen.report FOLDER` in a fresh process."""
+    start = time.perf_counter()
+    process = subprocess.Popen([sys.executable, "-m", "loadgen.report", str(folder)], stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - start
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise RuntimeError(f"loadgen.report exited {process.returncode}")
+    return elapsed, int(usage.ru_maxrss) * 1024
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.report", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--samples", type=int, default=60_000_000, help="samples in the trace (default 60 M)")
+    parser.add_argument("--reps", type=int, default=3, help="repetitions (default 3)")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="bench-report-") as scratch:
+        folder = Path(scratch) / "offline"
+        print(f"writing an Offline results folder of {args.samples:,} samples ...", file=sys.stderr)
+        offline_folder(folder, args.samples)
+        runs = [time_report(folder) for _ in range(args.reps)]
+    seconds = [s for s, _ in runs]
+    peaks = [b for _, b in runs]
+    wall, peak = statistics.median(seconds), max(peaks)
+    print(f"| figure | median [min, max] | target | met/MISSED |\n|---|---|---|---|\n"
+          f"| report of {args.samples:,} Offline samples: wall time, s | {wall:.2f} [{min(seconds):.2f}, "
+          f"{max(seconds):.2f}] | < {TARGET_S:g} | {'met' if wall < TARGET_S else 'MISSED'} |\n"
+          f"| same: peak RSS, MiB | {statistics.median(peaks) / 2**20:.0f} [{min(peaks) / 2**20:.0f}, "
+          f"{peak / 2**20:.0f}] | < {TARGET_BYTES / 2**20:.0f} | {'met' if peak < TARGET_BYTES else 'MISSED'} |")
+    return 0 if wall < TARGET_S and peak < TARGET_BYTES else 3
+
+
+if __name__ == "__main__":
+    sys.exit(main())
