@@ -5,7 +5,7 @@ records every request the page makes, every console message and exception, check
 each figure rendered (an <img> decoded with a size, or an <svg> with a box), and takes a
 full-page screenshot. Chromium is Debian's `chromium` package (`.ci/run` installs it).
 
-Run as a script to save a screenshot: `python tests/reports/browser.py PAGE.html OUT.png`.
+Run as a script to save a screenshot: `python tests/reports/browser.py PAGE.html OUT.png [WIDTH [HEIGHT]]`.
 """
 
 from __future__ import annotations
@@ -147,7 +147,7 @@ def _errors(events: list[dict[str, Any]]) -> list[str]:
     return found
 
 
-def open_page(path: Path, width: int = 1100, binary: str | None = None) -> PageCheck:
+def open_page(path: Path, width: int = 1100, binary: str | None = None, max_height: int = 16000) -> PageCheck:
     """Load the page, let it settle, and report what it fetched, logged and rendered, with a screenshot."""
     binary = binary or find_chromium()
     if binary is None:
@@ -167,7 +167,7 @@ def open_page(path: Path, width: int = 1100, binary: str | None = None) -> PageC
             seen = json.loads(pipe.call("Runtime.evaluate", {"expression": FIGURES_JS, "returnByValue": True},
                                         session)["result"]["value"])
             shot = pipe.call("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True, "clip": {
-                "x": 0, "y": 0, "width": width, "height": min(int(seen["height"]), 16000), "scale": 1}}, session)
+                "x": 0, "y": 0, "width": width, "height": min(int(seen["height"]), max_height), "scale": 1}}, session)
             requests = [str(e["params"]["request"]["url"]) for e in pipe.events
                         if e.get("method") == "Network.requestWillBeSent"]
             return PageCheck(requests, _errors(pipe.events), int(seen["total"]), int(seen["rendered"]),
@@ -177,7 +177,8 @@ def open_page(path: Path, width: int = 1100, binary: str | None = None) -> PageC
 
 
 if __name__ == "__main__":
-    checked = open_page(Path(sys.argv[1]), width=int(sys.argv[3]) if len(sys.argv) > 3 else 1100)
+    checked = open_page(Path(sys.argv[1]), width=int(sys.argv[3]) if len(sys.argv) > 3 else 1100,
+                        max_height=int(sys.argv[4]) if len(sys.argv) > 4 else 16000)
     Path(sys.argv[2]).write_bytes(checked.screenshot)
     print(f"{checked.figures_rendered}/{checked.figures_total} figures, network requests {checked.network_requests}, "
           f"errors {checked.console_errors}")
