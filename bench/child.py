@@ -69,6 +69,7 @@ Definitions (identical for both engines)
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import importlib
 import json
@@ -140,10 +141,8 @@ class IssueLog:
 def tight_timer_slack() -> None:
     """Linux: 1 us timer slack for the calling thread (the default 50 us adds to every sleep)."""
     if sys.platform.startswith("linux"):
-        try:
+        with contextlib.suppress(OSError, AttributeError):
             ctypes.CDLL(None).prctl(29, 1000, 0, 0, 0)
-        except (OSError, AttributeError):
-            pass
 
 
 def sleep_until(deadline_ns: int) -> None:
@@ -560,7 +559,9 @@ def task_server(engine: Any, spec: dict[str, Any], outdir: Path) -> dict[str, An
     trace = check_trace if isinstance(engine, NativeEngine) else True
     wall = engine.run(sut, _server_settings(qps, duration_ms), run_dir, trace=trace)
     figures = _run_figures(engine, run_dir)
-    result: dict[str, Any] = {"qps": qps, "valid": figures["valid"], "latency_ns": figures["latency_ns"], "wall_s": wall}
+    result: dict[str, Any] = {
+        "qps": qps, "valid": figures["valid"], "latency_ns": figures["latency_ns"], "wall_s": wall,
+    }
     npz = run_dir / "trace.npz"
     if npz.exists():
         scheduled, delay, samples, memory = ours_trace_queries(npz)

@@ -171,7 +171,7 @@ def build_figures(sizes: Any) -> list[Figure]:
                    "server", m, _get("ks_sut_gaps"), "", OURS, Target("ratio", "<=", 0.5)))
         add(Figure(f"server_{qps}_ks_floor", f"Server {_count(qps)} q/s: KS floor, scheduled gaps vs exponential",
                    "server", m, _get("ks_floor_scheduled_gaps"), ""))
-    for coalesce, m, how in ((False, "peak", "one query per issue"), (True, "peak-coalesce", "coalescing on")):
+    for _coalesce, m, how in ((False, "peak", "one query per issue"), (True, "peak-coalesce", "coalescing on")):
         add(Figure(f"{m}_qps", f"Server, null SUT: highest VALID rate, q/s ({how}; searched "
                    f"{_count(sizes.peak_start_qps)} to {_count(sizes.peak_cap_qps)})", "peak", m,
                    _get("peak_qps"), "/s", OURS, Target("ratio", ">=", 0.5)))

@@ -138,7 +138,8 @@ def plan(sizes: Sizes, groups: Sequence[str]) -> list[dict[str, Any]]:
     if "offline" in groups:
         items.append({"id": "idle", "task": "idle", "engines": [OURS, OURS_MLPERF, LOADGEN]})
         for n in sizes.offline_samples:
-            items.append({"id": f"offline-{n}", "task": "offline", "samples": n, "engines": [OURS, OURS_MLPERF, LOADGEN]})
+            engines = [OURS, OURS_MLPERF, LOADGEN]
+            items.append({"id": f"offline-{n}", "task": "offline", "samples": n, "engines": engines})
     if "stream" in groups:
         items.append({"id": "stream-single", "task": "stream", "scenario": "SingleStream",
                       "queries": sizes.single_stream_queries, "engines": both})
@@ -245,7 +246,8 @@ def header(meta: dict[str, Any]) -> str:
     m, v = meta["machine"], meta["versions"]
     return "\n".join([
         f"Date: {meta['date']}; command: `{meta['command']}`; {meta['reps']} repetition(s), engines alternating",
-        f"Machine: {m['cpu']}, {m['logical_cpus']} logical CPUs, {m['memory_gib']} GiB; {m['os']}; Python {m['python']}",
+        f"Machine: {m['cpu']}, {m['logical_cpus']} logical CPUs, {m['memory_gib']} GiB; {m['os']}; "
+        f"Python {m['python']}",
         f"Versions: ours {v.get('ours (git)')}, mlcommons-loadgen {v.get('mlcommons-loadgen')}, "
         f"numpy {v.get('numpy')}; load average before {meta['load_before']}, after {meta['load_after']}; "
         f"bench took {meta['elapsed_s']:.0f} s",

@@ -86,7 +86,7 @@ def _partition(begin: np.ndarray, end: np.ndarray) -> np.ndarray:
     order = np.argsort(begin, kind="stable")
     lanes = np.empty(begin.size, dtype=np.int64)
     free_at: list[tuple[int, int]] = []  # (end of the lane's last interval, lane), a min-heap
-    for index, start, stop in zip(order.tolist(), begin[order].tolist(), end[order].tolist()):
+    for index, start, stop in zip(order.tolist(), begin[order].tolist(), end[order].tolist(), strict=False):
         if free_at and free_at[0][0] <= start:
             lane = free_at[0][1]
             heapq.heapreplace(free_at, (stop, lane))
@@ -112,6 +112,6 @@ def _format_chunk(
     tid = lanes + 1
     complete = (tid, ts_us, dur_us, ids, query, index, scheduled_us, size)
     incomplete = (tid, ts_us, ids, query, index, scheduled_us)
-    events = [_COMPLETE % values for values in zip(*(column[done].tolist() for column in complete))]
-    events += [_INCOMPLETE % values for values in zip(*(column[~done].tolist() for column in incomplete))]
+    events = [_COMPLETE % values for values in zip(*(column[done].tolist() for column in complete), strict=False)]
+    events += [_INCOMPLETE % values for values in zip(*(column[~done].tolist() for column in incomplete), strict=False)]
     return ",\n" + ",\n".join(events)

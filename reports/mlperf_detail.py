@@ -86,7 +86,7 @@ def _loadgen_datetime(started_at: str) -> str:
         return started_at
     if moment.tzinfo is None:
         return moment.isoformat(timespec="seconds")
-    return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _header(result: RunResult) -> list[Event]:

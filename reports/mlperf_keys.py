@@ -1,4 +1,7 @@
-"""LoadGen's log vocabulary: key names, units and settings lists, shared by the detail-log renderer and the log reader."""
+"""LoadGen's log vocabulary: key names, units and settings lists.
+
+Shared by the detail-log renderer here and loadgen.mlperf.log_reader, so both read and write
+the same names."""
 
 from __future__ import annotations
 
@@ -142,7 +145,9 @@ ESTIMATE_KEYS = {"SingleStream": "early_stopping_latency_ss", "MultiStream": "ea
 """The official SingleStream/MultiStream figure: the early-stopping estimate (0 when there is none)."""
 
 
-LAST_ISSUE_RATE_KEYS = {"Server": "result_scheduled_samples_per_sec", "SingleStream": "result_qps_with_loadgen_overhead"}
+LAST_ISSUE_RATE_KEYS = {
+    "Server": "result_scheduled_samples_per_sec", "SingleStream": "result_qps_with_loadgen_overhead",
+}
 """LoadGen's (n - 1) / time of the last scheduled (Server) or issued (SingleStream) query."""
 
 

@@ -445,7 +445,7 @@ def quantize_int8(model: DigitMLP) -> QuantizedDigitMLP:
 
 def _magnitude_prune(layer: Linear, sparsity: float) -> SparseLinear:
     weight = layer.weight.ravel().copy()
-    n_pruned = int(round(sparsity * weight.size))
+    n_pruned = round(sparsity * weight.size)
     weight[np.argsort(np.abs(weight), kind="stable")[:n_pruned]] = 0
     bias = layer.bias if layer.bias is not None else np.zeros(layer.out_features, np.float32)
     return SparseLinear.from_dense(weight.reshape(layer.weight.shape), bias)

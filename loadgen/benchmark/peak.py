@@ -8,9 +8,10 @@ highest passing rate.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TextIO
+from typing import Any, TextIO
 
 from loadgen.benchmark.runner import Benchmark, Observer, run_benchmark
 from loadgen.engine.query import QuerySampleLibrary, SystemUnderTest
@@ -84,11 +85,11 @@ def run_find_peak(
     search = find_peak(run_at, start, settings.server_find_peak_qps_decimals_of_precision)
     benchmark = search.best or search.last
     assert benchmark is not None
-    benchmark.result.mode = Mode.FindPeakPerformance.value
-    benchmark.result.peak_search = search.tried
+    update: dict[str, Any] = {"mode": Mode.FindPeakPerformance.value, "peak_search": search.tried}
     if search.best is None:
-        benchmark.result.valid = False
-        benchmark.result.invalid_reasons.append(
-            f"find peak: the starting rate {start:g} queries/s was not VALID; lower server_target_qps"
-        )
-    return benchmark
+        update["valid"] = False
+        update["invalid_reasons"] = [
+            *benchmark.result.invalid_reasons,
+            f"find peak: the starting rate {start:g} queries/s was not VALID; lower server_target_qps",
+        ]
+    return dataclasses.replace(benchmark, result=benchmark.result.model_copy(update=update))

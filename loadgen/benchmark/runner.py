@@ -133,7 +133,7 @@ def run_benchmark(
 ) -> Benchmark:
     """Run one benchmark in the settings' mode; the result says VALID or INVALID and why."""
     loaded_count = performance_sample_count(settings, qsl)
-    started_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    started_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     fingerprint = collect_fingerprint() if fingerprint is None else fingerprint
     mode = settings.mode
     accuracy = None

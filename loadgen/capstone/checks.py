@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from loadgen.capstone.course import close, compute_improvements, latency_basis
 from loadgen.capstone.schema import LATENCY_METRICS, RTOL, Finding, Submission
 
@@ -17,7 +19,7 @@ def check_percentiles(submission: Submission) -> list[Finding]:
     for side in ("baseline", "optimized"):
         metrics = getattr(submission, side).metrics
         present = [(key, getattr(metrics, key)) for key in LATENCY_METRICS if getattr(metrics, key) is not None]
-        for (low_key, low), (high_key, high) in zip(present, present[1:], strict=False):
+        for (low_key, low), (high_key, high) in itertools.pairwise(present):
             if low > high:
                 findings.append(
                     Finding(

@@ -166,7 +166,7 @@ def _check_run_record(side: str, result: RunResult, evidence: Evidence) -> list[
     try:
         machine = hardware_hash(result.fingerprint)
     except (KeyError, TypeError) as exc:
-        return findings + [Finding("error", "evidence_fingerprint", f"{side} result.json: fingerprint lacks {exc}")]
+        return [*findings, Finding("error", "evidence_fingerprint", f"{side} result.json: fingerprint lacks {exc}")]
     if machine != result.fingerprint.get("hardware_hash"):
         message = f"{side} result.json: hardware_hash does not match its fingerprint"
         findings.append(Finding("error", "evidence_fingerprint", message))

@@ -32,7 +32,6 @@ Exit codes: 0 compared; 2 bad usage (a missing folder, different scenarios, bad 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import math
 import sys
@@ -54,12 +53,13 @@ from loadgen.analysis.comparison import (
     make_side,
     plan,
 )
-from loadgen.cli.common import ExitCode, settings_from_args
+from loadgen.cli.common import ExitCode, print_error, settings_from_args
 from loadgen.cli.repeat import run_child
 from loadgen.cli.run import build_parser as run_parser
 from loadgen.errors import Interrupted, LoadgenError, SettingsError
 from loadgen.machine.fingerprint import collect_fingerprint
 from loadgen.machine.score import SCORE_FILE, machine_score, score_document
+from loadgen.results.folder import default_output
 from loadgen.results.reading import json_text, load_runs, read_result, write_json
 from reports.comparison import format_run_line, render_comparison, render_plan
 
@@ -243,13 +243,9 @@ def _read_or_none(run_dir: Path) -> Any:
         return None
 
 
-def default_compare_output() -> Path:
-    return Path("results") / f"{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}-compare"
-
-
 def run_both(args: argparse.Namespace, options: Options) -> tuple[dict[str, Any], bool]:
     """The --sut-a/--sut-b path: ABBA runs, an aggregate per side, the comparison written beside them."""
-    output = args.output or default_compare_output()
+    output = args.output or default_output("compare")
     done, interrupted = run_abba(args, output)
     sides = []
     for label in "AB":
@@ -318,7 +314,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     problems = _check_options(args)
     if problems:
         for line in problems:
-            print(f"error: {line}", file=sys.stderr)
+            print_error(line)
         return ExitCode.USAGE
     if args.plan:
         planned = plan(args.cv, args.effect, args.power, args.alpha, args.percentile or PLAN_PERCENTILES)
@@ -332,11 +328,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             report = compare_folders(args.a, args.b, options, args.normalize)
     except Interrupted as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print_error(exc)
         return ExitCode.INTERRUPTED
     except LoadgenError as exc:
-        for line in str(exc).splitlines():
-            print(f"error: {line}", file=sys.stderr)
+        print_error(exc)
         return ExitCode.USAGE
     print(json_text(report) if args.json else render_comparison(report))
     if args.report:
@@ -348,7 +343,7 @@ def _write_report(args: argparse.Namespace, report: dict[str, Any]) -> None:
     """--report: the comparison page beside comparison.json (written here too when comparing two folders)."""
     from loadgen.cli.report import comparison_report, write_report  # here: only --report draws plots
 
-    output = Path(report.get("output") or args.output or default_compare_output())
+    output = Path(report.get("output") or args.output or default_output("compare"))
     output.mkdir(parents=True, exist_ok=True)
     if not (output / "comparison.json").is_file():
         write_json(output / "comparison.json", report)

@@ -31,19 +31,18 @@ Exit codes: 0 TEST PASS; 3 TEST FAIL; 2 bad usage or settings; 1 SUT or harness 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from loadgen.benchmark.runner import run_benchmark
-from loadgen.cli.common import ExitCode, settings_from_args, sut_kwargs
+from loadgen.cli.common import ExitCode, print_error, settings_from_args, sut_kwargs
 from loadgen.cli.progress import progress_bar
 from loadgen.cli.run import DEFAULT_SUT, exit_code, model_as_sut
 from loadgen.cli.sut_spec import build_sut, qsl_for
 from loadgen.errors import LoadgenError, SettingsError
 from loadgen.mlperf.compliance import PLANS, TESTS, Outcome, run_compliance
-from loadgen.results.folder import write_outputs
+from loadgen.results.folder import concluded, default_output, write_outputs
 from reports.summary import render_console
 
 EPILOG = """\
@@ -99,11 +98,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def default_output(test: str) -> Path:
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    return Path("results") / f"{stamp}-compliance-{test}"
-
-
 def format_outcome(outcome: Outcome) -> list[str]:
     """The console report: each run's summary, the notes, the verdict lines."""
     lines = []
@@ -139,16 +133,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         observer = (lambda engine: progress_bar(engine, sys.stderr)) if show else None
         outcome = run_compliance(args.test, lambda s: run_benchmark(sut, qsl, s, observer=observer), settings)
     except LoadgenError as exc:
-        for line in str(exc).splitlines():
-            print(f"error: {line}", file=sys.stderr)
+        print_error(exc)
         return ExitCode.USAGE
-    output = args.output or default_output(args.test)
+    output = args.output or default_output(f"compliance-{args.test}")
     for name, benchmark in outcome.runs.items():
-        write_outputs(benchmark, output / name, args.trace)
+        write_outputs(concluded(benchmark, args.trace), output / name, args.trace)
     lines = format_outcome(outcome)
     (output / "verification.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))
     print(f"results: {output} ({', '.join([name + '/' for name in outcome.runs] + ['verification.txt'])})")
-    if outcome.aborted is not None:
-        print(f"error: {outcome.aborted.error}", file=sys.stderr)
+    if outcome.aborted is not None and outcome.aborted.error is not None:
+        print_error(outcome.aborted.error)
     return outcome_exit_code(outcome)

@@ -3,8 +3,9 @@
 `python -m loadgen.X` puts the current folder first on sys.path, so a user's `sut.py`,
 `reports.py` or `numpy.py` there (common names in MLPerf harnesses) would shadow the
 harness's packages or its dependencies. Before anything else is imported, the current
-folder moves behind site-packages: the user's own modules stay importable by name, the
-installed packages win. This module imports nothing outside the standard library.
+folder moves behind site-packages, and the harness's own top-level packages are claimed
+(loadgen.own_packages) so an editable install resolves them too. The user's own modules stay
+importable by name. This module imports nothing outside the standard library.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ def own_packages_first(path: list[str] | None = None) -> None:
 def run_module(name: str) -> None:
     """`python -m loadgen.<name>`: the command's main from loadgen.cli.<name>, with the one exit path."""
     own_packages_first()
+    importlib.import_module("loadgen.own_packages").claim("sut", "reports")
     module = importlib.import_module(f"loadgen.cli.{name}")
     main: Callable[[], int] = module.main
     common = importlib.import_module("loadgen.cli.common")

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from loadgen.cli.common import ExitCode, print_error, run_command
 from loadgen.cli.entry import own_packages_first
+from loadgen.own_packages import claim
 
 COMMANDS: dict[str, str] = {
     "run": "benchmark a SUT under one scenario and write the results folder",
@@ -51,4 +52,5 @@ def main(argv: Sequence[str] | None = None) -> int:
 def console() -> None:
     """The `loadgen` console script."""
     own_packages_first()
+    claim("sut", "reports")
     run_command(main)

@@ -15,14 +15,14 @@ from pathlib import Path
 
 from loadgen.benchmark.peak import run_find_peak
 from loadgen.benchmark.runner import Benchmark, run_benchmark
-from loadgen.cli.common import ExitCode, settings_from_args, sut_kwargs
+from loadgen.cli.common import ExitCode, print_error, settings_from_args, sut_kwargs
 from loadgen.cli.progress import progress_bar
 from loadgen.cli.repeat import run_repeated
 from loadgen.cli.report import report_folders, report_run_folder
 from loadgen.cli.sut_spec import build_sut, qsl_for
 from loadgen.engine.query import SystemUnderTest
 from loadgen.errors import Interrupted, LoadgenError, RunAborted, SettingsError
-from loadgen.results.folder import default_output, write_outputs
+from loadgen.results.folder import concluded, default_output, write_outputs
 from loadgen.settings.model import Mode, settings_schema
 from reports.summary import render_console
 from sut.tinytorch import looks_like_model, wrap_model_over_tinydigits
@@ -73,7 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="an MLPerf rule set shipped in scenarios/ (mlperf: round 6.1's mlperf.conf: seeds, 600 s "
         "minimum, per-model latency bounds), looked up for --model",
     )
-    parser.add_argument("--model", default="*", help="the MLPerf model name for --rules and --user-conf (e.g. resnet50)")
+    parser.add_argument(
+        "--model", default="*", help="the MLPerf model name for --rules and --user-conf (e.g. resnet50)"
+    )
     parser.add_argument("--user-conf", type=Path, help="an MLPerf user.conf layered over the rules (no seeds)")
     parser.add_argument("--config", type=Path, help="a TOML file of settings layered over the scenario's")
     parser.add_argument(
@@ -142,17 +144,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             benchmark = run_benchmark(sut, qsl, settings, observer=observer)
     except LoadgenError as exc:
-        for line in str(exc).splitlines():
-            print(f"error: {line}", file=sys.stderr)
+        print_error(exc)
         return ExitCode.USAGE
-    output = args.output or default_output(settings.scenario)
+    output = args.output or default_output(settings.scenario.value)
+    benchmark = concluded(benchmark, args.trace)
     write_outputs(benchmark, output, args.trace)
     print(render_console(benchmark.result))
     print(f"results: {output}")
     if not args.no_report:
         report_run_folder(output, benchmark.result, benchmark.trace)
     if benchmark.error is not None:
-        print(f"error: {benchmark.error}", file=sys.stderr)
+        print_error(benchmark.error)
     return exit_code(benchmark)
 
 
@@ -164,10 +166,9 @@ def _run_repeated(args: argparse.Namespace, argv: list[str]) -> int:
             raise SettingsError([f"--runs {args.runs}: allowed: a whole number >= 1"])
         settings = settings_from_args(args)
     except LoadgenError as exc:
-        for line in str(exc).splitlines():
-            print(f"error: {line}", file=sys.stderr)
+        print_error(exc)
         return ExitCode.USAGE
-    output = args.output or default_output(settings.scenario)
+    output = args.output or default_output(settings.scenario.value)
     code = run_repeated(argv, args.runs, output, main if args.in_process else None)
     if not args.no_report and code != ExitCode.USAGE:
         report_folders([output])

@@ -23,7 +23,6 @@ import json
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -39,14 +38,15 @@ from loadgen.capstone import validate_submission
 from loadgen.capstone.building import build_evidence, build_submission
 from loadgen.capstone.course import latency_basis
 from loadgen.capstone.schema import Finding, is_valid, load_submission
-from loadgen.cli.common import ExitCode, settings_from_args, sut_kwargs
+from loadgen.cli.common import ExitCode, print_error, settings_from_args, sut_kwargs
 from loadgen.cli.progress import progress_bar
 from loadgen.cli.run import model_as_sut
 from loadgen.cli.sut_spec import build_sut, qsl_for
 from loadgen.engine.query import SystemUnderTest
 from loadgen.errors import Interrupted, LoadgenError, SettingsError
 from loadgen.machine.fingerprint import collect_fingerprint
-from loadgen.results.folder import write_outputs
+from loadgen.results.folder import concluded, write_outputs
+from loadgen.settings.layers import shipped_file
 from loadgen.settings.model import Mode, Scenario, TestSettings
 from reports.summary import format_ns, render_console
 from sut.tinytorch import model_facts as tinytorch_model_facts
@@ -115,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def rules_path() -> Path:
     """The shipped capstone rule set."""
-    return Path(str(resources.files("scenarios").joinpath(RULES_FILE)))
+    return shipped_file(RULES_FILE)
 
 
 def capstone_settings(args: argparse.Namespace) -> TestSettings:
@@ -240,7 +240,7 @@ def render_report(submission: Mapping[str, Any], findings: Sequence[Finding]) ->
     who = f" for {submission['student_name']!r}" if submission.get("student_name") else ""
     lines = [f"capstone submission{who} ({submission.get('division', 'closed')} division, SingleStream):"]
     lines.append(f"  {'':18}{'baseline':<{width}}optimized")
-    lines += [f"  {label:18}{str(b):<{width}}{o}" for label, b, o in rows]
+    lines += [f"  {label:18}{b!s:<{width}}{o}" for label, b, o in rows]
     improvements = submission["improvements"]
     basis = latency_basis(base, opt)
     lines.append("improvements:")
@@ -302,7 +302,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         suts[side] = sut
     if problems or settings is None:
         for problem in problems:
-            print(f"error: {problem}", file=sys.stderr)
+            print_error(problem)
         return ExitCode.USAGE
 
     evidence = evidence_dir(path)
@@ -318,10 +318,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{side}: {getattr(args, side)}", flush=True)
         benchmark = run_benchmark(sut, qsl_for(sut, 1), settings, observer=observer, fingerprint=fingerprint)
         clear_stale(folder)
+        benchmark = concluded(benchmark, args.trace)
         write_outputs(benchmark, folder, args.trace)
         print(render_console(benchmark.result) + f"results: {folder}\n", flush=True)
         if isinstance(benchmark.error, Interrupted):
-            print(f"error: {benchmark.error}", file=sys.stderr)
+            print_error(benchmark.error)
             return ExitCode.INTERRUPTED
         runs[side] = benchmark
         failure = run_failure(side, benchmark, folder)
@@ -329,7 +330,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             failures.append(failure)
     if failures:
         for failure in failures:
-            print(f"error: {failure}", file=sys.stderr)
+            print_error(failure)
         print(f"no submission written; the evidence is in {evidence}", file=sys.stderr)
         aborted = any(benchmark.error is not None for benchmark in runs.values())
         return ExitCode.ERROR if aborted else ExitCode.INVALID
@@ -345,7 +346,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             build_evidence(path.parent, evidence / "baseline", evidence / "optimized"),
         )
     except (ValueError, TypeError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print_error(exc)
         print(f"no submission written; the evidence is in {evidence}", file=sys.stderr)
         return ExitCode.INVALID
     submission["division"] = args.division

@@ -48,7 +48,9 @@ def _import(target: str) -> ModuleType:
     try:
         return importlib.import_module(target)
     except ModuleNotFoundError as exc:
-        raise SutLoadError(f"--sut {target}: module not found ({exc}); give module:attr or path/to/file.py:attr") from exc
+        raise SutLoadError(
+            f"--sut {target}: module not found ({exc}); give module:attr or path/to/file.py:attr"
+        ) from exc
 
 
 def missing_sut_methods(obj: object) -> list[str]:

@@ -12,13 +12,12 @@ Exit codes: 0 valid; 1 invalid; 2 bad usage (no such file, not JSON).
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from loadgen.capstone import validate_submission
 from loadgen.capstone.schema import is_valid, load_submission
-from loadgen.cli.common import ExitCode
+from loadgen.cli.common import ExitCode, print_error
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,10 +39,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         data, findings = load_submission(path)
     except OSError as exc:
-        print(f"error: {path}: cannot read: {exc.strerror or exc}", file=sys.stderr)
+        print_error(f"{path}: cannot read: {exc.strerror or exc}")
         return ExitCode.USAGE
     except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print_error(exc)
         return ExitCode.USAGE
     if data is not None:
         findings += validate_submission(data, path.parent, strict=args.strict)

@@ -19,9 +19,9 @@ if TYPE_CHECKING:
 class SampleBatch:
     """The samples of one issued query (or of several coalesced Server queries)."""
 
-    __slots__ = ("ids", "indices", "_recorder", "_first_row")
+    __slots__ = ("_first_row", "_recorder", "ids", "indices")
 
-    def __init__(self, ids: np.ndarray, indices: np.ndarray, recorder: "Recorder", first_row: int) -> None:
+    def __init__(self, ids: np.ndarray, indices: np.ndarray, recorder: Recorder, first_row: int) -> None:
         self.ids = ids
         self.indices = indices
         self._recorder = recorder
@@ -31,7 +31,7 @@ class SampleBatch:
         return len(self.ids)
 
     def __iter__(self) -> Iterator[tuple[int, int]]:
-        return zip(self.ids.tolist(), self.indices.tolist())
+        return zip(self.ids.tolist(), self.indices.tolist(), strict=False)
 
     def __repr__(self) -> str:
         return f"SampleBatch({len(self)} samples, ids {self.ids[:1].tolist()}..)"

@@ -23,7 +23,7 @@ _WAIT_SLICE_S = 0.05
 
 NOBODY_WAITING = sys.maxsize
 
-ACTIVE_RECORDER: list["Recorder"] = []
+ACTIVE_RECORDER: list[Recorder] = []
 """The recorder of the phase under way (one at a time), for errors raised in SUT threads."""
 
 
@@ -164,7 +164,7 @@ class Recorder:
         its buffers; a sample completed without a response is logged empty, as LoadGen does."""
         given = [b""] * len(rows) if responses is None else responses
         mask = self._keep_mask
-        for row, response in zip(rows, given):
+        for row, response in zip(rows, given, strict=False):
             if mask is None or mask[row]:
                 self.responses[row] = response.copy() if isinstance(response, np.ndarray) else bytes(response)  # type: ignore[index]
 

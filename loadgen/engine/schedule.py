@@ -87,7 +87,8 @@ def offline_sample_count(settings: TestSettings, expected_qps: float) -> int:
 def server_arrivals_ns(settings: TestSettings, target_qps: float) -> np.ndarray:
     """Server: arrivals until both min_duration and min_query_count are covered."""
     min_duration_ns = settings.min_duration_ms * 1_000_000
-    guess = _cap(settings.min_query_count + math.ceil(1.2 * target_qps * settings.min_duration_ms / 1000.0) + 64, settings)
+    expected = math.ceil(1.2 * target_qps * settings.min_duration_ms / 1000.0)
+    guess = _cap(settings.min_query_count + expected + 64, settings)
     while True:
         arrivals = poisson_arrivals_ns(target_qps, guess, settings.schedule_rng_seed)
         covering = int(np.searchsorted(arrivals, min_duration_ns, side="left")) + 1

@@ -34,7 +34,7 @@ class Trace:
     token_count: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int32))
 
     @classmethod
-    def allocate(cls, query_offsets: np.ndarray, sample_index: np.ndarray, token_latencies: bool = False) -> "Trace":
+    def allocate(cls, query_offsets: np.ndarray, sample_index: np.ndarray, token_latencies: bool = False) -> Trace:
         """Rows for every scheduled query and sample; times and sizes are filled in during the run.
 
         Token columns (first token time, output tokens) exist only when token latencies are
@@ -67,7 +67,7 @@ class Trace:
         issued_ns: np.ndarray,
         completed_ns: np.ndarray,
         response_size: np.ndarray,
-    ) -> "Trace":
+    ) -> Trace:
         """Build a trace from one row per sample (as other tools log it); queries numbered 0, 1, ..."""
         query = np.asarray(query, dtype=np.int64)
         steps = np.diff(query)
@@ -98,7 +98,7 @@ class Trace:
         """The query number of every sample row."""
         return self.per_sample(np.arange(self.n_queries, dtype=np.int64))
 
-    def issued_part(self) -> "Trace":
+    def issued_part(self) -> Trace:
         """The queries that were issued, and their samples (a run may stop early)."""
         n_queries = int(np.count_nonzero(self.issued_ns != NOT_YET))
         n_samples = int(self.query_offsets[n_queries])
@@ -119,7 +119,7 @@ class Trace:
         np.savez_compressed(path, format_version=np.int64(TRACE_FORMAT_VERSION), **columns)
 
     @classmethod
-    def load(cls, path: Path) -> "Trace":
+    def load(cls, path: Path) -> Trace:
         """Read a trace written by `save`; refuses pickled objects and unknown versions."""
         names = [field.name for field in fields(cls)]
         with np.load(path, allow_pickle=False) as data:

@@ -123,7 +123,7 @@ def _cpu_frequency() -> dict[str, float | None]:
         freq = None
     if freq is None:
         return {"current": None, "min": None, "max": None}
-    return {name: (float(value) or None) for name, value in zip(("current", "min", "max"), freq[:3])}
+    return {name: (float(value) or None) for name, value in zip(("current", "min", "max"), freq[:3], strict=False)}
 
 
 def _cpu_part() -> dict[str, Any]:
@@ -167,7 +167,7 @@ def _numpy_part() -> dict[str, Any]:
         config = numpy.show_config(mode="dicts")
     except Exception:  # numpy's build-config introspection varies by version and build; missing means unknown
         config = None
-    deps = config.get("Build Dependencies", {}) if isinstance(config, Mapping) else {}
+    deps: Mapping[str, Any] = config.get("Build Dependencies", {}) if isinstance(config, Mapping) else {}
     return {
         "version": numpy.__version__,
         "blas": _blas_info(deps, "blas"),

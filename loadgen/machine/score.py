@@ -129,7 +129,7 @@ def score_document(score: MachineScore, fingerprint: dict[str, Any]) -> dict[str
     """machine_score.json: the score, when and where it was measured."""
     return {
         **asdict(score),
-        "measured_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "hardware_hash": fingerprint.get("hardware_hash"),
         "cpu_model": (fingerprint.get("cpu") or {}).get("model"),
     }

@@ -7,6 +7,8 @@ its Poisson arrival; elsewhere its issue), so a late issue counts against the SU
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
@@ -144,7 +146,7 @@ def compute_metrics(trace: Trace, settings: TestSettings) -> Metrics:
     headline_value: float | None = {
         Scenario.Server: completed_rate,
         Scenario.Offline: samples_rate,
-    }.get(scenario, None)
+    }.get(scenario)
     if scenario in (Scenario.SingleStream, Scenario.MultiStream):
         headline_value = stopping.estimate_ns if stopping and stopping.met else target_latency
     return Metrics(
@@ -167,7 +169,7 @@ def compute_metrics(trace: Trace, settings: TestSettings) -> Metrics:
     )
 
 
-def _token_metrics(trace: Trace, target_p: float | None, span_ns: int) -> dict[str, object]:
+def _token_metrics(trace: Trace, target_p: float | None, span_ns: int) -> dict[str, Any]:
     if not trace.has_tokens:
         return {}
     ttft, tpot = token_latencies_ns(trace)

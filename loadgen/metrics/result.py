@@ -15,7 +15,7 @@ RESULT_SCHEMA_VERSION = 1
 class RunResult(BaseModel):
     """One run: what was asked, what was effective, what happened, and the files written."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", frozen=True)  # renderers get a finished result
 
     schema_version: int = RESULT_SCHEMA_VERSION
     tool: str

@@ -19,12 +19,16 @@ from typing import Any
 
 import numpy as np
 
+from loadgen.own_packages import claim
+
+claim("reports")
+
 from loadgen.benchmark.peak import run_find_peak
 from loadgen.benchmark.runner import Benchmark, run_benchmark
 from loadgen.engine.query import SampleBatch
 from loadgen.errors import SettingsError
 from loadgen.mlperf.config import read_configs, rules_path
-from loadgen.results.folder import write_outputs
+from loadgen.results.folder import concluded, write_outputs
 from loadgen.settings.layers import resolve_settings
 from loadgen.settings.model import Mode
 from loadgen.settings.model import TestSettings as HarnessSettings
@@ -61,7 +65,7 @@ class QuerySample:
 
     __slots__ = ("id", "index")
 
-    def __init__(self, id: int = 0, index: int = 0) -> None:  # noqa: A002 - LoadGen's name
+    def __init__(self, id: int = 0, index: int = 0) -> None:
         self.id = id
         self.index = index
 
@@ -69,9 +73,9 @@ class QuerySample:
 class QuerySampleResponse:
     """A completion: the sample's id, the address and size of its response, its token count."""
 
-    __slots__ = ("id", "data", "size", "n_tokens")
+    __slots__ = ("data", "id", "n_tokens", "size")
 
-    def __init__(self, id: int = 0, data: int = 0, size: int = 0, n_tokens: int = 0) -> None:  # noqa: A002
+    def __init__(self, id: int = 0, data: int = 0, size: int = 0, n_tokens: int = 0) -> None:
         self.id = id
         self.data = data
         self.size = size
@@ -170,7 +174,9 @@ _SHARED = (
 )
 """Attributes that mean the same here and in LoadGen, units included."""
 
-_ZERO_IS_UNLIMITED = ("max_duration_ms", "max_query_count", "server_max_async_queries", "performance_sample_count_override")
+_ZERO_IS_UNLIMITED = (
+    "max_duration_ms", "max_query_count", "server_max_async_queries", "performance_sample_count_override",
+)
 _EXPECTED_LATENCY = ("single_stream_expected_latency_ns", "multi_stream_expected_latency_ns")
 
 
@@ -183,7 +189,7 @@ class TestSettings:
         for name, value in _LOADGEN_DEFAULTS.items():
             setattr(self, name, value)
 
-    def FromConfig(self, path: str, model: str, scenario: str, conf_type: int = 1) -> int:  # noqa: N802
+    def FromConfig(self, path: str, model: str, scenario: str, conf_type: int = 1) -> int:
         """Read a config file as LoadGen does: with conf_type 1 the official rules first, then
         `path` as user.conf (seeds there are ignored, as LoadGen ignores them, with a note);
         with 0, `path` is the rules file. Raises on malformed files and unknown keys."""
@@ -293,17 +299,17 @@ def _lookup(handle: int, kind: type, what: str) -> Any:
     return obj
 
 
-def ConstructSUT(issue_cb: Callable[[list[QuerySample]], None], flush_cb: Callable[[], None]) -> int:  # noqa: N802
+def ConstructSUT(issue_cb: Callable[[list[QuerySample]], None], flush_cb: Callable[[], None]) -> int:
     """A SUT from callbacks: issue_cb(list of QuerySample), flush_cb()."""
     return _register(_SutHandle(issue_cb, flush_cb, fast=False, name="PySUT"))
 
 
-def ConstructFastSUT(fast_issue_cb: Callable[[list[int], list[int]], None], flush_cb: Callable[[], None]) -> int:  # noqa: N802
+def ConstructFastSUT(fast_issue_cb: Callable[[list[int], list[int]], None], flush_cb: Callable[[], None]) -> int:
     """A SUT whose issue callback takes two lists: ids and indices."""
     return _register(_SutHandle(fast_issue_cb, flush_cb, fast=True, name="PyFastSUT"))
 
 
-def ConstructQSL(total_sample_count: int, performance_sample_count: int,  # noqa: N802
+def ConstructQSL(total_sample_count: int, performance_sample_count: int,
                  load_samples_to_ram: Callable[[list[int]], None],
                  unload_samples_from_ram: Callable[[list[int]], None]) -> int:
     """A QSL from callbacks; refuses counts LoadGen would accept and then crash on."""
@@ -311,15 +317,15 @@ def ConstructQSL(total_sample_count: int, performance_sample_count: int,  # noqa
                                 unload_samples_from_ram))
 
 
-def DestroySUT(sut: int) -> None:  # noqa: N802
+def DestroySUT(sut: int) -> None:
     _HANDLES.pop(sut, None)
 
 
-def DestroyFastSUT(sut: int) -> None:  # noqa: N802
+def DestroyFastSUT(sut: int) -> None:
     _HANDLES.pop(sut, None)
 
 
-def DestroyQSL(qsl: int) -> None:  # noqa: N802
+def DestroyQSL(qsl: int) -> None:
     _HANDLES.pop(qsl, None)
 
 
@@ -328,7 +334,7 @@ def _response_data(response: QuerySampleResponse) -> bytes:
     return ctypes.string_at(response.data, response.size) if response.data and response.size else b""
 
 
-def QuerySamplesComplete(  # noqa: N802
+def QuerySamplesComplete(
     responses: Sequence[QuerySampleResponse],
     response_cb: Callable[[QuerySampleResponse], None] | None = None,
 ) -> None:
@@ -348,7 +354,7 @@ def QuerySamplesComplete(  # noqa: N802
             response_cb(response)
 
 
-def FirstTokenComplete(  # noqa: N802
+def FirstTokenComplete(
     responses: Sequence[QuerySampleResponse],
     response_cb: Callable[[QuerySampleResponse], None] | None = None,
 ) -> None:
@@ -362,13 +368,13 @@ def FirstTokenComplete(  # noqa: N802
             response_cb(response)
 
 
-def StartTest(sut: int, qsl: int, test_settings: TestSettings,  # noqa: N802
+def StartTest(sut: int, qsl: int, test_settings: TestSettings,
               audit_config_filename: str = "audit.config") -> Benchmark:
     """Run the test with default log settings (logs in the current folder)."""
     return StartTestWithLogSettings(sut, qsl, test_settings, LogSettings(), audit_config_filename)
 
 
-def StartTestWithLogSettings(  # noqa: N802
+def StartTestWithLogSettings(
     sut: int,
     qsl: int,
     test_settings: TestSettings,
@@ -388,7 +394,8 @@ def StartTestWithLogSettings(  # noqa: N802
     audit = Path(audit_config_filename)
     if audit.is_file():
         layers = [("TestSettings", settings.model_dump())]
-        layers += [(source, values.settings) for source, values in read_configs("*", settings.scenario, None, None, audit)]
+        audited = read_configs("*", settings.scenario, None, None, audit)
+        layers += [(source, values.settings) for source, values in audited]
         settings = resolve_settings(layers)
     _ACTIVE.batch = None
     try:
@@ -399,7 +406,7 @@ def StartTestWithLogSettings(  # noqa: N802
     finally:
         _ACTIVE.batch = None
     output = Path(log_settings.log_output.outdir)
-    write_outputs(benchmark, output, chrome_trace=log_settings.enable_trace)
+    write_outputs(concluded(benchmark, log_settings.enable_trace), output, chrome_trace=log_settings.enable_trace)
     if log_settings.log_output.copy_summary_to_stdout:
         print((output / "mlperf_log_summary.txt").read_text(), end="")
     if benchmark.error is not None:

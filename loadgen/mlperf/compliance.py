@@ -69,7 +69,7 @@ class Figures:
     server_target_latency_ns: int | None = None
 
     @classmethod
-    def of(cls, result: RunResult) -> "Figures":
+    def of(cls, result: RunResult) -> Figures:
         metrics = result.metrics
         scenario = Scenario.parse(result.scenario)
         latency_bound = result.settings_effective.get("server_target_latency_ns")
@@ -117,8 +117,9 @@ def threshold(base: float, reference: Figures) -> tuple[float, str]:
 
 def comparison_problems(reference: Figures, test: Figures, names: tuple[str, str]) -> list[str]:
     """Why two runs cannot be compared: an INVALID run, different scenarios or latency bounds."""
-    problems = [f"the {name} run is INVALID" for name, run in zip(names, (reference, test)) if not run.valid]
-    problems += [f"the {name} run has no {run.headline_name}" for name, run in zip(names, (reference, test))
+    runs = list(zip(names, (reference, test), strict=True))
+    problems = [f"the {name} run is INVALID" for name, run in runs if not run.valid]
+    problems += [f"the {name} run has no {run.headline_name}" for name, run in runs
                  if run.headline is None or run.headline <= 0]
     if reference.scenario is not test.scenario:
         problems.append(f"scenarios differ: {reference.scenario.value} and {test.scenario.value}")

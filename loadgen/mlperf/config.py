@@ -33,11 +33,11 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from loadgen.errors import SettingsError
+from loadgen.settings.layers import SHIPPED, shipped_file
 from loadgen.settings.model import UINT64_MAX, Mode, Scenario
 
 WILDCARD = "*"
@@ -592,7 +592,7 @@ def available_rule_sets() -> list[str]:
     """Names of the rule files shipped in the `scenarios` package (`mlperf` for mlperf.conf)."""
     return sorted(
         entry.name.removesuffix(".conf")
-        for entry in resources.files("scenarios").iterdir()
+        for entry in SHIPPED.iterdir()
         if entry.name.endswith(".conf")
     )
 
@@ -601,5 +601,5 @@ def rules_path(name: str) -> Path:
     """The shipped rules file called `name` (`"mlperf"` or `"mlperf.conf"`)."""
     stem = name.removesuffix(".conf")
     if stem in available_rule_sets():
-        return Path(str(resources.files("scenarios").joinpath(f"{stem}.conf")))
+        return shipped_file(f"{stem}.conf")
     raise SettingsError([f"unknown rule set {name!r}; available: {', '.join(available_rule_sets()) or 'none'}"])

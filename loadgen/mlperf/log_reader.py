@@ -497,5 +497,4 @@ def load_log_folder(folder: Path | str) -> RunResult:
         summary_text, files[SUMMARY_FILE] = _read_bounded(summary_path)
         summary = parse_summary(summary_text, str(summary_path))
     result = result_from_logs(parse_detail(detail_text, str(detail_path)), summary)
-    result.files = files
-    return result
+    return result.model_copy(update={"files": files})

@@ -1,17 +1,19 @@
-"""Settings layers merged into one validated TestSettings: scenario files, TOML, --set; each problem names its source."""
+"""Settings layers merged into one validated TestSettings: scenario files, TOML, --set.
+
+Each problem names its source, its key and the allowed range."""
 
 from __future__ import annotations
 
 import difflib
 import tomllib
 from collections.abc import Iterable, Mapping
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
 from loadgen.errors import SettingsError
+from loadgen.own_packages import ROOT
 from loadgen.settings.model import COMBINATION_SEPARATOR, SETTING_NAMES, Scenario, TestSettings, describe_allowed
 
 
@@ -83,6 +85,15 @@ def parse_assignment(text: str) -> tuple[str, Any]:
         return key, raw
 
 
+SHIPPED = ROOT / "scenarios"
+"""The shipped scenario and rule files, found by location: a user's `scenarios.py` cannot shadow them."""
+
+
+def shipped_file(name: str) -> Path:
+    """A file shipped in scenarios/ (`offline.toml`, `mlperf.conf`, `capstone.toml`)."""
+    return SHIPPED / name
+
+
 def scenario_layer(text: str) -> tuple[str, dict[str, Any]]:
     """A scenario given by name loads the shipped file; anything else is a path."""
     try:
@@ -91,8 +102,7 @@ def scenario_layer(text: str) -> tuple[str, dict[str, Any]]:
         scenario = None
     if scenario is not None:
         name = f"{scenario.snake_name}.toml"
-        shipped = resources.files("scenarios").joinpath(name)
-        return f"scenarios/{name}", load_toml(Path(str(shipped)))
+        return f"scenarios/{name}", load_toml(shipped_file(name))
     path = Path(text)
     if not path.exists():
         raise SettingsError(

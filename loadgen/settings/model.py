@@ -26,7 +26,7 @@ class Scenario(str, enum.Enum):
     Offline = "Offline"
 
     @classmethod
-    def parse(cls, text: str) -> "Scenario":
+    def parse(cls, text: str) -> Scenario:
         """Accept `SingleStream`, `single_stream`, `singlestream`, any case."""
         key = text.replace("_", "").replace("-", "").lower()
         for member in cls:
@@ -50,7 +50,7 @@ class Mode(str, enum.Enum):
     FindPeakPerformance = "FindPeakPerformance"
 
     @classmethod
-    def parse(cls, text: str) -> "Mode":
+    def parse(cls, text: str) -> Mode:
         """Accept LoadGen's names and performance, accuracy, submission, find_peak."""
         short = {
             "performance": cls.PerformanceOnly,
@@ -173,7 +173,7 @@ class TestSettings(BaseModel):
         return Mode.parse(value) if isinstance(value, str) else value
 
     @model_validator(mode="after")
-    def _check_combinations(self) -> "TestSettings":
+    def _check_combinations(self) -> TestSettings:
         clashes = [
             f"{low} ({getattr(self, low)}) must not exceed {high} ({getattr(self, high)})"
             for low, high in (("min_duration_ms", "max_duration_ms"), ("min_query_count", "max_query_count"))

@@ -75,7 +75,9 @@ def read_result(folder: Path) -> dict:
 @pytest.mark.parametrize("scenario", ["single_stream", "multi_stream", "server", "offline"])
 def test_each_scenario_is_valid_on_the_default_sut(scenario: str, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    done = loadgen_run("--scenario", scenario, "--output", str(out), "--trace", *QUICK, "--set", "min_duration_ms=1000", cwd=tmp_path)
+    done = loadgen_run(
+        "--scenario", scenario, "--output", str(out), "--trace", *QUICK, "--set", "min_duration_ms=1000", cwd=tmp_path
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     result = read_result(out)
     assert result["valid"] is True and result["invalid_reasons"] == []
@@ -145,7 +147,7 @@ def test_sigint_writes_what_was_recorded_and_exits_130(tmp_path: Path) -> None:
     )
     time.sleep(3)
     process.send_signal(signal.SIGINT)
-    stdout, stderr = process.communicate(timeout=60)
+    _stdout, stderr = process.communicate(timeout=60)
     assert process.returncode == 130, stderr
     result = read_result(out)
     assert result["valid"] is False

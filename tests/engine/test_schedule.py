@@ -330,7 +330,9 @@ def test_single_stream_and_server_draw_with_replacement_from_whole_loaded_set() 
 
 
 @pytest.mark.parametrize("seed", [0, 1, OFFICIAL_SCHEDULE_SEED])
-@pytest.mark.parametrize(("qps", "min_duration_ms", "min_query_count"), [(1000.0, 1000, 10), (37.5, 2000, 1), (5.0, 0, 3)])
+@pytest.mark.parametrize(
+    ("qps", "min_duration_ms", "min_query_count"), [(1000.0, 1000, 10), (37.5, 2000, 1), (5.0, 0, 3)]
+)
 def test_server_arrivals_cover_min_duration_and_min_queries(
     seed: int, qps: float, min_duration_ms: int, min_query_count: int
 ) -> None:

@@ -94,7 +94,10 @@ def test_hash_is_16_hex_chars_and_stable_within_process(fingerprint: dict[str, A
 
 def test_hash_is_stable_across_processes(fingerprint: dict[str, Any]) -> None:
     result = subprocess.run(
-        [sys.executable, "-c", "from loadgen.machine.fingerprint import collect_fingerprint as c; print(c()['hardware_hash'])"],
+        [
+            sys.executable, "-c",
+            "from loadgen.machine.fingerprint import collect_fingerprint as c; print(c()['hardware_hash'])",
+        ],
         capture_output=True, text=True, check=True, cwd=REPO_ROOT, timeout=60,
     )
     assert result.stdout.strip() == fingerprint["hardware_hash"]

@@ -54,7 +54,7 @@ def test_a_frequency_change_over_5_percent_names_the_cpu() -> None:
 
 def test_the_sampler_samples_at_entry_during_and_at_exit() -> None:
     readings = iter(range(1000, 2000))
-    fake_frequencies = lambda: [float(next(readings))]  # noqa: E731
+    fake_frequencies = lambda: [float(next(readings))]
     with sample_noise(0.01, read_frequencies=fake_frequencies, read_load=lambda: [0.1, 0.1, 0.1]) as seen:
         time.sleep(0.06)
     assert len(seen.times_s) >= 3 and seen.times_s == sorted(seen.times_s)

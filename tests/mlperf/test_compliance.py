@@ -14,11 +14,11 @@ import pytest
 
 from loadgen.benchmark.runner import run_benchmark
 from loadgen.cli import compliance as compliance_cli
-from loadgen.mlperf import compliance
 from loadgen.cli.compliance import outcome_exit_code
 from loadgen.engine.query import IndexQSL, SampleBatch
 from loadgen.engine.schedule import select_loaded_samples, server_arrivals_ns
 from loadgen.errors import SettingsError, SutError
+from loadgen.mlperf import compliance
 from loadgen.mlperf.compliance import (
     Figures,
     Outcome,

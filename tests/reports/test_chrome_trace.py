@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any
 
@@ -97,7 +98,7 @@ def test_lanes_never_overlap_and_chunks_join() -> None:
     assert len(by_lane) > 1
     for spans in by_lane.values():
         spans.sort()
-        assert all(end <= next_start + 1e-6 for (_, end), (next_start, _) in zip(spans, spans[1:]))
+        assert all(end <= next_start + 1e-6 for (_, end), (next_start, _) in itertools.pairwise(spans))
 
 
 def test_export_stops_at_the_limit_and_says_so() -> None:

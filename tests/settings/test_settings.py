@@ -215,7 +215,8 @@ def test_min_above_max_names_defaults_as_source() -> None:
 
 
 def test_min_equal_to_max_is_allowed() -> None:
-    settings = resolve_settings([("f", {"min_duration_ms": 10, "max_duration_ms": 10, "min_query_count": 4, "max_query_count": 4})])
+    limits = {"min_duration_ms": 10, "max_duration_ms": 10, "min_query_count": 4, "max_query_count": 4}
+    settings = resolve_settings([("f", limits)])
     assert (settings.max_duration_ms, settings.max_query_count) == (10, 4)
 
 

@@ -264,7 +264,7 @@ def test_state_round_trip(tmp_path: Path, digit_mlp: DigitMLP) -> None:
 def test_load_state_dict_rejects_mismatch(digit_mlp: DigitMLP) -> None:
     state = dict(digit_mlp.state_dict())
     state["0.weight"] = np.zeros((32, 64), dtype=np.float32)
-    with pytest.raises(ValueError, match="0.weight"):
+    with pytest.raises(ValueError, match=r"0\.weight"):
         DigitMLP().load_state_dict(state)
     del state["0.weight"]
     with pytest.raises(ValueError, match="state keys"):

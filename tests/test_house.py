@@ -1,0 +1,92 @@
+"""The house's rules, checked as a user meets them: the import contracts, a light `import
+loadgen`, the drop-in API without the command line, and the harness's own packages winning
+over a user's `sut.py`, `reports.py` or `scenarios.py` in the working folder."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+HARNESS = REPO / "tests" / "mlperf" / "harness.py"
+SHADOWS = ("sut", "reports", "scenarios")
+
+
+def run(*args: str, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    return subprocess.run(list(args), cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture
+def shadowed_folder(tmp_path: Path) -> Path:
+    """A working folder whose sut.py, reports.py and scenarios.py explode when imported."""
+    for name in SHADOWS:
+        (tmp_path / f"{name}.py").write_text(f"raise SystemExit('the user\\'s {name}.py was imported')\n")
+    return tmp_path
+
+
+def test_import_contracts_hold() -> None:
+    if shutil.which("lint-imports") is None and os.environ.get("CI") != "true":
+        pytest.skip("import-linter is not installed (pip install '.[test]')")
+    done = run("lint-imports", cwd=REPO)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "broken" not in done.stdout.split("Contracts:")[-1].replace("0 broken", "")
+
+
+def test_importing_loadgen_loads_nothing_heavy(tmp_path: Path) -> None:
+    heavy = "('numpy', 'scipy', 'pydantic')"
+    code = f"import json, loadgen, sys; print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in {heavy})))"
+    done = run(sys.executable, "-c", code, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == []
+
+
+def test_the_drop_in_api_imports_no_command_line_and_no_shipped_sut(shadowed_folder: Path) -> None:
+    check = "import loadgen.mlperf, sys; assert not any(m.startswith(('loadgen.cli', 'sut')) for m in sys.modules)"
+    done = run(sys.executable, "-c", check, cwd=shadowed_folder)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_a_drop_in_harness_runs_beside_a_users_sut_and_reports_module(shadowed_folder: Path) -> None:
+    shutil.copy(HARNESS, shadowed_folder / "harness.py")
+    out = shadowed_folder / "logs"
+    done = run(
+        sys.executable, "harness.py", "loadgen.mlperf", "SingleStream", "PerformanceOnly", str(out),
+        "min_duration_ms=200", "min_query_count=64", "service_s=0.0002", cwd=shadowed_folder,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    summary = (out / "mlperf_log_summary.txt").read_text()
+    assert "Result is : " in summary and "Min queries satisfied : Yes" in summary, summary
+
+
+@pytest.mark.parametrize("command", [["-m", "loadgen.run"], ["-m", "loadgen", "run"]])
+def test_the_run_command_works_beside_a_users_sut_py(shadowed_folder: Path, command: list[str]) -> None:
+    out = shadowed_folder / "results"
+    done = run(
+        sys.executable, *command, "--scenario", "single_stream", "--set", "min_duration_ms=200",
+        "--set", "min_query_count=64", "--output", str(out), "--no-progress", cwd=shadowed_folder,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert json.loads((out / "result.json").read_text())["valid"] is True
+
+
+def test_loadgen_help_lists_every_command(tmp_path: Path) -> None:
+    from loadgen.cli.main import COMMANDS
+
+    done = run(sys.executable, "-m", "loadgen", "--help", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    for name in COMMANDS:
+        assert f"  {name} " in done.stdout
+        assert (REPO / "loadgen" / f"{name}.py").is_file(), f"python -m loadgen.{name} has no entry module"
+
+
+def test_an_unknown_command_is_a_usage_error(tmp_path: Path) -> None:
+    done = run(sys.executable, "-m", "loadgen", "runn", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "unknown command 'runn'" in done.stderr
