@@ -35,9 +35,11 @@ def _write_run(folder: Path, scenario: str, seed: int, scale: float, accuracy: f
     trace = make_trace(scenario, 400, seed=seed, scale=scale)
     result = make_result(scenario, trace)
     if accuracy is not None:
-        result.accuracy = AccuracyResult(samples=200, completed=200, top1=accuracy, note="scored")
+        result = result.model_copy(update={"accuracy": AccuracyResult(samples=200, completed=200, top1=accuracy,
+                                                                      note="scored")})
     if size_mb is not None:
-        result.model = {"name": folder.name, "parameter_count": 2410, "model_size_mb": size_mb}
+        result = result.model_copy(update={"model": {"name": folder.name, "parameter_count": 2410,
+                                                     "model_size_mb": size_mb}})
     write_outputs(Benchmark(result, trace, None), folder, False)
 
 
