@@ -162,7 +162,18 @@ def run_folder_report(folder: Path) -> tuple[Report, list[str]]:
     return render_run_report(run_inputs(folder, result, None, source)), notes
 
 
-def side_curves(report: dict[str, Any]) -> list[SideCurves]:
+def side_folder(report: dict[str, Any], label: str, base: Path) -> Path | None:
+    """A side's folder as compare recorded it (relative to where compare ran), else its a/ or b/ under base."""
+    recorded = (report.get(label) or {}).get("folder")
+    if not isinstance(recorded, str):
+        return None
+    for candidate in (Path(recorded), base / Path(recorded).name):
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
+def side_curves(report: dict[str, Any], base: Path) -> list[SideCurves]:
     """Each side's runs as latency histograms on edges shared by every run (one trace in memory at a time)."""
     from loadgen.results.reading import load_runs
     from reports.comparison_page import SideCurves
@@ -170,9 +181,9 @@ def side_curves(report: dict[str, Any]) -> list[SideCurves]:
 
     loaded = {}
     for label in ("a", "b"):
-        folder = (report.get(label) or {}).get("folder")
-        if folder and Path(folder).is_dir():
-            loaded[label] = load_runs(Path(folder))
+        folder = side_folder(report, label, base)
+        if folder is not None:
+            loaded[label] = load_runs(folder)
     ranges = [(r.metrics.latency.min_ns, r.metrics.latency.max_ns) for runs in loaded.values()
               for r in runs.results if r.metrics is not None and r.metrics.latency is not None]
     if not ranges:
@@ -198,16 +209,16 @@ def side_curves(report: dict[str, Any]) -> list[SideCurves]:
 
 def comparison_report(report: dict[str, Any], output: Path) -> Report:
     """The comparison page, to be written into output, for compare's JSON (--json or comparison.json)."""
-    links = []
-    for label in ("a", "b"):
-        folder = (report.get(label) or {}).get("folder")
-        if folder:
-            page = Path(folder) / REPORT_FILE
-            target = page if page.is_file() else Path(folder)
-            links.append((f"{label.upper()}: {folder}", os.path.relpath(target, output)))
     from reports.comparison_page import render_comparison_report
 
-    return render_comparison_report(report, side_curves(report), links)
+    links = []
+    for label in ("a", "b"):
+        folder = side_folder(report, label, output)
+        if folder is not None:
+            page = folder / REPORT_FILE
+            target = page if page.is_file() else folder
+            links.append((f"{label.upper()}: {folder}", os.path.relpath(target, output)))
+    return render_comparison_report(report, side_curves(report, output), links)
 
 
 def _read_json(path: Path) -> Any:
