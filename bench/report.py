@@ -110,7 +110,9 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-report-") as scratch:
         folder = Path(scratch) / "offline"
         print(f"writing an Offline results folder of {args.samples:,} samples ...", file=sys.stderr)
-        offline_folder(folder, args.samples)
+        # in a child: a parent holding the trace would lend its pages to every fork, and to their peak RSS
+        subprocess.run([sys.executable, "-c", "import sys; from pathlib import Path; from bench.report import "
+                        f"offline_folder; offline_folder(Path({str(folder)!r}), {args.samples})"], check=True)
         runs = [time_report(folder) for _ in range(args.reps)]
         in_run = [time_in_run(folder) for _ in range(args.reps)]
     n = f"{args.samples / 1e6:g} M"
