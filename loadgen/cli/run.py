@@ -18,7 +18,6 @@ from loadgen.benchmark.runner import Benchmark, run_benchmark
 from loadgen.cli.common import ExitCode, print_error, settings_from_args, sut_kwargs
 from loadgen.cli.progress import progress_bar
 from loadgen.cli.repeat import run_repeated
-from loadgen.cli.report import report_folders, report_run_folder
 from loadgen.cli.sut_spec import build_sut, qsl_for
 from loadgen.engine.query import SystemUnderTest
 from loadgen.errors import Interrupted, LoadgenError, RunAborted, SettingsError
@@ -152,6 +151,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(render_console(benchmark.result))
     print(f"results: {output}")
     if not args.no_report:
+        from loadgen.cli.report import report_run_folder  # here: matplotlib loads after the run, not before
+
         report_run_folder(output, benchmark.result, benchmark.trace)
     if benchmark.error is not None:
         print_error(benchmark.error)
@@ -171,5 +172,7 @@ def _run_repeated(args: argparse.Namespace, argv: list[str]) -> int:
     output = args.output or default_output(settings.scenario.value)
     code = run_repeated(argv, args.runs, output, main if args.in_process else None)
     if not args.no_report and code != ExitCode.USAGE:
+        from loadgen.cli.report import report_folders  # here: matplotlib loads after the runs
+
         report_folders([output])
     return code
