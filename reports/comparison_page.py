@@ -59,8 +59,12 @@ def figure_table(report: Mapping[str, Any]) -> Table:
         low, high = _number(row.get("ci_low")), _number(row.get("ci_high"))
         ratio = _number(row.get("ratio"))
         interval = f"[{low:.3f}, {high:.3f}]" if low is not None and high is not None else "n/a"
+        level, method = _number(row.get("level")), row.get("method")
+        if interval != "n/a" and method:
+            interval += f" ({f'{level:.0%} ' if level is not None else ''}{method})"
         p_value = _number(row.get("p_value"))
-        rows.append([str(row.get("metric")), format_value(_number(row.get("a_mean")), unit),
+        name = str(row.get("metric")) + (f" ({row['role']})" if row.get("role") else "")
+        rows.append([name, format_value(_number(row.get("a_mean")), unit),
                      format_value(_number(row.get("b_mean")), unit), "n/a" if ratio is None else f"{ratio:.3f}",
                      interval, "n/a" if p_value is None else f"{p_value:.2g}",
                      Cell(str(row.get("verdict", "")), _tone(str(row.get("verdict", "")))),
