@@ -29,7 +29,7 @@ from loadgen.metrics.figures import compute_metrics
 from loadgen.metrics.result import RunResult
 from loadgen.metrics.verdict import judge
 from loadgen.results.folder import write_outputs
-from loadgen.settings.model import TestSettings
+from loadgen.settings.model import Scenario, TestSettings
 
 TARGET_S = 5.0
 TARGET_BYTES = 1 << 30
@@ -46,7 +46,7 @@ def offline_folder(folder: Path, samples: int, seed: int = 0) -> None:
         issued_ns=np.zeros(1, dtype=np.int64), sample_index=(np.arange(samples) % 200).astype(np.int32),
         completed_ns=completed, response_size=np.full(samples, 40, dtype=np.int32),
     )
-    settings = TestSettings(scenario="Offline", min_duration_ms=10_000, offline_expected_qps=samples / 11)
+    settings = TestSettings(scenario=Scenario.Offline, min_duration_ms=10_000, offline_expected_qps=samples / 11)
     metrics = compute_metrics(trace, settings)
     validity = judge(metrics, settings, None)
     result = RunResult(
