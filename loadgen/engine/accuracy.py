@@ -30,6 +30,10 @@ class AccuracyRecord:
     completed: int
     responses: dict[int, object]
     error: RunAborted | None
+    token_counts: dict[int, int] | None = None
+    """With token latencies: each logged row's token count (LoadGen's token_count)."""
+    first_tokens: dict[int, bytes] | None = None
+    """With token latencies: each logged row's first token as reported (LoadGen's token_data)."""
 
 
 def query_size(effective: EffectiveSettings, loaded: int) -> int:
