@@ -18,13 +18,12 @@ from loadgen.benchmark.runner import Benchmark, run_benchmark
 from loadgen.cli.common import ExitCode, print_error, settings_from_args, sut_kwargs
 from loadgen.cli.progress import console_observer
 from loadgen.cli.repeat import run_repeated
-from loadgen.cli.sut_spec import build_sut, qsl_for
+from loadgen.cli.sut_spec import build_model_or_sut, model_adapter, qsl_for
 from loadgen.engine.query import SystemUnderTest
 from loadgen.errors import Interrupted, LoadgenError, RunAborted, SettingsError
 from loadgen.results.folder import concluded, default_output, write_outputs
 from loadgen.settings.model import TRACE_SAMPLE_LIMIT, Mode, settings_schema
 from reports.summary import render_console
-from sut.tinytorch import looks_like_model, wrap_model_over_tinydigits
 
 DEFAULT_SUT = "sut.digit_mlp"
 
@@ -37,6 +36,7 @@ examples:
   python -m loadgen.run --scenario server --sut sut.fixed_time --sut-arg service_us=250 --sut-arg workers=2
   python -m loadgen.run --scenario my_rules.toml --config user.toml --trace --output results/mine
   python -m loadgen.run --scenario offline --mode accuracy
+  python -m loadgen.run --scenario offline --mode accuracy --sut my_model.py:model --dataset toy.npz
   python -m loadgen.run --scenario server --rules mlperf --model resnet50 --user-conf user.conf
   python -m loadgen.run --scenario server --mode find_peak --set min_duration_ms=1000
 
@@ -92,6 +92,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="keyword argument for the SUT factory (repeatable)",
     )
     parser.add_argument(
+        "--dataset", type=Path, metavar="FILE",
+        help="for a bare model: a labelled dataset instead of TinyDigits, a .npz with images (or features) and "
+        "labels, or the course's .pkl dict (images, labels; only numpy arrays are unpickled)",
+    )
+    parser.add_argument(
         "--samples", type=int, default=1024,
         help="size of the index-only QSL for SUTs without a qsl (1 to 64,000,000; default 1024)"
     )
@@ -113,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def model_as_sut(obj: object) -> SystemUnderTest | None:
     """A bare model (forward / predict / __call__, no issue_query) runs over TinyDigits."""
-    return wrap_model_over_tinydigits(obj) if looks_like_model(obj) else None
+    return model_adapter()(obj)
 
 
 def exit_code(benchmark: Benchmark) -> int:
@@ -135,7 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not 1 <= args.samples <= TRACE_SAMPLE_LIMIT:
             raise SettingsError([f"--samples {args.samples}: allowed: a whole number from 1 to {TRACE_SAMPLE_LIMIT:,}"])
         settings = settings_from_args(args)
-        sut = build_sut(args.sut, sut_kwargs(args.sut_args), adapt=model_as_sut)
+        sut = build_model_or_sut(args.sut, sut_kwargs(args.sut_args), args.dataset)
         qsl = qsl_for(sut, args.samples)
         show = not args.no_progress and sys.stderr.isatty()
         observer = console_observer(sys.stderr, show)
