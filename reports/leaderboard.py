@@ -3,7 +3,8 @@ their reasons. Rendered as leaderboard.html, leaderboard.md and leaderboard.json
 
 Pure: one Entry per submission.json (made by loadgen.cli.leaderboard from the validator's
 findings, never by running anything a submission names) in, text and bytes out. An entry
-takes part in an event when the validator found it valid, not NOT COMPLIANT, and eligible
+takes part in an event when the validator found it valid and COMPLIANT (a practice board
+also ranks NOT COMPLIANT ones, marked), and eligible
 by the course's rule for that event (the validator's own `event` findings). Ranks are
 "competition" ranks (1, 2, 2, 4); two entries whose intervals overlap are tied.
 """
@@ -61,7 +62,9 @@ class Entry:
     verified: bool
     """Evidence present, every file matches its hash, every figure recomputes from the traces."""
     compliant: bool | None
-    """The validator's COMPLIANT / NOT COMPLIANT, where it says; None where it does not."""
+    """The validator's COMPLIANT / NOT COMPLIANT; None where it gave no verdict."""
+    broken_rules: list[str] = field(default_factory=list)
+    """Each capstone rule the evidence runs broke (what NOT COMPLIANT names)."""
     eligible: dict[str, tuple[bool, str]] = field(default_factory=dict)
     figures: dict[str, float] = field(default_factory=dict)
     intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
@@ -80,9 +83,14 @@ def _overlap(a: tuple[float, float] | None, b: tuple[float, float] | None) -> bo
     return a is not None and b is not None and a[0] <= b[1] and b[0] <= a[1]
 
 
-def rank_event(entries: Sequence[Entry], event: Event) -> list[Standing]:
+def ranked(entry: Entry, practice: bool = False) -> bool:
+    """Valid and COMPLIANT (with practice: valid, compliant or not) takes part in the events."""
+    return entry.valid and (entry.compliant is not False or practice)
+
+
+def rank_event(entries: Sequence[Entry], event: Event, practice: bool = False) -> list[Standing]:
     """The entries that take part in the event, best first, with ties where intervals overlap or values are equal."""
-    taking_part = [e for e in entries if e.valid and e.compliant is not False
+    taking_part = [e for e in entries if ranked(e, practice)
                    and e.eligible.get(event.name, (False, ""))[0] and event.figure in e.figures]
     ordered = sorted(taking_part, key=lambda e: (-e.figures[event.figure] if event.higher_is_better
                                                  else e.figures[event.figure], e.path))
@@ -99,8 +107,14 @@ def rank_event(entries: Sequence[Entry], event: Event) -> list[Standing]:
     return [Standing(s.rank, ranks.count(s.rank) > 1, s.entry, s.value) for s in standings]
 
 
-def rejected(entries: Sequence[Entry]) -> list[Entry]:
-    return [e for e in entries if not e.valid or e.compliant is False]
+def rejected(entries: Sequence[Entry], practice: bool = False) -> list[Entry]:
+    return [e for e in entries if not ranked(e, practice)]
+
+
+def why_rejected(entry: Entry) -> str:
+    if entry.errors:
+        return "; ".join(entry.errors)
+    return "NOT COMPLIANT: " + "; ".join(entry.broken_rules or ["the validator gave no verdict"])
 
 
 def _value(value: float, unit: str) -> str:
@@ -117,19 +131,26 @@ def _event_table(standings: Sequence[Standing], event: Event) -> Table:
         interval = s.entry.intervals.get(event.figure)
         shown = _value(s.value, event.unit) + (f" [{interval[0]:.4g}, {interval[1]:.4g}]" if interval else "")
         rank = f"{s.rank}{' (tie)' if s.tied else ''}"
-        rows.append([rank, _who(s.entry), shown, Cell("verified" if s.entry.verified else "unverified",
-                                                      "good" if s.entry.verified else "warn"), s.entry.path])
-    return Table(["rank", "entry", event.figure, "evidence", "file"], rows)
+        evidence = Cell("verified" if s.entry.verified else "unverified", "good" if s.entry.verified else "warn")
+        standing = "COMPLIANT" if s.entry.compliant else "practice: NOT COMPLIANT"
+        rows.append([rank, _who(s.entry), shown, evidence, Cell(standing, "good" if s.entry.compliant else "warn"),
+                     s.entry.path])
+    return Table(["rank", "entry", event.figure, "evidence", "rules", "file"], rows)
 
 
-def _blocks(entries: Sequence[Entry], boards: Mapping[str, list[Standing]], source: str) -> list[Block]:
-    valid = sum(1 for e in entries if e.valid and e.compliant is not False)
+def _blocks(entries: Sequence[Entry], boards: Mapping[str, list[Standing]], source: str,
+            practice: bool) -> list[Block]:
+    valid = sum(1 for e in entries if ranked(e, practice))
     blocks: list[Block] = [
         Heading(1, "TinyTorch capstone leaderboard"),
         Text(f"{len(entries)} submissions in {source}: {valid} ranked, {len(entries) - valid} rejected. Each was "
              "checked by loadgen.capstone's validator (data only: nothing a submission names is run). 'verified' "
              "means its evidence files match their hashes and every latency and throughput figure recomputes from "
              "the raw traces; 'unverified' figures are the student's word.", "muted"),
+        Text("Practice board: valid submissions are ranked whether or not their runs followed the capstone rules "
+             "(NOT COMPLIANT ones are marked)." if practice else "Only COMPLIANT submissions are ranked: valid files "
+             "whose evidence runs followed the capstone rules (scenarios/capstone.toml) on one machine.",
+             "warn" if practice else "muted"),
         Text("Ties: entries whose 95% intervals overlap (the exact order-statistic interval of the median "
              "latency, from each verified evidence trace) or whose values are equal share a rank.", "muted"),
     ]
@@ -140,32 +161,32 @@ def _blocks(entries: Sequence[Entry], boards: Mapping[str, list[Standing]], sour
                                                  "muted")]
         blocks.append(_event_table(standings, event) if standings else Text("No eligible entry.", "muted"))
         left_out = [f"{_who(e)}: {e.eligible[event.name][1]}" for e in entries
-                    if e.valid and e.compliant is not False and event.name in e.eligible
-                    and not e.eligible[event.name][0]]
+                    if ranked(e, practice) and event.name in e.eligible and not e.eligible[event.name][0]]
         if left_out:
             blocks.append(Items([Text(f"not eligible: {line}", "muted") for line in left_out]))
     blocks.append(Heading(2, "Rejected submissions"))
-    refused = rejected(entries)
+    refused = rejected(entries, practice)
     if refused:
-        blocks.append(Table(["entry", "file", "why"], [
-            [_who(e), e.path, Cell("; ".join(e.errors) or "NOT COMPLIANT", "bad")] for e in refused]))
+        blocks.append(Table(["entry", "file", "why"], [[_who(e), e.path, Cell(why_rejected(e), "bad")]
+                                                       for e in refused]))
     else:
         blocks.append(Text("None.", "good"))
     return blocks
 
 
-def build_boards(entries: Sequence[Entry]) -> dict[str, list[Standing]]:
-    return {event.name: rank_event(entries, event) for event in EVENTS}
+def build_boards(entries: Sequence[Entry], practice: bool = False) -> dict[str, list[Standing]]:
+    return {event.name: rank_event(entries, event, practice) for event in EVENTS}
 
 
-def render_leaderboard(entries: Sequence[Entry], source: str) -> tuple[bytes, str, str]:
+def render_leaderboard(entries: Sequence[Entry], source: str, practice: bool = False) -> tuple[bytes, str, str]:
     """leaderboard.html, leaderboard.md and leaderboard.json's text."""
-    boards = build_boards(entries)
-    blocks = _blocks(entries, boards, source)
+    boards = build_boards(entries, practice)
+    blocks = _blocks(entries, boards, source, practice)
     markdown, _ = render_markdown(blocks, "leaderboard-images")
     document: dict[str, Any] = {
         "format": LEADERBOARD_FORMAT,
         "source": source,
+        "practice": practice,
         "events": {name: [{"rank": s.rank, "tied": s.tied, "value": s.value, "path": s.entry.path,
                            "student": s.entry.student, "model": s.entry.model, "verified": s.entry.verified,
                            "interval": s.entry.intervals.get(_event(name).figure)} for s in standings]

@@ -1,8 +1,9 @@
 """`python -m loadgen.leaderboard SUBMISSIONS_DIR`: the capstone leaderboard of every submission.json found.
 
 Each submission is read and checked by loadgen.capstone's validator (data only, bounded:
-nothing a submission names is imported or run), then ranked per event by the course's
-eligibility rules; rejected ones are listed with the validator's reasons. Writes
+nothing a submission names is imported or run); the valid and COMPLIANT ones (--practice:
+the valid ones) are ranked per event by the course's eligibility rules; rejected ones are
+listed with the validator's reasons or the capstone rules their runs broke. Writes
 leaderboard.html, leaderboard.md and leaderboard.json into --output (default: the
 submissions folder itself).
 
@@ -18,14 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from loadgen.analysis import stats
-from loadgen.capstone import Finding, is_valid, load_submission, validate_submission
+from loadgen.capstone import Finding, judge_submission, load_submission
 from loadgen.cli.common import ExitCode, print_error
 from loadgen.cli.report import load_report_trace, write_atomically
 from loadgen.errors import LoadgenError
 from loadgen.metrics.figures import query_latencies_ns
 from loadgen.results.reading import read_result
 from loadgen.settings.model import Scenario
-from reports.leaderboard import Entry, render_leaderboard
+from reports.leaderboard import Entry, rejected, render_leaderboard, why_rejected
 
 SUBMISSION_FILE = "submission.json"
 MAX_SUBMISSIONS = 10_000
@@ -42,17 +43,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("submissions", type=Path, help="a folder holding submission.json files, at any depth")
     parser.add_argument("--output", type=Path, help="where the leaderboard goes (default: SUBMISSIONS_DIR)")
     parser.add_argument("--strict", action="store_true", help="reject submissions without evidence")
+    parser.add_argument("--practice", action="store_true",
+                        help="also rank valid submissions whose runs broke the capstone rules (NOT COMPLIANT, marked): "
+                        "a practice board for shortened runs")
     return parser
-
-
-def compliance(findings: Sequence[Finding]) -> bool | None:
-    """The validator's COMPLIANT / NOT COMPLIANT verdict where it gives one."""
-    texts = [f"{f.code} {f.message}".upper().replace("_", " ") for f in findings]
-    if any("NOT COMPLIANT" in text for text in texts):
-        return False
-    if any("COMPLIANT" in text for text in texts):
-        return True
-    return None
 
 
 def eligibility(findings: Sequence[Finding]) -> dict[str, tuple[bool, str]]:
@@ -116,9 +110,12 @@ def entry_for(path: Path, root: Path, strict: bool) -> Entry:
         data, findings = load_submission(path)
     except (OSError, ValueError) as exc:
         return Entry(where, "", "?", False, [str(exc)], [], False, None)
+    broken: list[str] = []
+    compliant: bool | None = None
     if data is not None:
-        findings = findings + validate_submission(data, path.parent, strict=strict)
-    valid = data is not None and is_valid(findings)
+        verdict = judge_submission(data, path.parent, strict=strict)
+        findings, broken, compliant = findings + verdict.findings, verdict.broken_rules, verdict.compliant
+    valid = data is not None and not any(f.level == "error" for f in findings)
     document = data if isinstance(data, dict) else {}
     side = document.get("optimized") or document.get("baseline") or {}
     student = document.get("student_name")
@@ -136,7 +133,8 @@ def entry_for(path: Path, root: Path, strict: bool) -> Entry:
         errors=[f.message for f in findings if f.level == "error"],
         warnings=[f.message for f in findings if f.level == "warning"],
         verified=verified,
-        compliant=compliance(findings),
+        compliant=compliant,
+        broken_rules=broken,
         eligible=eligibility(findings),
         figures=figures(document) if valid else {},
         intervals=intervals,
@@ -171,17 +169,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         print_error(f"{root}: no {SUBMISSION_FILE} in it (at any depth)")
         return ExitCode.USAGE
     entries = [entry_for(path, root, args.strict) for path in paths]
-    page, markdown, document = render_leaderboard(entries, str(root))
+    page, markdown, document = render_leaderboard(entries, str(root), args.practice)
     output: Path = args.output or root
     output.mkdir(parents=True, exist_ok=True)
     write_atomically(output / "leaderboard.json", document.encode())
     write_atomically(output / "leaderboard.md", markdown.encode())
     write_atomically(output / "leaderboard.html", page)
-    ranked = sum(1 for e in entries if e.valid and e.compliant is not False)
-    print(f"{len(entries)} submissions: {ranked} ranked, {len(entries) - ranked} rejected")
-    for entry in entries:
-        if not entry.valid or entry.compliant is False:
-            print(f"  rejected {entry.path}: {'; '.join(entry.errors[:3]) or 'NOT COMPLIANT'}")
+    refused = rejected(entries, args.practice)
+    print(f"{len(entries)} submissions: {len(entries) - len(refused)} ranked, {len(refused)} rejected")
+    for entry in refused:
+        print(f"  rejected {entry.path}: {why_rejected(entry)[:300]}")
     print(f"leaderboard: {output / 'leaderboard.html'}")
     return ExitCode.OK
 

@@ -99,7 +99,8 @@ def _leaderboard(subs: Path) -> Path:
     evidence.write_text(evidence.read_text().replace('"valid": true', '"valid": false'))
     (subs / "broken").mkdir()
     (subs / "broken" / "submission.json").write_text('{"tinytorch_version": ')
-    assert leaderboard_main([str(subs)]) == 0
+    assert leaderboard_main([str(subs), "--output", str(subs / "official")]) == 0  # shortened runs: none ranked
+    assert leaderboard_main([str(subs), "--practice"]) == 0
     return subs / "leaderboard.html"
 
 
@@ -114,9 +115,14 @@ def test_every_page_kind_was_written(pages: dict[str, Path]) -> None:
     assert not paths["course/submission.json"]["verified"]
     for rejected in ("bold", "careless", "tampered", "broken"):
         assert not paths[f"{rejected}/submission.json"]["valid"], rejected
+    assert board["practice"] and not paths["student1/submission.json"]["compliant"]
+    assert any("min_duration_ms" in rule for rule in paths["student1/submission.json"]["broken_rules"])
     sprint = board["events"]["latency_sprint"]
     twins = [s for s in sprint if s["path"] in ("student1/submission.json", "twin/submission.json")]
     assert len(twins) == 2 and twins[0]["rank"] == twins[1]["rank"] and twins[0]["tied"]
+    official = json.loads((pages["leaderboard"].parent / "official" / "leaderboard.json").read_text())
+    assert all(standings == [] for standings in official["events"].values())
+    assert "NOT COMPLIANT: " in (pages["leaderboard"].parent / "official" / "leaderboard.md").read_text()
 
 
 def _browser() -> str:

@@ -134,6 +134,7 @@ def test_leaderboard_ranks_ties_and_rejects() -> None:
                _entry("f", 0.3, eligible={"latency_sprint": (False, "not eligible (accuracy 0.5 < 0.85)")})]
     standings = rank_event(entries, sprint)
     assert [(s.entry.path, s.rank, s.tied) for s in standings] == [("a", 1, True), ("b", 1, True), ("c", 3, False)]
+    assert [s.entry.path for s in rank_event(entries, sprint, practice=True)] == ["d", "a", "b", "c"]
     page, markdown, document = render_leaderboard(entries, "subs")
     assert "sha256 differs" in page.decode() and "NOT COMPLIANT" in markdown
     assert "not eligible: f (m): not eligible (accuracy 0.5 &lt; 0.85)" in page.decode()
