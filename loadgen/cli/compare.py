@@ -105,6 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="equivalence margin, as a fraction (default 0.02: within 2%%)")
     parser.add_argument("--alpha", type=float, default=DEFAULT_ALPHA, help="significance level (default 0.05)")
     parser.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    parser.add_argument("--report", action="store_true",
+                        help="also write report.html (forest plot, overlaid CDFs, normalized metrics) and report.md "
+                        "with comparison.json into --output (default: results/<time>-compare)")
     parser.add_argument("--normalize", action="store_true",
                         help="report figures as on the reference machine (see python -m loadgen.machine_score)")
     parser.add_argument("--accuracy-tolerance", type=float, default=DEFAULT_TOLERANCE,
@@ -341,4 +344,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         print_error(exc)
         return ExitCode.USAGE
     print(json_text(report) if args.json else render_comparison(report))
+    if args.report:
+        _write_report(args, report)
     return ExitCode.INTERRUPTED if interrupted else ExitCode.OK
+
+
+def _write_report(args: argparse.Namespace, report: dict[str, Any]) -> None:
+    """--report: the comparison page beside comparison.json (written here too when comparing two folders)."""
+    from loadgen.cli.report import comparison_report, write_report  # here: only --report draws plots
+
+    output = Path(report.get("output") or args.output or default_output("compare"))
+    output.mkdir(parents=True, exist_ok=True)
+    if not (output / "comparison.json").is_file():
+        write_json(output / "comparison.json", report)
+    page = write_report(output, comparison_report(report, output))
+    print(f"report: {page}", file=sys.stderr if args.json else sys.stdout)

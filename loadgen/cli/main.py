@@ -19,7 +19,8 @@ COMMANDS: dict[str, str] = {
     "compliance": "MLPerf's compliance tests (TEST01, TEST04, TEST05) against a SUT",
     "submit": "benchmark a baseline and an optimized model into a capstone submission.json",
     "validate": "check a capstone submission.json and its evidence (never runs its code)",
-    "report": "read a results folder or a MLPerf LoadGen log folder",
+    "report": "write report.html and report.md for results folders (or `report parse` a MLPerf log folder)",
+    "leaderboard": "validate and rank every capstone submission.json in a folder (html, md, json)",
     "recover": "rebuild the result of a run whose process died, from its live recording",
     "machine_score": "time the reference workload: this machine's score for --normalize",
 }

@@ -120,6 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--output", type=Path, help="results folder (default: results/<time>-<scenario>)")
     parser.add_argument("--trace", action="store_true", help="also write mlperf_log_trace.json (Chrome trace format)")
     parser.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
+    parser.add_argument("--no-report", action="store_true",
+                        help="skip report.html and report.md (the page with plots); "
+                        "python -m loadgen.report FOLDER makes them later")
     parser.add_argument(
         "--runs", type=int, default=1,
         help="run the scenario N times, each in a fresh process, into OUTPUT/run-1 ... run-N, and write "
@@ -219,6 +222,10 @@ def _run_child(args: argparse.Namespace, settings: TestSettings, output: Path, s
         return ExitCode.ERROR
     print(render_console(benchmark.result))
     print(f"results: {output}")
+    if not args.no_report:
+        from loadgen.cli.report import report_run_folder  # here: matplotlib loads after the run, not before
+
+        report_run_folder(output, benchmark.result, benchmark.trace)
     if benchmark.error is not None:
         print_error(benchmark.error)
     return child.exit_code(exit_code(benchmark))
@@ -272,4 +279,9 @@ def _run_repeated(args: argparse.Namespace, argv: list[str]) -> int:
     except LoadgenError as exc:
         print_error(exc)
         return ExitCode.USAGE
-    return run_repeated(argv, args.runs, output, main if args.in_process else None)
+    code = run_repeated(argv, args.runs, output, main if args.in_process else None)
+    if not args.no_report and code != ExitCode.USAGE:
+        from loadgen.cli.report import report_folders  # here: matplotlib loads after the runs
+
+        report_folders([output])
+    return code
