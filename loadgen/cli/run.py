@@ -8,6 +8,7 @@ still written, marked INVALID with the reason.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 from collections.abc import Sequence
@@ -19,10 +20,11 @@ from loadgen.cli.common import ExitCode, print_error, settings_from_args, sut_kw
 from loadgen.cli.progress import progress_bar
 from loadgen.cli.repeat import run_repeated
 from loadgen.cli.sut_spec import build_sut, qsl_for
-from loadgen.engine.query import SystemUnderTest
+from loadgen.distributed.driver import run_distributed
+from loadgen.engine.query import QuerySampleLibrary, SystemUnderTest
 from loadgen.errors import Interrupted, LoadgenError, RunAborted, SettingsError
 from loadgen.results.folder import concluded, default_output, write_outputs
-from loadgen.settings.model import Mode, settings_schema
+from loadgen.settings.model import Mode, TestSettings, settings_schema
 from reports.summary import render_console
 from sut.tinytorch import looks_like_model, wrap_model_over_tinydigits
 
@@ -39,6 +41,7 @@ examples:
   python -m loadgen.run --scenario offline --mode accuracy
   python -m loadgen.run --scenario server --rules mlperf --model resnet50 --user-conf user.conf
   python -m loadgen.run --scenario server --mode find_peak --set min_duration_ms=1000
+  python -m loadgen.run --scenario server --workers 2 --sut sut.fixed_time --set server_target_qps=1000
 
 settings are layered, lowest first: the scenario file < --config FILE < --set KEY=VALUE.
 Unset rates and latencies (server_target_qps, offline_expected_qps, *_expected_latency_ns)
@@ -103,6 +106,15 @@ def build_parser() -> argparse.ArgumentParser:
         "OUTPUT/aggregate.json: per figure the median, mean with t and BCa intervals, CV and n (default 1)",
     )
     parser.add_argument("--in-process", action="store_true", help="with --runs: run them in this process instead")
+    parser.add_argument(
+        "--workers", type=int,
+        help="Server/Offline: split the one schedule across N Ray worker processes, each with its own SUT "
+        "from --sut/--sut-arg, and merge their traces into one result (needs pip install '.[ray]'; "
+        "see docs/distributed.md)",
+    )
+    parser.add_argument(
+        "--ray-address", help="with --workers: run the workers on this Ray cluster (default: a local Ray instance)"
+    )
     parser.add_argument("--print-schema", action="store_true", help="print the settings' JSON schema and exit")
     return parser
 
@@ -131,6 +143,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.samples < 1:
             raise SettingsError([f"--samples {args.samples}: allowed: a whole number >= 1"])
         settings = settings_from_args(args)
+        if args.workers is not None or args.ray_address:
+            return _finish(args, settings.scenario.value, _run_on_ray(args, settings))
         sut = build_sut(args.sut, sut_kwargs(args.sut_args), adapt=model_as_sut)
         qsl = qsl_for(sut, args.samples)
         show = not args.no_progress and sys.stderr.isatty()
@@ -142,7 +156,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LoadgenError as exc:
         print_error(exc)
         return ExitCode.USAGE
-    output = args.output or default_output(settings.scenario.value)
+    return _finish(args, settings.scenario.value, benchmark)
+
+
+def _finish(args: argparse.Namespace, label: str, benchmark: Benchmark) -> int:
+    """Write the results folder, print the verdict, and say how the run ended."""
+    output = args.output or default_output(label)
     benchmark = concluded(benchmark, args.trace)
     write_outputs(benchmark, output, args.trace)
     print(render_console(benchmark.result))
@@ -150,6 +169,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if benchmark.error is not None:
         print_error(benchmark.error)
     return exit_code(benchmark)
+
+
+def _sut_and_qsl(spec: str, kwargs: dict[str, object], samples: int) -> tuple[SystemUnderTest, QuerySampleLibrary]:
+    """What each distributed worker builds: the --sut SUT and its QSL (pickled to the worker as a partial)."""
+    sut = build_sut(spec, kwargs, adapt=model_as_sut)
+    return sut, qsl_for(sut, samples)
+
+
+def _run_on_ray(args: argparse.Namespace, settings: TestSettings) -> Benchmark:
+    """--workers / --ray-address: the run on Ray worker actors (loadgen.distributed)."""
+    make = functools.partial(_sut_and_qsl, args.sut, sut_kwargs(args.sut_args), args.samples)
+    return run_distributed(make, settings, args.workers or 1, args.ray_address)
 
 
 def _run_repeated(args: argparse.Namespace, argv: list[str]) -> int:
