@@ -180,7 +180,7 @@ def _sut_and_qsl(spec: str, kwargs: dict[str, object], samples: int) -> tuple[Sy
 def _run_on_ray(args: argparse.Namespace, settings: TestSettings) -> Benchmark:
     """--workers / --ray-address: the run on Ray worker actors (loadgen.distributed)."""
     make = functools.partial(_sut_and_qsl, args.sut, sut_kwargs(args.sut_args), args.samples)
-    return run_distributed(make, settings, args.workers or 1, args.ray_address)
+    return run_distributed(make, settings, 1 if args.workers is None else args.workers, args.ray_address)
 
 
 def _run_repeated(args: argparse.Namespace, argv: list[str]) -> int:

@@ -45,6 +45,9 @@ START_LEAD_NS = 500_000_000
 STOP_GRACE_S = 30.0
 """After a stop, how long the driver waits for the other workers to hand their parts back."""
 
+LAGGARD_GRACE_S = 5.0
+"""Workers end within sample_timeout_ms plus this of each other, or the late ones count as stuck."""
+
 SETUP_TIMEOUT_S = 300.0
 """Building, describing and warming up the workers' SUTs may take this long."""
 
@@ -170,7 +173,7 @@ def _run(ray: ModuleType, handles: list[Any], settings: TestSettings, measure_cl
             h.run.remote(part.schedule, settings, start + offsets[i].offset_ns): i
             for i, (h, part) in enumerate(zip(handles, parts, strict=True))
         }
-        _collect(ray, handles, refs, outcome, facts)
+        _collect(ray, handles, refs, outcome, facts, settings.sample_timeout_ms / 1000 + LAGGARD_GRACE_S)
     except KeyboardInterrupt:
         _fail(outcome, Interrupted, "interrupted by the user (Ctrl-C on the driver)")
     except Exception as exc:
@@ -224,11 +227,17 @@ def _fail(outcome: _Outcome, kind: type[RunAborted], reason: str) -> None:
 _KINDS: dict[str | None, type[RunAborted]] = {"sut": SutError, "timeout": SampleTimeout, "stopped": Interrupted}
 
 
-def _collect(ray: ModuleType, handles: list[Any], refs: dict[Any, int], outcome: _Outcome, facts: list[Any]) -> None:
+def _collect(
+    ray: ModuleType, handles: list[Any], refs: dict[Any, int], outcome: _Outcome, facts: list[Any], laggard_s: float
+) -> None:
     """Gather every part; on the first failure (or Ctrl-C) stop the other workers, which hand
-    back what they recorded. A worker that never answers is given up after STOP_GRACE_S."""
+    back what they recorded. A worker still running when another finished, longer than
+    `laggard_s` and than the run had lasted by then, is stopped as stuck; one that never
+    answers a stop is given up after STOP_GRACE_S."""
+    started = monotonic_ns() / 1e9
     pending = dict(refs)
     give_up_at: float | None = None
+    laggards_at: float | None = None
     while pending:
         try:
             ready, _ = ray.wait(list(pending), num_returns=1, timeout=0.2)
@@ -239,12 +248,18 @@ def _collect(ray: ModuleType, handles: list[Any], refs: dict[Any, int], outcome:
             ready = []
         for ref in ready:
             _receive(ray, ref, pending.pop(ref), outcome, facts)
+        now = monotonic_ns() / 1e9
+        if ready and laggards_at is None:
+            laggards_at = now + max(laggard_s, now - started)
+        if pending and laggards_at is not None and now > laggards_at and not outcome.failures:
+            stuck = ", ".join(_who(w, facts) for w in sorted(pending.values()))
+            _fail(outcome, SampleTimeout, f"worker {stuck} still running long after another finished: stuck")
         if outcome.failures and give_up_at is None:
             reason = "stopped by the driver: " + outcome.failures[0]
             for worker in pending.values():
                 handles[worker].stop.remote(reason)
-            give_up_at = monotonic_ns() / 1e9 + STOP_GRACE_S
-        if give_up_at is not None and monotonic_ns() / 1e9 > give_up_at:
+            give_up_at = now + STOP_GRACE_S
+        if give_up_at is not None and now > give_up_at:
             break
     for worker in sorted(pending.values()):
         _fail(outcome, RunAborted, f"worker {_who(worker, facts)} did not hand back its part")
