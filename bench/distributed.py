@@ -25,6 +25,7 @@ from loadgen.cli.common import sut_kwargs
 from loadgen.cli.run import _sut_and_qsl
 from loadgen.distributed.driver import run_distributed
 from loadgen.distributed.plan import PartTrace, merge_parts, split_schedule
+from loadgen.distributed.worker import SutFactory
 from loadgen.engine.schedule import build_schedule, select_loaded_samples
 from loadgen.engine.trace import Trace
 from loadgen.settings.model import Scenario, TestSettings
@@ -52,16 +53,16 @@ def merge_ns_per_sample(queries: int, workers: int, repeats: int = 5) -> float:
     return statistics.median(times) / schedule.n_samples
 
 
-def valid_rate(make: functools.partial[object], workers: int, qps: float, duration_ms: int) -> tuple[bool, float]:
+def valid_rate(make: SutFactory, workers: int, qps: float, duration_ms: int) -> tuple[bool, float]:
     settings = TestSettings(
         scenario=Scenario.Server, server_target_qps=qps, min_duration_ms=duration_ms, min_query_count=100
     )
-    benchmark = run_distributed(make, settings, workers)  # type: ignore[arg-type]
+    benchmark = run_distributed(make, settings, workers)
     metrics = benchmark.result.metrics
     return benchmark.result.valid, float(metrics.completed_samples_per_second or 0.0) if metrics else 0.0
 
 
-def peak(make: functools.partial[object], workers: int, start: float, duration_ms: int, steps: int) -> float:
+def peak(make: SutFactory, workers: int, start: float, duration_ms: int, steps: int) -> float:
     """The highest VALID completed-samples rate found by doubling, then bisecting."""
     good, good_rate, bad = 0.0, 0.0, None
     qps = start

@@ -268,8 +268,11 @@ def _collect(
 def _receive(ray: ModuleType, ref: Any, worker: int, outcome: _Outcome, facts: list[Any]) -> None:
     try:
         record: PartRecord = ray.get(ref)
-    except Exception as exc:  # RayActorError: the worker's process died, its part with it
+    except ray.exceptions.RayActorError as exc:  # the worker's process died, its part with it
         _fail(outcome, RunAborted, f"worker {_who(worker, facts)} died: {_cause(exc)}")
+        return
+    except Exception as exc:  # a harness error inside the worker
+        _fail(outcome, RunAborted, f"worker {_who(worker, facts)} failed: {_cause(exc)}")
         return
     outcome.records[worker] = record
     if record.error is not None and record.error_kind != "stopped":

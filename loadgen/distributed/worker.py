@@ -91,8 +91,8 @@ class PartWorker:
                     wait_until(start_ns)  # Offline issues at once: not before the common start
                 record = engine.run()
         finally:
-            self.qsl.unload_samples(schedule.loaded_indices)
-        error = record.error
+            unloaded = self._unload(schedule.loaded_indices)
+        error = record.error or unloaded
         return PartRecord(
             worker=self.worker,
             trace=record.trace,
@@ -101,6 +101,13 @@ class PartWorker:
             error_kind=_kind(error),
             error=str(error) if error is not None else None,
         )
+
+    def _unload(self, loaded: np.ndarray) -> SutError | None:
+        try:
+            self.qsl.unload_samples(loaded)
+        except Exception as exc:
+            return SutError(f"the QSL raised {type(exc).__name__} in unload_samples: {exc}")
+        return None
 
     def stop(self, reason: str) -> None:
         """End a running part now (its issued samples are kept and returned by `run`)."""

@@ -38,4 +38,5 @@ def test_import_loadgen_never_imports_ray() -> None:
     import subprocess
 
     code = "import sys, loadgen, loadgen.cli.run, loadgen.distributed.driver; print('ray' in sys.modules)"
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"

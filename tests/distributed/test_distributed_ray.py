@@ -88,8 +88,18 @@ def test_offline_on_three_workers_covers_the_sample_set_in_order(ray_instance: M
         scenario=Scenario.Offline, offline_expected_qps=2000.0, min_duration_ms=300, min_query_count=10
     )
     make = functools.partial(_sut_and_qsl, "sut.fixed_time", {"service_us": 1500}, 256)
-    benchmark = run_distributed(make, settings, workers=3)
-    assert benchmark.error is None and benchmark.result.valid, benchmark.result.invalid_reasons
+    benchmark = run_distributed(make, settings, workers=3, measure_clocks=True)  # as if on three machines
+    assert benchmark.error is None, benchmark.result.invalid_reasons
+    facts = benchmark.result.distributed
+    assert facts is not None
+    for worker in facts["per_worker"]:
+        clock = worker["clock"]
+        assert not clock["shared_clock"] and clock["offset_ns"] == clock["measured_offset_ns"]
+        assert clock["error_bound_ns"] == (clock["measured_round_trip_ns"] + 1) // 2
+        assert abs(clock["offset_ns"]) <= clock["error_bound_ns"]  # the true offset here is 0
+    within = facts["clock_error_bound_ns"] <= facts["clock_error_limit_ns"]
+    assert benchmark.result.checks["clock_offsets"] is within
+    assert benchmark.result.valid is within, benchmark.result.invalid_reasons  # every other check passed
     schedule = schedule_of(settings, 256, 256)
     assert benchmark.trace.n_queries == 1
     np.testing.assert_array_equal(benchmark.trace.sample_index, schedule.sample_index)
