@@ -150,6 +150,18 @@ def _clocks(ray: ModuleType, handles: list[Any], facts: list[dict[str, Any]], me
     return offsets
 
 
+def _prepare(ray: ModuleType, handles: list[Any], loaded: Any, settings: TestSettings, facts: list[Any]) -> list[int]:
+    """Every worker loads the sample set and warms up; a failure names the worker."""
+    refs = [h.prepare.remote(loaded, settings) for h in handles]
+    warmups = []
+    for worker, ref in enumerate(refs):
+        try:
+            warmups.append(int(ray.get(ref, timeout=SETUP_TIMEOUT_S)))
+        except Exception as exc:
+            raise SutError(f"worker {_who(worker, facts)} failed before timing started: {_cause(exc)}") from exc
+    return warmups
+
+
 def _remote_clock(ray: ModuleType, handle: Any) -> int:
     return int(ray.get(handle.clock.remote()))
 
@@ -167,7 +179,7 @@ def _run(ray: ModuleType, handles: list[Any], settings: TestSettings, measure_cl
     outcome = _Outcome()
     warmups = [0] * len(handles)
     try:
-        warmups = ray.get([h.prepare.remote(loaded, settings) for h in handles], timeout=SETUP_TIMEOUT_S)
+        warmups = _prepare(ray, handles, loaded, settings, facts)
         start = monotonic_ns() + START_LEAD_NS
         refs = {
             h.run.remote(part.schedule, settings, start + offsets[i].offset_ns): i
@@ -176,8 +188,8 @@ def _run(ray: ModuleType, handles: list[Any], settings: TestSettings, measure_cl
         _collect(ray, handles, refs, outcome, facts, settings.sample_timeout_ms / 1000 + LAGGARD_GRACE_S)
     except KeyboardInterrupt:
         _fail(outcome, Interrupted, "interrupted by the user (Ctrl-C on the driver)")
-    except Exception as exc:
-        _fail(outcome, SutError, f"a worker failed before timing started: {_cause(exc)}")
+    except SutError as exc:
+        _fail(outcome, SutError, str(exc))
     merged = merge_parts(
         schedule, [PartTrace(parts[w], r.trace, r.shift_ns) for w, r in sorted(outcome.records.items())]
     )
