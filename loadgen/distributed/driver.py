@@ -70,7 +70,11 @@ def ray_session(address: str | None, workers: int) -> Iterator[ModuleType]:
         yield ray
         return
     if address:
-        ray.init(address=address, include_dashboard=False, log_to_driver=True)
+        try:
+            ray.init(address=address, include_dashboard=False, log_to_driver=True)
+        except (ConnectionError, ValueError, RuntimeError) as exc:
+            problem = f"--ray-address {address}: cannot connect to a Ray cluster there: {_cause(exc)}"
+            raise SettingsError([problem]) from exc
     else:
         ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=True)
     try:
