@@ -32,6 +32,8 @@ from loadgen.engine.query import IndexQSL
 from loadgen.engine.schedule import build_schedule, select_loaded_samples
 from loadgen.errors import Interrupted, RunAborted, SampleTimeout, SettingsError, SutError, SutLoadError
 from loadgen.machine.fingerprint import collect_fingerprint, load_average
+from loadgen.machine.memory import peak_rss
+from loadgen.machine.noise import noise_warnings, sample_noise
 from loadgen.metrics.figures import compute_metrics
 from loadgen.metrics.result import RunResult
 from loadgen.metrics.verdict import judge
@@ -182,18 +184,19 @@ def _run(ray: ModuleType, handles: list[Any], settings: TestSettings, measure_cl
     offsets = _clocks(ray, handles, facts, measure_clocks)
     outcome = _Outcome()
     warmups = [0] * len(handles)
-    try:
-        warmups = _prepare(ray, handles, loaded, settings, facts)
-        start = monotonic_ns() + START_LEAD_NS
-        refs = {
-            h.run.remote(part.schedule, settings, start + offsets[i].offset_ns): i
-            for i, (h, part) in enumerate(zip(handles, parts, strict=True))
-        }
-        _collect(ray, handles, refs, outcome, facts, settings.sample_timeout_ms / 1000 + LAGGARD_GRACE_S)
-    except KeyboardInterrupt:
-        _fail(outcome, Interrupted, "interrupted by the user (Ctrl-C on the driver)")
-    except SutError as exc:
-        _fail(outcome, SutError, str(exc))
+    with peak_rss() as memory, sample_noise() as noise:  # the driver's machine, as in one-process runs
+        try:
+            warmups = _prepare(ray, handles, loaded, settings, facts)
+            start = monotonic_ns() + START_LEAD_NS
+            refs = {
+                h.run.remote(part.schedule, settings, start + offsets[i].offset_ns): i
+                for i, (h, part) in enumerate(zip(handles, parts, strict=True))
+            }
+            _collect(ray, handles, refs, outcome, facts, settings.sample_timeout_ms / 1000 + LAGGARD_GRACE_S)
+        except KeyboardInterrupt:
+            _fail(outcome, Interrupted, "interrupted by the user (Ctrl-C on the driver)")
+        except SutError as exc:
+            _fail(outcome, SutError, str(exc))
     merged = merge_parts(
         schedule, [PartTrace(parts[w], r.trace, r.shift_ns) for w, r in sorted(outcome.records.items())]
     )
@@ -227,10 +230,22 @@ def _run(ray: ModuleType, handles: list[Any], settings: TestSettings, measure_cl
         performance_sample_count=loaded_count,
         fingerprint=fingerprint,
         load_average_end=load_average(),
-        warnings=[],
+        memory=memory,
+        warnings=_late_starts(outcome, settings, facts) + noise_warnings(fingerprint, noise),
         distributed=_distributed_facts(facts, offsets, parts, outcome, settings, metrics.duration_ns),
     )
     return Benchmark(result=result, trace=merged, error=error)
+
+
+def _late_starts(outcome: _Outcome, settings: TestSettings, facts: list[Any]) -> list[str]:
+    """Workers whose engine started after the common instant by more than the clocks may be off."""
+    limit = clock_error_limit_ns(settings, 10**9)  # Offline: 1% of a second
+    return [
+        f"worker {_who(w, facts)} started {r.shift_ns / 1e6:.2f} ms after the common start instant; "
+        "its queries went out that much late (its latencies include it)"
+        for w, r in sorted(outcome.records.items())
+        if r.shift_ns > limit
+    ]
 
 
 def _fail(outcome: _Outcome, kind: type[RunAborted], reason: str) -> None:
