@@ -55,41 +55,56 @@ def render_aggregate(document: dict[str, Any]) -> str:
              f"of {len(statuses)} ({counts or 'none'})"]
     figures = document["figures"]
     if figures:
-        rows = [["figure", "n", "median", "mean", "95% t interval", "95% BCa interval", "CV"]]
+        rows = [["figure", "n", "median", "mean", "95% interval of the mean (Student t)", "CV"]]
         for name, f in figures.items():
             unit = f["unit"]
             cv = "n/a" if f["cv"] is None else f"{f['cv']:.1%}"
             rows.append([name, str(f["n"]), format_value(f["median"], unit), format_value(f["mean"], unit),
-                         _interval(f["t_interval"], unit), _interval(f["bca_interval"], unit), cv])
+                         _interval(f["t_interval"], unit), cv])
         lines += _table(rows)
     intervals = {name: found for name, found in document["percentile_intervals"].items() if found}
     noun = "samples" if document["scenario"] == "Offline" else "queries"  # Offline's latencies are per sample
     if intervals:
-        lines.append(f"per-run latency percentiles, exact 95% order-statistic intervals (per run: {noun} "
-                     "within a run are correlated, so runs are not pooled):")
+        first = next(entry for found in intervals.values() for entry in found.values() if isinstance(entry, dict))
+        lines.append(f"per-run latency percentiles, {first['level']:.0%} intervals by {first['method']} (they hold "
+                     f"for correlated {noun}; runs are not pooled):")
         for name, found in intervals.items():
             lines.append(f"  {name} ({found['queries']:,} {noun}): " + "; ".join(
                 _percentile(label, entry, noun) for label, entry in found.items() if label != "queries"))
+            whys = [entry["why_none"] for entry in found.values() if isinstance(entry, dict) and "why_none" in entry]
+            why = whys[0] if whys else None
+            if why:
+                lines.append(f"    {why}")
     lines += [f"warning: {text}" for text in document["warnings"]]
     return "\n".join(lines)
 
 
 def _percentile(label: str, entry: dict[str, Any], noun: str) -> str:
     value = format_value(entry["value_ns"], "ns")
+    if "why_none" in entry:
+        return f"{label} {value} (no interval)"
     if "needs_queries" in entry:
         return f"{label} {value} (no interval: needs >= {entry['needs_queries']:,} {noun})"
     return f"{label} {value} [{format_value(entry['low_ns'], 'ns')}, {format_value(entry['high_ns'], 'ns')}]"
 
 
-def _comparison_line(row: dict[str, Any]) -> str:
-    """'p90 latency: 1.19x slower [1.17, 1.21] (p=0.0001 Welch, Holm; Mann-Whitney p=0.03) -> slower'."""
-    if row["p_value"] is None:
-        means = f"A {format_value(row['a_mean'], row['unit'])}, B {format_value(row['b_mean'], row['unit'])}"
-        return f"  {row['metric']}: {row['summary']}; {means} -> {row['verdict']}"
+def _comparison_line(row: dict[str, Any]) -> list[str]:
+    """'[primary] headline p90 latency: 1.190x slower [1.170, 1.211] (95%, Welch t on log run figures); ...'."""
     means = f"A {format_value(row['a_mean'], row['unit'])}, B {format_value(row['b_mean'], row['unit'])}"
-    tests = (f"p={row['p_value']:.2g} Welch, Holm; Mann-Whitney p={row['p_mann_whitney']:.2g}; "
-             f"n {row['n_a']}/{row['n_b']}")
-    return f"  {row['metric']}: {row['summary']}; {means} ({tests}) -> {row['verdict']}"
+    if row["p_value"] is None:
+        return [f"  {row['metric']}: {row['summary']}; {means} -> {row['verdict']}"]
+    family = f", Bonferroni x{row['family_size']}" if row["family_size"] > 1 else ""
+    design = "pairs" if row["paired"] else "n"
+    tests = (f"p={row['p_value']:.2g}{family}; equivalence p={row['p_equivalence']:.2g}; "
+             f"Mann-Whitney p={row['p_mann_whitney']:.2g}; {design} {row['n_a']}/{row['n_b']}; CV {row['cv']:.1%}")
+    lines = [f"  [{row['role']}] {row['metric']}: {row['summary']}; {means} ({tests}) -> {row['verdict']}"]
+    if row["outlier_runs"]:
+        robust = row["robust"]
+        shown = (f"[{robust['ci_low']:.3f}, {robust['ci_high']:.3f}] ({robust['level']:.0%}, {robust['method']})"
+                 if robust["ci_low"] is not None else f"({robust['why_none']})")
+        lines.append(f"    warning: outlier runs {', '.join(row['outlier_runs'])}: the interval above may not hold; "
+                     f"robust ratio {robust['ratio']:.3f} {shown}, a check beside the verdict, not its test")
+    return lines
 
 
 def render_comparison(report: dict[str, Any]) -> str:
@@ -99,10 +114,16 @@ def render_comparison(report: dict[str, Any]) -> str:
         side = report[label]
         lines.append(f"{label.upper()}: {side['folder']}: {side['runs']} run(s) of {side['sut_name']!r}, "
                      f"{report['scenario']}, {side['mode']}")
-    lines.append(f"B against A, per figure (ratio > 1: B better; 95% BCa bootstrap interval of the ratio of means; "
-                 f"Welch p Holm-adjusted over {report['metrics_tested']} figures; equivalence margin "
-                 f"{report['margin']:.0%}):")
-    lines += [_comparison_line(row) for row in report["comparisons"]]
+    design = ("paired: A's run-k against its neighbour B's run-k (interleaved ABBA)" if report.get("paired")
+              else "independent runs")
+    primary = report.get("primary")
+    rule = (f"{primary!r} is primary, tested alone at alpha {report['alpha']:g}; the other figures are secondary, "
+            "Bonferroni-adjusted with simultaneous intervals" if primary else
+            f"all figures one Bonferroni family at alpha {report['alpha']:g}, simultaneous intervals")
+    lines.append(f"B against A, per figure (ratio > 1: B better, a ratio of geometric means; {design}; {rule}; "
+                 f"equivalence margin {report['margin']:.0%}; each interval is the one its verdict uses):")
+    for row in report["comparisons"]:
+        lines += _comparison_line(row)
     lines += _normalized_lines(report["normalized"])
     normalization = report.get("normalization")
     if normalization:
@@ -129,7 +150,8 @@ def _normalized_lines(block: dict[str, Any]) -> list[str]:
             continue
         shown = f"{value:+.4f}" if key == "accuracy_delta" else f"{value:.3f}"
         if key == "speedup" and entry.get("ci_low") is not None:
-            shown += f" [{entry['ci_low']:.3f}, {entry['ci_high']:.3f}] (from {entry['from']})"
+            shown += (f" [{entry['ci_low']:.3f}, {entry['ci_high']:.3f}] ({entry['level']:.1%} {entry['method']}, "
+                      f"the interval of {entry['from']}'s verdict: {entry['verdict']})").replace(".0% ", "% ")
         elif key == "speedup":
             shown += f" (from {entry['from']})"
         elif key == "compression_ratio":
@@ -144,13 +166,15 @@ def _normalized_lines(block: dict[str, Any]) -> list[str]:
 
 
 def render_plan(planned: dict[str, Any]) -> str:
-    """Runs a side and queries a run, from a plan."""
+    """Runs a side and queries a run, from a plan, each with its assumptions."""
     queries = ", ".join(f"p{float(p) * 100:g} {n:,}" for p, n in planned["queries_per_run"].items())
     return "\n".join([
-        f"runs needed per side to detect a {planned['effect']:.1%} difference at CV {planned['cv']:.1%} "
-        f"(two-sample t-test, two-sided alpha {planned['alpha']:g}, power {planned['power']:g}): "
-        f"{planned['runs_per_side']}",
-        f"  with Welch's t-test, which compare's verdict uses: {planned['runs_per_side_welch']}; "
-        f"rule of thumb 15.7 x (CV / effect)^2 = {planned['rule_of_thumb']:.1f}",
-        f"queries per run for a finite two-sided 95% interval on a latency percentile: {queries}",
+        f"runs needed per side to detect a {planned['effect']:.1%} difference: {planned['runs_per_side']} "
+        f"({planned['test']}, two-sided alpha {planned['alpha']:g}, power {planned['power']:g}, "
+        f"CV {planned['cv']:.1%} {planned['cv_source']})",
+        f"runs needed per side to show equivalence within {planned['margin']:.0%} when there is no true difference: "
+        f"{planned['runs_per_side_equivalence']} (TOST at alpha {planned['alpha']:g}, power {planned['power']:g}, "
+        f"same CV)",
+        f"  rule of thumb for detection 15.7 x (CV / effect)^2 = {planned['rule_of_thumb']:.1f}",
+        f"queries per run for a 95% batch-means interval on a latency percentile: {queries}",
     ])

@@ -1,11 +1,12 @@
 """The figures of a run that repeated runs aggregate and comparisons test, and their summaries.
 
 `run_figures` is the one place that says which per-run figures exist, which way is better
-and in what unit; `aggregate` summarizes each across runs with loadgen.stats (median, mean
-with t and BCa intervals, CV, n), and `percentile_intervals` gives each run's latency
-percentiles their exact order-statistic intervals from its trace. Percentile intervals are
-per run, never over the pooled queries of several runs: queries inside a run are
-correlated, and the unit of replication is the run (statistics.md).
+and in what unit; `aggregate` summarizes each across runs with loadgen.analysis.stats
+(median, mean with its Student-t interval, CV, n, outlier runs), and `percentile_intervals`
+gives each run's latency percentiles a batch-means interval from its trace, which holds
+for autocorrelated queries (a loaded server), or says why there is none. Percentile
+intervals are per run, never over the pooled queries of several runs: the unit of
+replication is the run (statistics.md).
 
 A results folder holds one run (`result.json`) or several (`run-1/result.json`, ...,
 from `--runs N`); `load_runs` reads either and leaves out runs that ended in an error.
@@ -16,7 +17,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ AGGREGATE_FORMAT = "tinyperf-aggregate/1"
 
 
 INTERVAL_PERCENTILES = (0.5, 0.9, 0.99)
-"""The latency percentiles given a per-run order-statistic interval."""
+"""The latency percentiles given a per-run batch-means interval."""
 
 
 CONFIDENCE = 0.95
@@ -105,23 +106,30 @@ def run_figures(result: RunResult) -> dict[str, Figure]:
 
 @dataclass(frozen=True)
 class FigureSeries:
-    """One figure over several runs, in run order (runs that lack it are skipped)."""
+    """One figure over several runs, in run order (runs that lack it are skipped), with each value's run name."""
 
     values: list[float]
     higher_is_better: bool
     unit: str
     better: str
     worse: str
+    runs: list[str] = field(default_factory=list)
 
 
-def figure_series(results: Sequence[RunResult]) -> dict[str, FigureSeries]:
-    """run_figures of each run, gathered per figure, in the order the figures first appear."""
+def figure_series(results: Sequence[RunResult], names: Sequence[str] | None = None) -> dict[str, FigureSeries]:
+    """run_figures of each run, gathered per figure, in the order the figures first appear.
+
+    names are the runs' folder names (run-1, ...; the default), kept beside each value so
+    interleaved A/B runs can be paired by name.
+    """
+    labels = list(names) if names is not None else [f"run-{k}" for k in range(1, len(results) + 1)]
     series: dict[str, FigureSeries] = {}
-    for result in results:
+    for result, label in zip(results, labels, strict=True):
         for name, figure in run_figures(result).items():
             if name not in series:
                 series[name] = FigureSeries([], figure.higher_is_better, figure.unit, figure.better, figure.worse)
             series[name].values.append(figure.value)
+            series[name].runs.append(label)
     return series
 
 
@@ -137,28 +145,37 @@ def aggregate(results: Sequence[RunResult], traces: Sequence[Trace | None] | Non
             **summary.as_json(),
             "warnings": stats.noise_warnings(series.values),
         }
-    intervals = []
+    intervals: list[dict[str, Any] | None] = []
     for result, trace in zip(results, traces or [None] * len(results), strict=True):
         if trace is not None and result.metrics is not None:
-            latencies = query_latencies_ns(trace, Scenario(result.scenario))
-            intervals.append(percentile_intervals(latencies, result.metrics))
+            scenario = Scenario(result.scenario)
+            latencies = query_latencies_ns(trace, scenario)
+            intervals.append(percentile_intervals(latencies, result.metrics, scenario))
         else:
             intervals.append(None)
     return {"figures": figures, "percentile_intervals": intervals}
 
 
-def percentile_intervals(latencies_ns: np.ndarray, metrics: Metrics) -> dict[str, Any]:
-    """Each reported percentile with its exact 95% interval, or how many queries one would need."""
+OFFLINE_NO_INTERVAL = ("Offline's latencies are the completion times of one query's samples, not repeated "
+                       "draws: no interval can be claimed for their percentiles")
+
+
+def percentile_intervals(latencies_ns: np.ndarray, metrics: Metrics, scenario: Scenario) -> dict[str, Any]:
+    """Each reported percentile with its batch-means 95% interval, or why it has none (queries needed)."""
     found: dict[str, Any] = {"queries": int(latencies_ns.size)}
     reported = metrics.latency.percentiles_ns if metrics.latency is not None else {}
     for p in INTERVAL_PERCENTILES:
         label = percentile_label(p)
-        entry: dict[str, Any] = {"value_ns": reported.get(label)}
-        interval = stats.percentile_interval(latencies_ns, p, CONFIDENCE) if latencies_ns.size else None
-        if interval is None:
-            entry["needs_queries"] = stats.min_samples_for_percentile_interval(p, CONFIDENCE)
+        entry: dict[str, Any] = {"value_ns": reported.get(label), "method": stats.METHOD_BATCH_MEANS,
+                                 "level": CONFIDENCE}
+        if scenario is Scenario.Offline:
+            entry["why_none"] = OFFLINE_NO_INTERVAL
         else:
-            entry["low_ns"], entry["high_ns"] = interval.low, interval.high
+            interval = stats.percentile_interval(latencies_ns, p, CONFIDENCE) if latencies_ns.size else None
+            if interval is None:
+                entry["needs_queries"] = stats.min_queries_for_percentile_interval(p)
+            else:
+                entry["low_ns"], entry["high_ns"] = interval.low, interval.high
         found[f"p{label.removesuffix('.0')}"] = entry
     return found
 

@@ -5,20 +5,21 @@ Three ways in:
     python -m loadgen.compare A B                 two results folders (one run, or --runs N)
     python -m loadgen.compare --sut-a X --sut-b Y --runs N --scenario S ...   runs them itself
     python -m loadgen.compare --plan --cv 0.05 --effect 0.05                  how many runs to plan
+    python -m loadgen.compare --plan --effect 0.05 --p-value 0.06 --runs 5    the course's question
 
-Per figure (loadgen.aggregate.run_figures) it reports the ratio "how many times better B is
-than A" with a BCa bootstrap interval, Welch's t-test and Mann-Whitney U on the per-run
-figures, Holm's correction across the figures compared, an equivalence test (TOST) for the
-margin, and a verdict (faster / slower / equivalent / not enough evidence: needs about K
-runs a side); then the course's normalized metrics (speedup, compression ratio, accuracy
-delta, efficiency score, each with its formula, and the accuracy-gated speedup), then what
-differs between the two machines and how noisy the runs were. All statistics come from
-loadgen.stats; this module only gathers the per-run figures and decides what to compare.
+Per figure (loadgen.analysis.aggregate.run_figures) it reports the ratio "how many times
+better B is than A" (of geometric means) with the t interval on log run figures that its
+verdict uses, named by method and level; the headline figure is primary (tested alone at
+alpha), the others secondary (Bonferroni, simultaneous intervals); an equivalence test
+(TOST) for the margin; a verdict (equivalent / faster / slower / not enough evidence: needs
+about K runs a side, with the plan's assumptions); outlier runs with a robust ratio; then
+the course's normalized metrics, what differs between the two machines and how noisy the
+runs were. The statistics live in loadgen.analysis (docs/statistics.md).
 
 With --sut-a/--sut-b the runs are interleaved A B B A A B B A ... (ABBA), each in a fresh
-process, so slow drift (heat, a background job, a governor ramping) falls on both sides
-alike, and adjacent pairs cancel a linear trend; the folders OUTPUT/a and OUTPUT/b are
-ordinary --runs folders, so the comparison can be repeated later from them.
+process, and analysed as pairs (A's run-k with B's run-k, its neighbour): slow drift (heat,
+a background job, a governor ramping) cancels within a pair. The folders OUTPUT/a and
+OUTPUT/b are ordinary --runs folders; compare them again later with --paired.
 
 --normalize: figures become what they would be on the reference machine (time x score,
 rate / score; see loadgen.machine_score). A side's score is read from its machine_score.json
@@ -36,6 +37,7 @@ import json
 import math
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -51,17 +53,18 @@ from loadgen.analysis.comparison import (
     Side,
     compare_sides,
     make_side,
-    plan,
 )
+from loadgen.analysis.planning import DEFAULT_POWER, course_answer, plan
+from loadgen.analysis.stats import DEFAULT_CV_FLOOR
 from loadgen.cli.common import ExitCode, print_error, settings_from_args
-from loadgen.cli.repeat import run_child
+from loadgen.cli.repeat import abba_order, abba_steps, run_steps
 from loadgen.cli.run import build_parser as run_parser
 from loadgen.errors import Interrupted, LoadgenError, SettingsError
 from loadgen.machine.fingerprint import collect_fingerprint
 from loadgen.machine.score import SCORE_FILE, machine_score, score_document
 from loadgen.results.folder import default_output
-from loadgen.results.reading import json_text, load_runs, read_result, write_json
-from reports.comparison import format_run_line, render_comparison, render_plan
+from loadgen.results.reading import json_text, load_runs, write_json
+from reports.comparison import render_comparison, render_plan
 
 DEFAULT_RUNS = 5
 
@@ -75,11 +78,14 @@ examples:
   python -m loadgen.compare --sut-a sut.digit_mlp --sut-b sut.digit_mlp --sut-arg-b model_name=digit_mlp_int8 \\
       --runs 5 --scenario offline --mode submission
   python -m loadgen.compare --plan --cv 0.05 --effect 0.05
+  python -m loadgen.compare --plan --effect 0.05 --p-value 0.06 --runs 5
 
 A and B are results folders of `python -m loadgen.run` (one run) or of `--runs N` (run-*/).
-The ratio is always how many times better B is than A (> 1: B better). Verdicts: faster /
-slower (Holm-adjusted Welch p < alpha and the interval excludes 1), equivalent within the
-margin (TOST p < alpha), or not enough evidence (with the runs a side needed at power 0.8).
+The ratio is always how many times better B is than A (> 1: B better), a ratio of geometric
+means. Verdicts, in this order: equivalent within the margin (TOST), faster / slower (the
+t-test on log run figures; its interval, printed beside it, excludes 1), or not enough
+evidence (with the runs a side the same rule needs at power 0.8 and the assumptions). The
+headline figure is tested alone at alpha; the others at alpha / m with simultaneous intervals.
 
 exit codes: 0 compared, 2 bad usage or incomparable results, 130 interrupted.
 """
@@ -103,6 +109,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="report figures as on the reference machine (see python -m loadgen.machine_score)")
     parser.add_argument("--accuracy-tolerance", type=float, default=DEFAULT_TOLERANCE,
                         help="flag a speedup whose accuracy fell by more than this (default 0.01)")
+    parser.add_argument("--cv-floor", type=float, default=DEFAULT_CV_FLOOR,
+                        help="smallest run-to-run CV believed, for each side's runs (default 0.005: 0.5%%; "
+                             "set it to the floor your machine shows)")
+    parser.add_argument("--paired", action="store_true",
+                        help="A's run-k and B's run-k ran as neighbours (interleaved, as --sut-a/--sut-b runs "
+                             "them): analyse them as pairs")
     running = parser.add_argument_group("running both SUTs here (interleaved A B B A ...)")
     running.add_argument("--sut-a", help="SUT spec of A (as loadgen.run's --sut)")
     running.add_argument("--sut-b", help="SUT spec of B")
@@ -119,7 +131,10 @@ def build_parser() -> argparse.ArgumentParser:
     planning.add_argument("--plan", action="store_true", help="print the runs (and queries) a comparison needs")
     planning.add_argument("--cv", type=float, help="expected coefficient of variation of a run's figure")
     planning.add_argument("--effect", type=float, help="smallest relative difference to detect (0.05: 5%%)")
-    planning.add_argument("--power", type=float, default=0.8, help="chance of detecting it (default 0.8)")
+    planning.add_argument("--p-value", type=float,
+                          help="with --plan --effect E --runs N: the p-value you measured for E with N runs a side; "
+                               "answers whether that is significant and how many runs a side are needed")
+    planning.add_argument("--power", type=float, default=DEFAULT_POWER, help="chance of detecting it (default 0.8)")
     planning.add_argument("--percentile", type=float, action="append",
                           help="a latency percentile to plan queries for (default: 0.5, 0.9, 0.99, 0.999)")
     return parser
@@ -177,14 +192,6 @@ def attach_scores(a: Side, b: Side) -> list[str]:
     return found
 
 
-def abba_order(runs: int) -> list[str]:
-    """A B B A A B B A ...: `runs` of each side, every adjacent pair holding one of each."""
-    order: list[str] = []
-    for i in range(runs):
-        order += ["A", "B"] if i % 2 == 0 else ["B", "A"]
-    return order
-
-
 def side_argv(args: argparse.Namespace, side: str) -> list[str]:
     """loadgen.run's arguments for one side (without --output, which each run gets)."""
     spec = args.sut_a if side == "A" else args.sut_b
@@ -211,33 +218,14 @@ def _check_run_arguments(argv: list[str]) -> None:
 
 def run_abba(args: argparse.Namespace, output: Path) -> tuple[dict[str, int], bool]:
     """Run both sides interleaved into output/a and output/b; the runs done a side, and whether interrupted."""
-    argvs = {side: side_argv(args, side) for side in "AB"}
-    for argv in argvs.values():
+    argv_a, argv_b = side_argv(args, "A"), side_argv(args, "B")
+    for argv in (argv_a, argv_b):
         _check_run_arguments(argv)
-    done = {"A": 0, "B": 0}
-    order = abba_order(args.runs)
-    try:
-        for step, side in enumerate(order, start=1):
-            run_dir = output / side.lower() / f"run-{done[side] + 1}"
-            outcome = run_child(argvs[side], run_dir)
-            done[side] += 1
-            if outcome.exit_code == ExitCode.USAGE and done[side] == 1:
-                raise SettingsError([f"side {side}'s first run refused its arguments (see above)"])
-            label = f"{side} {run_dir.name}"
-            print(format_run_line(step, len(order), outcome.exit_code, _read_or_none(run_dir), label),
-                  file=sys.stderr)
-            if outcome.stop_requested or outcome.exit_code == ExitCode.INTERRUPTED:
-                return done, True
-    except KeyboardInterrupt:  # between two runs: nothing is running, stop here
-        return done, True
-    return done, False
-
-
-def _read_or_none(run_dir: Path) -> Any:
-    try:
-        return read_result(run_dir / "result.json")
-    except SettingsError:
-        return None
+    done = run_steps(abba_steps(argv_a, argv_b, args.runs, output))
+    if done.refused is not None:
+        raise SettingsError([f"{done.refused.label}: the first run of that side refused its arguments (see above)"])
+    counts = {side: sum(1 for run_dir in done.codes if run_dir.parent.name == side.lower()) for side in "AB"}
+    return counts, done.interrupted
 
 
 def run_both(args: argparse.Namespace, options: Options) -> tuple[dict[str, Any], bool]:
@@ -258,7 +246,7 @@ def run_both(args: argparse.Namespace, options: Options) -> tuple[dict[str, Any]
         for side in sides:
             write_json(side.loaded.folder / SCORE_FILE, document)
             side.score = {**document, "source": "measured on this machine after the runs"}
-    report = compare_sides(sides[0], sides[1], options)
+    report = compare_sides(sides[0], sides[1], replace(options, paired=True))
     report["order"] = "".join(abba_order(args.runs))
     report["interrupted"] = interrupted
     write_json(output / "comparison.json", report)
@@ -275,6 +263,23 @@ def compare_folders(a: Path, b: Path, options: Options, normalize: bool) -> dict
     return report
 
 
+def _plan_problems(args: argparse.Namespace) -> list[str]:
+    """--plan's options: --effect with --cv (prospective) or with --p-value and --runs (the course's question)."""
+    problems = []
+    needed = [("--effect", args.effect)] + ([("--cv", args.cv)] if args.p_value is None else [])
+    for name, value in needed:
+        if value is None or not (math.isfinite(value) and value > 0):
+            problems.append(f"--plan needs {name} > 0 (a fraction: 0.05 for 5%)")
+    if args.p_value is not None:
+        if not 0 < args.p_value < 1:
+            problems.append(f"--p-value {args.p_value}: allowed: strictly between 0 and 1")
+        if args.runs < 2:
+            problems.append(f"--runs {args.runs}: allowed: >= 2 (the runs a side behind the p-value)")
+        if args.cv is not None:
+            problems.append("give --cv or --p-value, not both: --p-value infers the noise from what you measured")
+    return problems
+
+
 def _check_options(args: argparse.Namespace) -> list[str]:
     """Every option problem at once, each naming the option and what is allowed."""
     problems = []
@@ -283,20 +288,21 @@ def _check_options(args: argparse.Namespace) -> list[str]:
             problems.append(f"{name} {value}: allowed: strictly between 0 and 1")
     if not (math.isfinite(args.accuracy_tolerance) and args.accuracy_tolerance >= 0):
         problems.append(f"--accuracy-tolerance {args.accuracy_tolerance}: allowed: >= 0")
-    for p in args.percentile or []:
-        if not 0 < p < 1:
-            problems.append(f"--percentile {p}: allowed: strictly between 0 and 1 (0.99 for p99)")
+    problems += [f"--percentile {p}: allowed: strictly between 0 and 1 (0.99 for p99)"
+                 for p in args.percentile or [] if not 0 < p < 1]
+    if not (math.isfinite(args.cv_floor) and 0 <= args.cv_floor < 1):
+        problems.append(f"--cv-floor {args.cv_floor}: allowed: >= 0 and < 1 (0.005 for 0.5%)")
     if args.plan:
-        for name, value in (("--cv", args.cv), ("--effect", args.effect)):
-            if value is None or not (math.isfinite(value) and value > 0):
-                problems.append(f"--plan needs {name} > 0 (a fraction: 0.05 for 5%)")
+        problems += _plan_problems(args)
+    elif args.p_value is not None:
+        problems.append("--p-value goes with --plan --effect E --runs N")
     elif args.sut_a or args.sut_b:
         if not (args.sut_a and args.sut_b):
             problems.append("--sut-a and --sut-b go together")
         if args.a is not None:
             problems.append("give either two results folders or --sut-a/--sut-b, not both")
         if args.runs < 2:
-            problems.append(f"--runs {args.runs}: allowed: >= 2 a side (4 or more for Mann-Whitney to reach p < 0.05)")
+            problems.append(f"--runs {args.runs}: allowed: >= 2 a side (3 or more to plan from)")
     elif args.a is None or args.b is None:
         problems.append("give two results folders A B, or --sut-a/--sut-b, or --plan")
     return problems
@@ -313,11 +319,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         for line in problems:
             print_error(line)
         return ExitCode.USAGE
+    if args.plan and args.p_value is not None:
+        answer = course_answer(args.effect, args.p_value, args.runs, args.alpha, args.power)
+        print(json_text(answer) if args.json else answer["answer"])
+        return ExitCode.OK
     if args.plan:
-        planned = plan(args.cv, args.effect, args.power, args.alpha, args.percentile or PLAN_PERCENTILES)
+        planned = plan(args.cv, args.effect, args.power, args.alpha, args.margin, args.percentile or PLAN_PERCENTILES)
         print(json_text(planned) if args.json else render_plan(planned))
         return ExitCode.OK
-    options = Options(args.margin, args.alpha, args.accuracy_tolerance)
+    options = Options(args.margin, args.alpha, args.accuracy_tolerance, args.cv_floor, args.paired, args.power)
     interrupted = False
     try:
         if args.sut_a:

@@ -11,6 +11,10 @@ error is left out with a warning. Ctrl-C lets the current run finish (a second C
 interrupts it), then the aggregate of what finished is still written. Children run in
 their own process group so that a terminal's Ctrl-C reaches only this process.
 
+`run_steps` is the one loop of repeated runs: `--runs N` gives it N runs of one command, and
+`python -m loadgen.compare --sut-a/--sut-b` gives it the interleaved A B B A ... runs of two
+(`abba_steps`), so both stop, report progress and survive Ctrl-C the same way.
+
 Exit codes: 0 every run VALID; 3 some run INVALID or left out; 1 no usable run; 2 bad
 usage (the first run refused its arguments); 130 interrupted.
 """
@@ -98,30 +102,80 @@ def run_child(argv: Sequence[str], output: Path, in_process: InProcess | None = 
             stop_requested = True
 
 
+@dataclass(frozen=True)
+class Step:
+    """One run of a sequence: loadgen.run's arguments, the folder it writes, and its progress label."""
+
+    argv: list[str]
+    run_dir: Path
+    label: str | None = None
+
+
+@dataclass
+class SequenceOutcome:
+    """What a sequence of runs did: each finished run's exit code by folder, and how it stopped."""
+
+    codes: dict[Path, int]
+    interrupted: bool = False
+    refused: Step | None = None  # the first run of these arguments exited 2: the rest would too
+
+
+def abba_order(runs: int) -> list[str]:
+    """A B B A A B B A ...: `runs` of each side, every adjacent pair holding one of each."""
+    order: list[str] = []
+    for i in range(runs):
+        order += ["A", "B"] if i % 2 == 0 else ["B", "A"]
+    return order
+
+
+def abba_steps(argv_a: list[str], argv_b: list[str], runs: int, output: Path) -> list[Step]:
+    """The interleaved runs of a comparison: A's k-th run into output/a/run-k next to B's into output/b/run-k."""
+    done = {"A": 0, "B": 0}
+    steps = []
+    for side in abba_order(runs):
+        done[side] += 1
+        run_dir = output / side.lower() / f"run-{done[side]}"
+        steps.append(Step(argv_a if side == "A" else argv_b, run_dir, f"{side} {run_dir.name}"))
+    return steps
+
+
+def run_steps(steps: Sequence[Step], in_process: InProcess | None = None) -> SequenceOutcome:
+    """The one loop of repeated runs (--runs N and compare's ABBA): each step in turn, a progress line
+    each; Ctrl-C lets the current run finish, then stops; a first run that refuses its arguments stops it."""
+    outcome = SequenceOutcome({})
+    seen: set[tuple[str, ...]] = set()
+    try:
+        for k, step in enumerate(steps, start=1):
+            child = run_child(step.argv, step.run_dir, in_process)
+            outcome.codes[step.run_dir] = child.exit_code
+            first = tuple(step.argv) not in seen
+            seen.add(tuple(step.argv))
+            if child.exit_code == ExitCode.USAGE and first:
+                outcome.refused = step
+                return outcome
+            print(format_run_line(k, len(steps), child.exit_code, _read_or_none(step.run_dir), step.label),
+                  file=sys.stderr)
+            if child.stop_requested or child.exit_code == ExitCode.INTERRUPTED:
+                outcome.interrupted = True
+                return outcome
+    except KeyboardInterrupt:  # between two runs: nothing is running, stop here
+        outcome.interrupted = True
+    return outcome
+
+
 def run_repeated(argv: list[str], runs: int, output: Path, in_process: InProcess | None = None) -> int:
     """Run the scenario `runs` times into output/run-k, write output/aggregate.json, print the table."""
     if runs < 1:
         raise SettingsError([f"--runs {runs}: allowed: a whole number >= 1"])
     argv = child_argv(argv)
-    codes: dict[str, int] = {}
-    interrupted = False
-    try:
-        for k in range(1, runs + 1):
-            run_dir = output / f"run-{k}"
-            outcome = run_child(argv, run_dir, in_process)
-            codes[run_dir.name] = outcome.exit_code
-            if outcome.exit_code == ExitCode.USAGE and k == 1:
-                return ExitCode.USAGE  # the arguments are wrong: the other runs would fail the same way
-            print(format_run_line(k, runs, outcome.exit_code, _read_or_none(run_dir)), file=sys.stderr)
-            if outcome.stop_requested or outcome.exit_code == ExitCode.INTERRUPTED:
-                interrupted = True
-                break
-    except KeyboardInterrupt:  # between two runs: nothing is running, stop here
-        interrupted = True
-    document = repeated_aggregate(output, argv, runs, codes, in_process is not None, interrupted)
+    done = run_steps([Step(argv, output / f"run-{k}") for k in range(1, runs + 1)], in_process)
+    if done.refused is not None:
+        return ExitCode.USAGE  # the arguments are wrong: the other runs would fail the same way
+    codes = {run_dir.name: code for run_dir, code in done.codes.items()}
+    document = repeated_aggregate(output, argv, runs, codes, in_process is not None, done.interrupted)
     print(render_aggregate(document))
     print(f"results: {output} (aggregate.json, run-1 ... run-{len(codes)})")
-    return repeat_exit_code(document, interrupted)
+    return repeat_exit_code(document, done.interrupted)
 
 
 def repeated_aggregate(

@@ -103,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--runs", type=int, default=1,
         help="run the scenario N times, each in a fresh process, into OUTPUT/run-1 ... run-N, and write "
-        "OUTPUT/aggregate.json: per figure the median, mean with t and BCa intervals, CV and n (default 1)",
+        "OUTPUT/aggregate.json: per figure the median, mean with its Student-t interval, CV, n, outliers (default 1)",
     )
     parser.add_argument("--in-process", action="store_true", help="with --runs: run them in this process instead")
     parser.add_argument(

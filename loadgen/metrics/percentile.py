@@ -1,20 +1,19 @@
-"""LoadGen's percentile: the sample at index floor(n * p) of the sorted latencies.
+"""LoadGen's percentile: the sample at index n * p of the sorted latencies, as LoadGen computes it.
 
 LoadGen reports order statistics, never interpolated values, so every reported
-latency is one that was actually measured. The index is computed exactly:
-``p`` is read as the shortest decimal that round-trips to the float (``repr``,
-i.e. what was written in code or config, such as ``0.9``) and ``n * p`` is
-floored in rational arithmetic. A plain ``int(n * p)`` drops a whole index when
-the float product falls just below an integer (``100 * 0.29 == 28.999...``),
-and an epsilon nudge breaks down for large ``n`` or for ``p`` close to an
-integer boundary; exact fractions have neither problem.
+latency is one that was actually measured. Its index is the C++ expression
+``sorted[sample_count * percentile]`` (loadgen/results.cc): the size_t count is
+converted to double, multiplied by the double percentile in IEEE double
+arithmetic, and the product truncated to an integer index. We compute exactly
+that, float product included, so every p gives LoadGen's index: at n = 100,
+p = 0.57 the product is 56.99999999999999 and the index is 56, not 57. (A
+"mathematically exact" floor would disagree with LoadGen there, and agreeing
+with LoadGen is what makes our figures comparable with its logs.)
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
-from fractions import Fraction
 
 import numpy as np
 
@@ -22,13 +21,13 @@ REPORTED_PERCENTILES: tuple[float, ...] = (0.50, 0.90, 0.95, 0.97, 0.99, 0.999)
 
 
 def percentile_index(n: int, p: float) -> int:
-    """Index min(floor(n * p), n - 1) into n sorted values, computed exactly."""
+    """LoadGen's index into n sorted values: int(double(n) * p), kept below n for p = 1."""
     if n < 1:
         raise ValueError(f"n must be >= 1 (need at least one value), got {n}")
     p = float(p)
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"p must be in [0, 1], got {p!r}")
-    return min(math.floor(n * Fraction(repr(p))), n - 1)
+    return min(int(float(n) * p), n - 1)  # C++ double -> size_t conversion truncates
 
 
 def _checked(sorted_values: np.ndarray) -> np.ndarray:

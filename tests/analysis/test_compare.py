@@ -8,6 +8,7 @@ through the real compute_metrics; so the true ratio between two sides is known e
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,7 @@ import pytest
 from loadgen.analysis import stats
 from loadgen.analysis.aggregate import aggregate, figure_series, run_figures, run_warnings
 from loadgen.cli import compare
-from loadgen.cli.repeat import child_argv, child_command
+from loadgen.cli.repeat import abba_order, abba_steps, child_argv, child_command
 from loadgen.engine.trace import Trace
 from loadgen.errors import SettingsError
 from loadgen.metrics.figures import compute_metrics
@@ -115,18 +116,23 @@ def test_offline_headline_is_not_counted_twice() -> None:
 
 def test_aggregate_uses_the_stats_library_per_figure_and_gives_per_run_percentile_intervals() -> None:
     rng = np.random.default_rng(2)
-    runs = [synthetic_run(1e6, rng) for _ in range(4)] + [synthetic_run(1e6, rng, queries=100)]
+    runs = [synthetic_run(1e6, rng, queries=6000)] + [synthetic_run(1e6, rng) for _ in range(3)]
+    runs.append(synthetic_run(1e6, rng, queries=100))
     results, traces = [r for r, _ in runs], [t for _, t in runs]
     document = aggregate(results, traces)
     values = [r.metrics.latency.mean_ns for r in results]
     assert document["figures"]["mean latency"] == {
         "unit": "ns", "higher_is_better": False, "values": values,
         **stats.summarize_runs(values).as_json(), "warnings": []}
+    assert document["figures"]["mean latency"]["interval_method"] == "Student t"
     first, short = document["percentile_intervals"][0], document["percentile_intervals"][4]
-    assert first["queries"] == 400 and first["p99"]["low_ns"] <= first["p99"]["value_ns"] <= first["p99"]["high_ns"]
-    assert short["queries"] == 100 and short["p99"] == {"value_ns": results[4].metrics.latency.percentiles_ns["99.0"],
-                                                        "needs_queries": 368}
-    assert "low_ns" in short["p90"]
+    assert first["queries"] == 6000
+    for label in ("p50", "p90"):
+        assert first[label]["low_ns"] <= first[label]["value_ns"] <= first[label]["high_ns"]
+        assert first[label]["method"].startswith("batch means") and first[label]["level"] == 0.95
+    assert first["p99"]["value_ns"] == results[0].metrics.latency.percentiles_ns["99.0"]
+    assert first["p99"]["needs_queries"] == 50_000 and "low_ns" not in first["p99"]
+    assert short["queries"] == 100 and short["p50"]["needs_queries"] == 1000 and "low_ns" not in short["p90"]
 
 
 def test_load_runs_keeps_invalid_runs_flagged_and_leaves_out_errors(tmp_path: Path) -> None:
@@ -156,8 +162,12 @@ def test_child_argv_drops_runs_output_and_in_process() -> None:
 
 
 def test_abba_order_pairs_every_run() -> None:
-    assert "".join(compare.abba_order(4)) == "ABBAABBA"
-    assert "".join(compare.abba_order(3)) == "ABBAAB"
+    assert "".join(abba_order(4)) == "ABBAABBA"
+    assert "".join(abba_order(3)) == "ABBAAB"
+    steps = abba_steps(["a"], ["b"], 2, Path("o"))
+    assert [(s.argv, str(s.run_dir), s.label) for s in steps] == [
+        (["a"], "o/a/run-1", "A run-1"), (["b"], "o/b/run-1", "B run-1"),
+        (["b"], "o/b/run-2", "B run-2"), (["a"], "o/a/run-2", "A run-2")]
 
 
 # --------------------------------------------------------------------------- comparing folders
@@ -192,10 +202,13 @@ def test_the_human_lines_say_how_much_slower_with_the_tests_and_the_verdict(
 ) -> None:
     code, out, _ = run_compare(capsys, str(sides["a"]), str(sides["b"]))
     assert code == 0
-    line = next(line for line in out.splitlines() if line.startswith("  p90 latency:"))
-    assert "x slower [" in line and "Welch, Holm" in line and "Mann-Whitney" in line and line.endswith("-> slower")
-    low, high = (float(v) for v in line.split("[")[1].split("]")[0].split(", "))
+    line = next(line for line in out.splitlines() if line.startswith("  [secondary] p90 latency:"))
+    assert "x slower [" in line and "(99% simultaneous over 5 figures, Welch t on log run figures)" in line
+    assert "Bonferroni x5" in line and "Mann-Whitney" in line and line.endswith("-> slower")
+    low, high = (float(v) for v in line.split("[", 2)[2].split("]")[0].split(", "))
     assert low <= 1.2 <= high
+    head = next(line for line in out.splitlines() if line.startswith("  [primary] headline p90 latency:"))
+    assert "(95%, Welch t on log run figures)" in head and head.endswith("-> slower")
 
 
 def test_a_against_a_is_never_a_significant_difference(sides: dict[str, Path],
@@ -204,7 +217,7 @@ def test_a_against_a_is_never_a_significant_difference(sides: dict[str, Path],
     assert code == 0
     verdicts = {row["metric"]: row["verdict"] for row in json.loads(out)["comparisons"]}
     assert set(verdicts.values()) <= {"equivalent", "not enough evidence"}, verdicts
-    assert verdicts["mean latency"] == "equivalent"
+    assert verdicts["headline p90 latency"] == "equivalent"
 
 
 def test_json_has_the_issue_keys(sides: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
@@ -213,6 +226,29 @@ def test_json_has_the_issue_keys(sides: dict[str, Path], capsys: pytest.CaptureF
     for row in report["comparisons"]:
         assert {"metric", "ratio", "ci_low", "ci_high", "p_value", "verdict", "runs_needed"} <= set(row)
     assert report["scenario"] == "SingleStream" and report["metrics_tested"] == 6
+    for row in report["comparisons"]:
+        assert row["method"] == "Welch t on log run figures" and row["level"] in (0.95, 0.99)
+        assert row["role"] == ("primary" if row["metric"].startswith("headline") else "secondary")
+
+
+def test_paired_folders_pair_runs_by_name_and_skip_a_missing_partner(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a = write_side(tmp_path / "a", 1_000_000, 5, seed=30)
+    b = write_side(tmp_path / "b", 1_100_000, 5, seed=31)
+    broken = b / "run-2" / "result.json"
+    broken.write_text(RunResult.model_validate_json(broken.read_text()).model_copy(update={"error": "SUT raised"})
+                      .model_dump_json())
+    code, out, _ = run_compare(capsys, str(a), str(b), "--paired", "--json")
+    assert code == 0
+    report = json.loads(out)
+    assert report["paired"] is True
+    head = by_metric(report)["headline p90 latency"]
+    assert head["paired"] and head["n_a"] == head["n_b"] == 4  # run-2 has no partner
+    assert head["method"] == "paired t on log ratios of adjacent A/B runs"
+    assert head["verdict"] == "slower" and head["ci_low"] <= 1 / 1.1 <= head["ci_high"]
+    code, out, _ = run_compare(capsys, str(a), str(b), "--paired")
+    assert "paired: A's run-k against its neighbour B's run-k" in out and "pairs 4/4" in out
 
 
 def test_different_scenarios_are_refused(sides: dict[str, Path], tmp_path: Path,
@@ -284,8 +320,8 @@ def test_normalized_metrics_are_printed_with_their_formulas(models: dict[str, Pa
     efficiency = stats.efficiency_score(s, 4.0, -0.05)
     assert f"efficiency = (speedup x compression) / (1 + |accuracy delta|) = {efficiency:.3f}" in out
     assert f"accuracy-gated speedup: FLAGGED: speedup {s:.2f}x with accuracy delta -0.0500: accuracy fell" in out
-    assert "model size: 4.00x smaller [4.00, 4.00]" in out
-    assert "top-1 accuracy: 1.05x less accurate" in out
+    assert "model size: 4.000x smaller [3.9" in out  # equal runs: the 0.5% CV floor keeps the interval finite
+    assert "top-1 accuracy: 1.054x less accurate" in out
 
 
 def test_accuracy_gate_follows_the_tolerance(models: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
@@ -338,15 +374,27 @@ def test_environment_differences_and_noise_are_reported(tmp_path: Path, capsys: 
 # --------------------------------------------------------------------------- planning
 
 
-def test_plan_gives_the_runs_and_queries_of_statistics_md(capsys: pytest.CaptureFixture[str]) -> None:
+def test_plan_gives_the_runs_the_verdict_needs_and_the_queries(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run_compare(capsys, "--plan", "--cv", "0.05", "--effect", "0.05")
     assert code == 0
-    assert "(two-sample t-test, two-sided alpha 0.05, power 0.8): 17" in out
-    assert "p50 6, p90 36, p99 368, p99.9 3,688" in out
+    assert "to detect a 5.0% difference: 18 (two-sided Welch t on log run figures" in out
+    assert "CV 5.0% prospective (--cv)" in out and "equivalence within 2% when there is no true difference: " in out
+    assert "p50 1,000, p90 5,000, p99 50,000, p99.9 500,000" in out
     _, out, _ = run_compare(capsys, "--plan", "--cv", "0.10", "--effect", "0.05", "--power", "0.9",
                             "--percentile", "0.95", "--json")
     planned = json.loads(out)
-    assert planned["runs_per_side"] == 86 and planned["queries_per_run"] == {"0.95": 72}
+    assert planned["runs_per_side"] == 89 and planned["queries_per_run"] == {"0.95": 10_000}
+
+
+def test_the_courses_question_gets_a_one_line_answer(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_compare(capsys, "--plan", "--effect", "0.05", "--p-value", "0.06", "--runs", "5")
+    assert code == 0 and len(out.strip().splitlines()) == 1
+    assert out.startswith("p = 0.06 is not below alpha 0.05: not significant")
+    assert "needs 16 runs a side" in out and "at 80% confidence" in out
+    code, out, _ = run_compare(capsys, "--plan", "--effect", "0.05", "--p-value", "0.01", "--runs", "5", "--json")
+    assert code == 0 and json.loads(out)["significant"] is True
+    code, _, err = run_compare(capsys, "--plan", "--effect", "0.05", "--p-value", "0.06", "--runs", "5", "--cv", "0.1")
+    assert code == 2 and "give --cv or --p-value, not both" in err
 
 
 def test_figure_series_keeps_run_order(sides: dict[str, Path]) -> None:
@@ -368,3 +416,31 @@ def test_run_warnings_group_by_kind_and_name_a_pilot_choice_that_moved() -> None
         "server_target_qps was chosen by each run's pilot and differs between runs (1000.0, 1500.0): "
         "fix it with --set server_target_qps=... so every run does the same work",
     ]
+
+
+def test_one_loop_runs_every_step_and_stops_on_a_refusal_or_an_interrupt(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from loadgen.cli.repeat import Step, run_steps
+
+    seen: list[list[str]] = []
+
+    def fake(codes: list[int]) -> Callable[[list[str]], int]:
+        def main(command: list[str]) -> int:
+            seen.append(command)
+            return codes[len(seen) - 1]
+        return main
+
+    steps = abba_steps(["--sut", "a"], ["--sut", "b"], 2, tmp_path)
+    done = run_steps(steps, fake([0, 3, 0, 0]))
+    assert [p.relative_to(tmp_path).as_posix() for p in done.codes] == ["a/run-1", "b/run-1", "b/run-2", "a/run-2"]
+    assert list(done.codes.values()) == [0, 3, 0, 0] and not done.interrupted and done.refused is None
+    assert seen[1][:2] == ["--sut", "b"] and seen[1][seen[1].index("--output") + 1] == str(tmp_path / "b" / "run-1")
+    err = capsys.readouterr().err
+    assert "run 2/4 (B run-1): INVALID" in err and "run 4/4 (A run-2): VALID" in err
+    seen.clear()
+    refused = run_steps(steps, fake([0, 2, 0, 0]))  # B's first run refuses its arguments: stop there
+    assert refused.refused == steps[1] and len(refused.codes) == 2
+    seen.clear()
+    stopped = run_steps([Step(["x"], tmp_path / f"run-{k}") for k in (1, 2, 3)], fake([0, 130, 0]))
+    assert stopped.interrupted and len(stopped.codes) == 2

@@ -108,8 +108,8 @@ def write_run(benchmark: Benchmark, folder: Path) -> None:
     """What loadgen.run's write_outputs writes, as far as evidence goes."""
     folder.mkdir(parents=True)
     benchmark.trace.save(folder / "trace.npz")
-    benchmark.result.files = {"trace.npz": sha256_file(folder / "trace.npz")}
-    (folder / "result.json").write_text(benchmark.result.model_dump_json(indent=2), encoding="utf-8")
+    result = benchmark.result.model_copy(update={"files": {"trace.npz": sha256_file(folder / "trace.npz")}})
+    (folder / "result.json").write_text(result.model_dump_json(indent=2), encoding="utf-8")
 
 
 def accuracy(sut: TinyTorchSUT) -> float:

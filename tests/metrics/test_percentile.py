@@ -1,9 +1,6 @@
-"""LoadGen percentile: floor(n*p) order statistic, exact for decimal p."""
+"""LoadGen percentile: sorted[size_t(double(n) * p)], the index LoadGen's results.cc computes."""
 
 from __future__ import annotations
-
-import math
-from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -22,8 +19,8 @@ def test_reported_percentiles() -> None:
     [
         (1000, 0.9, 900),
         (100, 0.999, 99),
-        (100, 0.29, 29),  # 100 * 0.29 == 28.999999999999996 in floats
-        (100, 0.57, 57),  # 100 * 0.57 == 56.99999999999999 in floats
+        (100, 0.29, 28),  # 100 * 0.29 == 28.999999999999996 in doubles: LoadGen truncates to 28
+        (100, 0.57, 56),  # 100 * 0.57 == 56.99999999999999 in doubles: LoadGen's index is 56
         (1000, 0.999, 999),
         (10, 0.5, 5),
         (10, 0.0, 0),
@@ -46,11 +43,13 @@ def test_single_value() -> None:
     values=st.lists(st.integers(0, 10**12), min_size=1, max_size=200),
     hundredths=st.integers(0, 100),
 )
-def test_matches_floor_definition(values: list[int], hundredths: int) -> None:
+def test_matches_loadgens_double_arithmetic(values: list[int], hundredths: int) -> None:
+    """C++ `v[count * p]`: size_t -> double, IEEE double product, double -> size_t truncation."""
     ordered = np.array(sorted(values), dtype=np.int64)
     p = hundredths / 100
     n = len(values)
-    expected = ordered[min(math.floor(Fraction(hundredths, 100) * n), n - 1)]
+    product = np.float64(n) * np.float64(p)  # numpy's float64 multiply is the IEEE double one C++ uses
+    expected = ordered[min(int(np.trunc(product)), n - 1)]
     result = percentile(ordered, p)
     assert type(result) is int
     assert result == expected
