@@ -139,6 +139,9 @@ def _describe(ray: ModuleType, handles: list[Any]) -> list[dict[str, Any]]:
         facts: list[dict[str, Any]] = ray.get([h.describe.remote() for h in handles], timeout=SETUP_TIMEOUT_S)
     except Exception as exc:
         raise SutLoadError(f"a worker could not build its SUT: {_cause(exc)}") from exc
+    for fact in facts:
+        if "error" in fact:
+            raise SutLoadError(f"worker {_who(fact['worker'], facts)} could not build its SUT: {fact['error']}")
     totals = {f["total_sample_count"] for f in facts}
     if len(totals) > 1:
         raise SutLoadError(f"the workers' QSLs disagree on total_sample_count: {sorted(totals)}")

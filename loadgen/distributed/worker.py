@@ -24,7 +24,7 @@ from loadgen.engine.query import QuerySampleLibrary, SystemUnderTest
 from loadgen.engine.schedule import Schedule
 from loadgen.engine.trace import Trace
 from loadgen.engine.watch import sut_thread_errors
-from loadgen.errors import Interrupted, RunAborted, SutError
+from loadgen.errors import Interrupted, LoadgenError, RunAborted, SutError
 from loadgen.settings.model import Scenario, TestSettings
 
 SutFactory = Callable[[], tuple[SystemUnderTest, QuerySampleLibrary]]
@@ -49,13 +49,19 @@ class PartWorker:
 
     def __init__(self, worker: int, make_sut: SutFactory) -> None:
         self.worker = worker
-        self.sut, self.qsl = make_sut()
+        self.build_error: str | None = None
+        try:
+            self.sut, self.qsl = make_sut()
+        except Exception as exc:  # reported by describe(), so the driver can name the cause
+            self.build_error = str(exc) if isinstance(exc, LoadgenError) else f"{type(exc).__name__}: {exc}"
         self._engine: Engine | None = None
         self._stop_reason: str | None = None
         self._lock = threading.Lock()
 
     def describe(self) -> dict[str, Any]:
         """Who this worker is and what it drives, for the driver's checks and result.json."""
+        if self.build_error is not None:
+            return {"worker": self.worker, "pid": os.getpid(), "host": socket.gethostname(), "error": self.build_error}
         return {
             "worker": self.worker,
             "pid": os.getpid(),

@@ -23,7 +23,7 @@ from loadgen.cli.run import main as run_main
 from loadgen.distributed.driver import run_distributed
 from loadgen.engine.schedule import build_schedule, select_loaded_samples
 from loadgen.engine.trace import NOT_YET, Trace
-from loadgen.errors import Interrupted, RunAborted, SutError
+from loadgen.errors import Interrupted, RunAborted, SutError, SutLoadError
 from loadgen.settings.model import Scenario, TestSettings
 
 
@@ -160,3 +160,9 @@ def test_ctrl_c_on_the_driver_stops_every_worker_and_keeps_their_parts(
     assert all(w["part_returned"] and w["queries_issued"] >= 100 for w in per_worker)
     assert benchmark.trace.n_queries == sum(w["queries_issued"] for w in per_worker)
     assert_workers_gone(benchmark)
+
+
+def test_a_sut_that_cannot_be_built_is_refused_with_the_workers_reason(ray_instance: ModuleType) -> None:
+    make = functools.partial(_sut_and_qsl, "nosuchmodule", {}, 16)
+    with pytest.raises(SutLoadError, match=r"worker 0 \(pid \d+ on .*could not build its SUT: .*nosuchmodule"):
+        run_distributed(make, server(), workers=2)
