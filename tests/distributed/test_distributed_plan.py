@@ -140,3 +140,9 @@ def test_any_split_merges_back_to_the_issued_queries_in_schedule_order(
     kept = np.sort(np.concatenate([p.queries[: stops[p.worker]] for p in parts]))
     np.testing.assert_array_equal(merged.scheduled_ns, schedule.scheduled_ns[kept])
     np.testing.assert_array_equal(merged.sample_index, schedule.sample_index[kept])
+
+
+@pytest.mark.parametrize("schedule", [server_schedule(), offline_schedule()], ids=["server", "offline"])
+def test_no_part_at_all_merges_to_an_empty_trace(schedule: Schedule) -> None:
+    merged = merge_parts(schedule, [])
+    assert merged.n_queries == 0 and len(merged) == 0
