@@ -18,13 +18,19 @@ def response_bytes(response: object) -> bytes:
 
 
 def render_accuracy_log(record: AccuracyRecord) -> Iterator[str]:
-    """Chunks of a JSON list of {seq_id, qsl_idx, data (upper-case hex)}, in issue order."""
+    """Chunks of a JSON list of {seq_id, qsl_idx, data (upper-case hex)}, in issue order; with
+    token latencies also LoadGen's token_data (the first token) and token_count."""
     yield "["
+    first_tokens, counts = record.first_tokens or {}, record.token_counts
     for position, row in enumerate(sorted(record.responses)):
-        entry = {
+        entry: dict[str, object] = {
             "seq_id": row,
             "qsl_idx": int(record.sample_index[row]),
             "data": response_bytes(record.responses[row]).hex().upper(),
         }
+        if row in first_tokens:
+            entry["token_data"] = first_tokens[row].hex().upper()
+        if counts is not None:
+            entry["token_count"] = counts.get(row, 0)
         yield ("\n" if position == 0 else ",\n") + json.dumps(entry)
     yield "\n]\n"

@@ -5,6 +5,7 @@ the same names."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -47,8 +48,94 @@ COMMON_SETTINGS = (
     "qsl_rng_seed",
     "sample_index_rng_seed",
     "schedule_rng_seed",
-    "performance_sample_count_override",
 )
+"""The requested_* settings of every scenario, in LoadGen's order; FEATURE_SETTINGS and
+TRAILING_SETTINGS follow them."""
+
+
+TRAILING_SETTINGS: dict[str, Any] = {
+    "performance_sample_count_override": 0,
+    "accuracy_sample_count_override": 0,
+    "sample_concatenate_permutation": False,
+}
+"""The requested_* settings LoadGen logs after the features: ours where we have them, else the
+value LoadGen logs when unset."""
+
+
+LOADGEN_ONLY_SERVER_SETTINGS: dict[str, Any] = {
+    "server_find_peak_qps_boundary_step_size": 1,
+    "server_num_issue_query_threads": 0,
+}
+"""Server settings LoadGen logs that this harness lacks; logged at LoadGen's defaults, which is
+how the harness runs (one issue thread, LoadGen's default peak-search step)."""
+
+
+SERVER_SETTINGS_ORDER = (
+    "server_target_qps",
+    "server_target_latency_ns",
+    "server_target_latency_percentile",
+    "server_coalesce_queries",
+    "server_find_peak_qps_decimals_of_precision",
+    "server_find_peak_qps_boundary_step_size",
+    "server_max_async_queries",
+    "server_num_issue_query_threads",
+)
+"""LoadGen's order of the requested Server settings."""
+
+
+TOKEN_SETTINGS = {"ttft_latency": "server_ttft_latency", "tpot_latency": "server_tpot_latency"}
+"""The token-latency bounds: our name -> LoadGen's requested_* name (logged but for Offline)."""
+
+
+DOUBLE_KEYS = frozenset(
+    {
+        "requested_single_stream_expected_latency_ns",
+        "requested_single_stream_target_latency_percentile",
+        "requested_multi_stream_expected_latency_ns",
+        "requested_multi_stream_target_latency_percentile",
+        "requested_server_target_qps",
+        "requested_server_target_latency_percentile",
+        "requested_server_find_peak_qps_boundary_step_size",
+        "requested_offline_expected_qps",
+        "requested_accuracy_log_probability",
+        "effective_target_qps",
+        "effective_target_latency_percentile",
+        "effective_accuracy_log_probability",
+        "result_qps_with_loadgen_overhead",
+        "result_qps_without_loadgen_overhead",
+        "result_scheduled_samples_per_sec",
+        "result_completed_samples_per_sec",
+        "result_samples_per_second",
+        "result_token_throughput",
+        "result_token_throughput_with_loadgen_overhead",
+        "result_completed_tokens_per_second",
+        "result_tokens_per_second",
+    }
+)
+"""Keys whose value LoadGen holds as a C++ double and prints with 6 significant digits, so the
+same figure is a JSON integer in one log (300) and a float in another (1e+06): their JSON type
+is "number"."""
+
+
+LOADGEN_INTERNAL_KEYS = frozenset(
+    {
+        "loadgen_build_date_local",
+        "loadgen_build_date_utc",
+        "loadgen_git_commit_date",
+        "loadgen_git_log_message",
+        "loadgen_git_status_message",
+        "loadgen_file_sha1",
+        "logger_swap_request_slots_retry_count",
+        "logger_swap_request_slots_retry_retry_count",
+        "logger_swap_request_slots_retry_reencounter_count",
+        "logger_start_reading_entries_retry_count",
+        "logger_tls_total_log_cas_fail_count",
+        "logger_tls_total_swap_buffers_slot_retry_count",
+    }
+)
+"""What LoadGen logs about its own build (git commit, file hashes) and its logger's lock-free
+buffers; this harness has neither, so its detail log leaves them out. Every other key LoadGen
+writes, ours writes too (tests/mlperf/test_detail_keys.py compares both engines' logs)."""
 
 
 HARNESS_SETTINGS = ("warmup_ms", "pilot_ms", "sample_timeout_ms")
@@ -133,8 +220,26 @@ HARNESS_KEYS = (
     "early_stopping_overlatency_queries",
 )
 """Keys ours writes that LoadGen does not; also result_samples_per_second and
-result_completed_samples_per_sec outside LoadGen's one scenario each, and a
-generic_message "Ending: <stop reason>". MLPerf's tools ignore keys they do not know."""
+result_completed_samples_per_sec outside LoadGen's one scenario each, our other checks as
+result_<check>_met, early_stopping_result beside LoadGen's TTFT/TPOT results in token runs,
+our verdict in accuracy mode (result_validity, num_errors), and a generic_message "Ending:
+<stop reason>". MLPerf's tools ignore keys they do not know."""
+
+
+EVENT_KEYS = frozenset({"error_runtime", "warning_generic_message", "result_invalid_reason"})
+"""Keys either tool writes only when something happened (an error, a warning, an INVALID run)."""
+
+
+def is_harness_key(key: str) -> bool:
+    """Whether a key is one of ours that LoadGen does not write (documented in HARNESS_KEYS)."""
+    if key in HARNESS_KEYS or key in EVENT_KEYS:
+        return True
+    if re.fullmatch(r"result_\d+\.\d+_percentile_issue_delay_ns", key):
+        return True
+    return key in (
+        "result_samples_per_second", "result_completed_samples_per_sec", "early_stopping_result",
+        "result_validity", "num_errors",
+    ) or bool(re.fullmatch(r"result_\w+_met", key))
 
 
 ENDING_PREFIX = "Ending: "
@@ -196,21 +301,34 @@ def to_ours(name: str, value: Any) -> Any:
 
 
 def requested_loadgen_values(scenario: str, requested: Mapping[str, Any]) -> dict[str, Any]:
-    """LoadGen's requested_* settings (without the prefix) from our requested settings."""
+    """LoadGen's requested_* settings (without the prefix) from our requested settings, in
+    LoadGen's order; settings we lack get the value LoadGen logs when they are unset."""
     values: dict[str, Any] = {"scenario": requested.get("scenario", scenario), "test_mode": requested.get("mode")}
-    for name in (*SCENARIO_SETTINGS.get(scenario, ()), *COMMON_SETTINGS):
+    ours = SERVER_SETTINGS_ORDER if scenario == "Server" else SCENARIO_SETTINGS.get(scenario, ())
+    for name in (*ours, *COMMON_SETTINGS):
         if name in requested:
             values[loadgen_setting_name(name)] = to_loadgen(requested[name])
+        elif scenario == "Server" and name in LOADGEN_ONLY_SERVER_SETTINGS:
+            values[name] = LOADGEN_ONLY_SERVER_SETTINGS[name]
     values |= _features(requested)
+    values |= {name: to_loadgen(requested.get(name, off)) for name, off in TRAILING_SETTINGS.items()}
+    if requested.get("use_token_latencies"):
+        values["use_token_latencies"] = True
+        if scenario != "Offline":
+            values |= {theirs: requested.get(name) for name, theirs in TOKEN_SETTINGS.items() if name in requested}
     values |= {name: to_loadgen(requested[name]) for name in HARNESS_SETTINGS if name in requested}
     return values
 
 
 def effective_loadgen_values(
-    scenario: str, effective: Mapping[str, Any], samples_per_query: int | None = None
+    scenario: str, effective: Mapping[str, Any], samples_per_query: int | None = None,
+    sample_counts: Mapping[str, int] | None = None,
 ) -> dict[str, Any]:
-    """LoadGen's effective_* settings (without the prefix), as test_settings_internal.cc
-    derives them: expected latencies become a target_qps of 1e9 / latency."""
+    """LoadGen's effective_* settings (without the prefix), in its order, as
+    test_settings_internal.cc derives them: expected latencies become a target_qps of
+    1e9 / latency. `sample_counts` gives min_sample_count, performance_sample_count and
+    accuracy_sample_count, which come from the run rather than the settings."""
+    counts = dict(sample_counts or {})
     values: dict[str, Any] = {"scenario": scenario, "test_mode": effective.get("mode")}
     if samples_per_query is not None:
         values["samples_per_query"] = samples_per_query
@@ -223,8 +341,14 @@ def effective_loadgen_values(
     values["target_latency_percentile"] = effective.get(PERCENTILE_SETTING[scenario])
     values["max_async_queries"] = to_loadgen(effective.get("server_max_async_queries")) if scenario == "Server" else 1
     values["target_duration_ms"] = 0 if scenario == "Offline" else effective.get("min_duration_ms")
-    values |= {name: to_loadgen(effective.get(name)) for name in (*LIMIT_SETTINGS, *SEED_SETTINGS)}
-    return values | _features(effective)
+    values |= {name: to_loadgen(effective.get(name)) for name in LIMIT_SETTINGS}
+    if "min_sample_count" in counts:
+        values["min_sample_count"] = counts["min_sample_count"]
+    values |= {name: to_loadgen(effective.get(name)) for name in SEED_SETTINGS}
+    values |= _features(effective)
+    values |= {name: counts[name] for name in ("performance_sample_count", "accuracy_sample_count") if name in counts}
+    values["sample_concatenate_permutation"] = bool(effective.get("sample_concatenate_permutation", False))
+    return values
 
 
 def _features(settings: Mapping[str, Any]) -> dict[str, Any]:

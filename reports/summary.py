@@ -71,7 +71,25 @@ def _header(result: RunResult) -> list[str]:
         f"Mode     : {result.mode}",
     ]
     headline = _headline(result)
-    return lines + ([headline] if headline else [])
+    return lines + ([headline] if headline else []) + _token_headline(result)
+
+
+def _token_headline(result: RunResult) -> list[str]:
+    """LoadGen's token headline: the first-token percentile (SingleStream/MultiStream), the
+    token rate (Offline, Server)."""
+    metrics = result.metrics
+    if metrics is None or metrics.tokens is None:
+        return []
+    if result.scenario in LATENCY_SCENARIOS:
+        label = percentile_label(metrics.target_latency_percentile or 0)
+        value = metrics.ttft.percentiles_ns.get(label) if metrics.ttft else None
+        return [] if value is None else [f"{label}th first token percentile latency (ns) : {value}"]
+    rate = metrics.tokens_per_second
+    if rate is None:
+        return []
+    if result.scenario == "Offline":
+        return [f"Tokens per second: {rate:g}"]
+    return [f"Completed tokens per second: {rate:.2f}"]
 
 
 def _headline(result: RunResult) -> str | None:
@@ -100,6 +118,9 @@ def _verdict(result: RunResult) -> list[str]:
     lines = [f"Result is : {'VALID' if result.valid else 'INVALID'}"]
     if "performance_constraints" in checks:
         lines.append(f"  Performance constraints satisfied : {_yes_no(checks['performance_constraints'])}")
+    elif result.scenario == "Server" and result.metrics is not None:  # token runs: the TTFT and TPOT bounds
+        bounds = [ok for name, ok in checks.items() if name.endswith("_latency_constraint")]
+        lines.append(f"  Performance constraints satisfied : {_yes_no(all(bounds))}")
     if "min_duration" in checks:
         lines.append(f"  Min duration satisfied : {_yes_no(checks['min_duration'])}")
     if "min_queries" in checks:
@@ -113,30 +134,57 @@ def _verdict(result: RunResult) -> list[str]:
 
 
 def _early_stopping(result: RunResult) -> list[str]:
-    """LoadGen's "Early Stopping Result:" block, in its wording.
+    """LoadGen's "Early Stopping Result:" block (and, for token latencies, its TTFT and TPOT
+    headings, which this harness does not compute: its early stopping is on query latency)."""
+    lines = early_stopping_lines(result)
+    if not lines:
+        return []
+    block = ["Early Stopping Result:", *lines]
+    if result.settings_effective.get("use_token_latencies"):
+        for heading in ("TTFT Early Stopping Result:", "TPOT Early Stopping Result:"):
+            block += [heading, TOKEN_EARLY_STOPPING]
+    return block
+
+
+TOKEN_EARLY_STOPPING = " * Not computed by this harness: its early stopping is on query latency."
+
+
+def early_stopping_lines(result: RunResult) -> list[str]:
+    """The lines of LoadGen's early-stopping result, in its wording (the detail log joins them).
 
     LoadGen words the same figures differently: it "would discard" one fewer than the
     overlatency allowance (the estimate is the allowance-th largest latency), and a
-    failed Server check names how many more queries were needed.
+    failed Server check names how many more queries were needed. SingleStream adds the
+    99th-percentile estimate.
     """
-    stopping = result.metrics.early_stopping if result.metrics else None
-    if stopping is None:
+    metrics = result.metrics
+    stopping = metrics.early_stopping if metrics else None
+    if stopping is None or metrics is None:
         return []
     label = percentile_label(stopping.percentile)
     if result.scenario == "Server":
-        lines = _server_early_stopping(stopping)
-    elif stopping.met:
-        lines = [
-            f" * Processed at least {stopping.min_queries} queries ({stopping.queries}).",
-            f" * Would discard {(stopping.overlatency_queries or 1) - 1} highest latency queries.",
-            f" * Early stopping {label}th percentile estimate: {stopping.estimate_ns}",
-        ]
-    else:
-        lines = [
+        return _server_early_stopping(stopping)
+    if not stopping.met:
+        return [
             f" * Only processed {stopping.queries} queries.",
             f" * Need to process at least {stopping.min_queries} queries for early stopping.",
         ]
-    return ["Early Stopping Result:", *lines]
+    lines = [
+        f" * Processed at least {stopping.min_queries} queries ({stopping.queries}).",
+        f" * Would discard {(stopping.overlatency_queries or 1) - 1} highest latency queries.",
+        f" * Early stopping {label}th percentile estimate: {stopping.estimate_ns}",
+    ]
+    extra = metrics.early_stopping_99
+    if extra is not None and extra.met:
+        label_99 = percentile_label(extra.percentile)
+        lines.append(f" * Early stopping {label_99}th percentile estimate: {extra.estimate_ns}")
+    elif extra is not None:
+        lines += [
+            f" * Not enough queries processed for {percentile_label(extra.percentile)}th percentile",
+            " early stopping estimate (would need to process at",
+            f" least {extra.min_queries} total queries).",
+        ]
+    return lines
 
 
 def _server_early_stopping(stopping: EarlyStopping) -> list[str]:
@@ -155,20 +203,23 @@ def _stat(label: str, value: object, width: int = STAT_WIDTH) -> str:
     return f"{label.ljust(width)}: {value}"
 
 
-def _latency_stats(latency: LatencySummary, noun: str, width: int = STAT_WIDTH) -> list[str]:
-    """Min/max/mean and LoadGen's fixed percentiles (printed as 50.00, 99.90, ...).
+def _latency_stats(latency: LatencySummary, noun: str, width: int = STAT_WIDTH, title: str | None = None,
+                   percentile_width: int | None = None) -> list[str]:
+    """Min/max/mean and LoadGen's fixed percentiles (printed as 50.00, 99.90, ...); LoadGen's
+    token blocks name min/max/mean (`title`) apart from the percentiles and indent them less.
 
     LoadGen's mean is an integer (a sum of int64 nanoseconds divided by a count).
     """
+    title = title or noun
     lines = [
-        _stat(f"Min {noun} (ns)", latency.min_ns, width),
-        _stat(f"Max {noun} (ns)", latency.max_ns, width),
-        _stat(f"Mean {noun} (ns)", int(latency.mean_ns), width),
+        _stat(f"Min {title} (ns)", latency.min_ns, width),
+        _stat(f"Max {title} (ns)", latency.max_ns, width),
+        _stat(f"Mean {title} (ns)", int(latency.mean_ns), width),
     ]
     for p in REPORTED_PERCENTILES:
         value = latency.percentiles_ns.get(percentile_label(p))
         if value is not None:
-            lines.append(_stat(f"{p * 100:.2f} percentile {noun} (ns)", value, width))
+            lines.append(_stat(f"{p * 100:.2f} percentile {noun} (ns)", value, percentile_width or width))
     return lines
 
 
@@ -179,11 +230,49 @@ def _additional_stats(result: RunResult) -> list[str]:
     metrics: Metrics | None = result.metrics
     if metrics is None or metrics.latency is None:
         return []
-    lines = ["Per-query latency:  "] if result.scenario == "MultiStream" else []
+    lines = []
+    if metrics.qps_with_loadgen_overhead is not None:
+        lines.append(f"QPS w/ loadgen overhead         : {metrics.qps_with_loadgen_overhead:.2f}")
+    if metrics.qps_without_loadgen_overhead is not None:
+        lines += [f"QPS w/o loadgen overhead        : {metrics.qps_without_loadgen_overhead:.2f}", ""]
+    if metrics.scheduled_samples_per_second is not None:
+        lines.append(f"Scheduled samples per second : {metrics.scheduled_samples_per_second:.2f}")
+    if result.scenario == "MultiStream":
+        lines.append("Per-query latency:  ")
     lines += _latency_stats(metrics.latency, "latency")
+    lines += _token_stats(result.scenario, metrics)
     if metrics.issue_delay is not None:
         lines += ["", *_latency_stats(metrics.issue_delay, "issue delay", ISSUE_DELAY_WIDTH)]
     return lines
+
+
+def _token_stats(scenario: str, metrics: Metrics) -> list[str]:
+    """LoadGen's token statistics: throughputs, first-token latency, time per output token."""
+    if metrics.tokens is None:
+        return []
+    lines = [""]
+    if scenario == "SingleStream":
+        for label, value in (("TPS w/ loadgen overhead", metrics.token_throughput_with_loadgen_overhead),
+                             ("TPS w/o loadgen overhead", metrics.token_throughput)):
+            if value is not None:
+                lines.append(_stat(label, f"{value:.2f}"))
+    elif scenario == "Server" and metrics.tokens_per_second is not None:
+        lines.append(_stat("Completed tokens per second", f"{metrics.tokens_per_second:.2f}", TOKEN_WIDTH))
+    if scenario == "Offline":
+        return lines
+    if metrics.ttft is not None:
+        lines += _named_stats(metrics.ttft, "First Token latency", "first token latency")
+    if metrics.tpot is not None:
+        lines += ["", *_named_stats(metrics.tpot, "Time per Output Token", "time to output token")]
+    return lines
+
+
+TOKEN_WIDTH = 44
+"""LoadGen's token statistics line up their colons in a wider column."""
+
+
+def _named_stats(latency: LatencySummary, title: str, noun: str) -> list[str]:
+    return _latency_stats(latency, noun, TOKEN_WIDTH, title, TOKEN_WIDTH - 3)
 
 
 def _cpp_value(value: Any) -> str:
@@ -197,10 +286,14 @@ def _cpp_value(value: Any) -> str:
 
 def _test_parameters(result: RunResult) -> list[str]:
     effective = result.settings_effective
+    tokens = bool(effective.get("use_token_latencies"))  # LoadGen then states the token bounds instead
     values: dict[str, Any] = {
         "samples_per_query : ": _samples_per_query(result),
         "target_qps : ": _target_qps(result.scenario, effective),
-        "target_latency (ns): ": effective["server_target_latency_ns"] if result.scenario == "Server" else 0,
+        "target_latency (ns): ": _OMIT if tokens else (
+            effective["server_target_latency_ns"] if result.scenario == "Server" else 0),
+        "ttft_latency (ns): ": effective.get("ttft_latency") if tokens else _OMIT,
+        "tpot_latency (ns): ": effective.get("tpot_latency") if tokens else _OMIT,
         "max_async_queries : ": effective["server_max_async_queries"] if result.scenario == "Server" else 1,
         "min_duration (ms): ": effective["min_duration_ms"],
         "max_duration (ms): ": effective["max_duration_ms"],
@@ -212,6 +305,7 @@ def _test_parameters(result: RunResult) -> list[str]:
     }
     values |= {f"{name} : ": 0 for name in ABSENT_FEATURE_SETTINGS}
     values["performance_sample_count : "] = result.performance_sample_count
+    values["accuracy_sample_count : "] = effective.get("accuracy_sample_count_override") or result.total_sample_count
     return [label + _cpp_value(value) for label, value in values.items() if value is not _OMIT]
 
 

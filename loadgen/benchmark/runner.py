@@ -6,10 +6,8 @@ recorded so far; only a SettingsError (nothing ran) propagates.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 from collections.abc import Callable
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
@@ -17,13 +15,13 @@ from typing import Any
 import numpy as np
 
 from loadgen.engine.accuracy import AccuracyRecord, run_accuracy
-from loadgen.engine.clock import Clock, monotonic_ns
+from loadgen.engine.clock import Clock
+from loadgen.engine.context import Observer, RunContext
 from loadgen.engine.loops import Engine, RunRecord
 from loadgen.engine.pilot import fill_by_pilot, warm_up
 from loadgen.engine.query import QuerySampleLibrary, SystemUnderTest
-from loadgen.engine.schedule import build_schedule, select_loaded_samples
+from loadgen.engine.schedule import build_schedule, schedule_problems, select_loaded_samples
 from loadgen.engine.trace import Trace
-from loadgen.engine.watch import interruption, sut_thread_errors, watch_issue_calls
 from loadgen.errors import RunAborted, SettingsError, SutError
 from loadgen.machine.fingerprint import collect_fingerprint, load_average
 from loadgen.machine.memory import peak_rss
@@ -32,10 +30,10 @@ from loadgen.metrics.accuracy import accuracy_problems, score
 from loadgen.metrics.figures import compute_metrics
 from loadgen.metrics.result import RunResult
 from loadgen.metrics.verdict import judge
-from loadgen.settings.model import Mode, Scenario, TestSettings
+from loadgen.settings.effective import EffectiveSettings
+from loadgen.settings.model import TRACE_SAMPLE_LIMIT, Mode, Scenario, TestSettings
 
-Observer = Callable[[Engine], AbstractContextManager[None]]
-"""Watches a timed run (a progress bar, say); gets the engine before it starts."""
+__all__ = ["Benchmark", "Observer", "performance_sample_count", "run_benchmark"]
 
 
 @dataclass
@@ -62,6 +60,10 @@ def performance_sample_count(settings: TestSettings, qsl: QuerySampleLibrary) ->
     problems = []
     if total < 1:
         problems.append(f"the QSL {qsl.name!r} has no samples (total_sample_count = {total})")
+    if total > TRACE_SAMPLE_LIMIT:
+        problems.append(
+            f"the QSL {qsl.name!r} has {total:,} samples (total_sample_count); allowed: 1 to {TRACE_SAMPLE_LIMIT:,}"
+        )
     if count > total:
         problems.append(
             f"performance_sample_count_override = {count} exceeds the QSL's {total} samples; allowed: 1 to {total}"
@@ -83,73 +85,97 @@ def _qsl_call(action: Callable[[np.ndarray], None], name: str, indices: np.ndarr
         raise SutError(f"the QSL raised {type(exc).__name__} in {name}: {exc}") from exc
 
 
+def _empty_record(stop_reason: str) -> RunRecord:
+    return RunRecord(trace=Trace.allocate(np.zeros(1, dtype=np.int64), np.zeros(0)), stop_reason=stop_reason)
+
+
 def _performance(
     sut: SystemUnderTest,
     qsl: QuerySampleLibrary,
-    settings: TestSettings,
+    requested: EffectiveSettings,
     loaded: np.ndarray,
-    clock: Clock,
-    observer: Observer | None,
-) -> tuple[TestSettings, dict[str, str], int, RunRecord]:
-    """Load, pilot, warm up and run timed; returns effective settings, pilot notes, warm-up count."""
-    effective, chosen = settings, {}
+    context: RunContext,
+) -> tuple[EffectiveSettings, dict[str, str], int, RunRecord]:
+    """Load, warm up, pilot and run timed; returns effective settings, pilot notes, warm-up count."""
+    effective, chosen = requested, dict[str, str]()
     warmup_queries = 0
-    record = RunRecord(trace=Trace.allocate(np.zeros(1, dtype=np.int64), np.zeros(0)), stop_reason="not started")
+    record = _empty_record("not started")
     try:
         _qsl_call(qsl.load_samples, "load_samples", loaded)
         try:
-            warmup_queries = warm_up(sut, loaded, settings, clock)  # before the pilot: it measures a warm SUT
-            effective, chosen = fill_by_pilot(sut, loaded, settings, clock)
-            engine = Engine(sut, build_schedule(effective, loaded), effective, clock)
-            with observer(engine) if observer else contextlib.nullcontext():
-                record = engine.run()
+            warmup_queries = warm_up(sut, loaded, requested, context)  # before the pilot: it measures a warm SUT
+            effective, chosen = fill_by_pilot(sut, loaded, requested, context)
+            record = Engine(sut, build_schedule(effective, loaded), effective, context).run()
         finally:
             _qsl_call(qsl.unload_samples, "unload_samples", loaded)
     except RunAborted as exc:
         record.error, record.stop_reason = exc, f"aborted before timing: {exc}"
     except KeyboardInterrupt:
-        exc = interruption("before timing started")
-        record.error, record.stop_reason = exc, f"aborted: {exc}"
+        stopped = context.interruption("before timing started")
+        record.error, record.stop_reason = stopped, f"aborted: {stopped}"
     return effective, chosen, warmup_queries, record
 
 
 def _accuracy(
-    sut: SystemUnderTest, qsl: QuerySampleLibrary, settings: TestSettings, loaded_count: int, clock: Clock
+    sut: SystemUnderTest, qsl: QuerySampleLibrary, requested: EffectiveSettings, loaded_count: int, context: RunContext
 ) -> AccuracyRecord:
     try:
-        return run_accuracy(sut, qsl, settings, loaded_count, clock, _qsl_call)
+        return run_accuracy(sut, qsl, requested, loaded_count, context, _qsl_call)
     except KeyboardInterrupt:
-        error = interruption("during the accuracy run")
+        error = context.interruption("during the accuracy run")
         return AccuracyRecord(sample_index=np.zeros(0, dtype=np.int32), completed=0, responses={}, error=error)
+
+
+def _phases(
+    sut: SystemUnderTest, qsl: QuerySampleLibrary, requested: EffectiveSettings, loaded_count: int, context: RunContext
+) -> tuple[EffectiveSettings, dict[str, str], int, RunRecord, AccuracyRecord | None]:
+    """The run's phases in the mode's order; then, at the very end, any breach recorded in any
+    phase up to now (a duplicate completion or a SUT thread's exception after the final wait)
+    makes the run aborted with that reason."""
+    mode, effective, chosen, warmup_queries = requested.mode, requested, dict[str, str](), 0
+    accuracy = None
+    record = _empty_record("not run")
+    if mode in (Mode.AccuracyOnly, Mode.SubmissionRun):
+        accuracy = _accuracy(sut, qsl, requested, loaded_count, context)
+        record.error = accuracy.error
+        record.stop_reason = "accuracy run " + ("aborted" if accuracy.error else "complete")
+    if mode is not Mode.AccuracyOnly and record.error is None:
+        loaded = select_loaded_samples(qsl.total_sample_count, loaded_count, requested.settings.qsl_rng_seed)
+        effective, chosen, warmup_queries, record = _performance(sut, qsl, requested, loaded, context)
+    try:
+        breach = context.close()
+    except KeyboardInterrupt:
+        breach = context.interruption("at the end of the run")
+    if record.error is None and breach is not None:
+        record.error, record.stop_reason = breach, f"aborted at the end: {breach}"
+    return effective, chosen, warmup_queries, record, accuracy
 
 
 def run_benchmark(
     sut: SystemUnderTest,
     qsl: QuerySampleLibrary,
     settings: TestSettings,
-    clock: Clock = monotonic_ns,
+    clock: Clock | None = None,
     observer: Observer | None = None,
     fingerprint: dict[str, Any] | None = None,
 ) -> Benchmark:
-    """Run one benchmark in the settings' mode; the result says VALID or INVALID and why."""
+    """Run one benchmark in the settings' mode; the result says VALID or INVALID and why.
+
+    Bad settings (including a schedule that cannot run, with its numbers) raise SettingsError
+    before anything runs; everything after that ends in a result."""
+    requested = EffectiveSettings.derive(settings)
     loaded_count = performance_sample_count(settings, qsl)
+    problems = schedule_problems(requested) if settings.mode is not Mode.AccuracyOnly else []
+    if problems:
+        raise SettingsError(problems)
     started_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     fingerprint = collect_fingerprint() if fingerprint is None else fingerprint
+    context = RunContext(requested.sample_timeout_ns, clock or Clock(), observers=[observer] if observer else [])
+    with peak_rss() as memory, sample_noise(clock=context.clock) as noise, context.active():
+        effective, chosen, warmup_queries, record, accuracy = _phases(sut, qsl, requested, loaded_count, context)
     mode = settings.mode
-    accuracy = None
-    effective, chosen, warmup_queries = settings, {}, 0
-    record = RunRecord(trace=Trace.allocate(np.zeros(1, dtype=np.int64), np.zeros(0)), stop_reason="not run")
-    timeout_ns = settings.sample_timeout_ms * 1_000_000
-    with peak_rss() as memory, sample_noise() as noise, watch_issue_calls(timeout_ns), sut_thread_errors():
-        if mode in (Mode.AccuracyOnly, Mode.SubmissionRun):
-            accuracy = _accuracy(sut, qsl, settings, loaded_count, clock)
-            record.error = accuracy.error
-            record.stop_reason = "accuracy run " + ("aborted" if accuracy.error else "complete")
-        if mode is not Mode.AccuracyOnly and record.error is None:
-            loaded = select_loaded_samples(qsl.total_sample_count, loaded_count, settings.qsl_rng_seed)
-            effective, chosen, warmup_queries, record = _performance(sut, qsl, settings, loaded, clock, observer)
     error_text = str(record.error) if record.error else None
-    metrics = compute_metrics(record.trace, effective) if mode is not Mode.AccuracyOnly else None
+    metrics = compute_metrics(record.trace, effective.settings) if mode is not Mode.AccuracyOnly else None
     validity = judge(metrics, effective, error_text, accuracy_problems(accuracy) if accuracy else None)
     result = RunResult(
         tool=tool_version(),
@@ -168,7 +194,7 @@ def run_benchmark(
         model=model_facts(sut),
         memory=memory,
         settings_requested=settings.model_dump(mode="json"),
-        settings_effective=effective.model_dump(mode="json"),
+        settings_effective=effective.settings.model_dump(mode="json"),
         chosen_by_pilot=chosen,
         warmup_queries=warmup_queries,
         total_sample_count=qsl.total_sample_count,

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
+from loadgen.errors import SettingsError
 from loadgen.mlperf.config import layers_from_configs, rules_path
 from loadgen.settings.layers import load_toml, parse_assignment, resolve_settings, scenario_layer
 from loadgen.settings.model import Scenario, TestSettings
@@ -56,7 +57,10 @@ def settings_from_args(args: argparse.Namespace) -> TestSettings:
     rules = getattr(args, "rules", None)
     user_conf = getattr(args, "user_conf", None)
     if rules is not None or user_conf is not None:
-        scenario = Scenario.parse(str(layers[0][1].get("scenario", "")))
+        try:
+            scenario = Scenario.parse(str(layers[0][1].get("scenario", "")))
+        except ValueError as exc:
+            raise SettingsError([f"{layers[0][0]}: scenario: {exc}"]) from None
         layers += layers_from_configs(args.model, scenario, rules_path(rules or "mlperf"), user_conf, None)
     if args.config is not None:
         layers.append((str(args.config), load_toml(args.config)))
@@ -70,5 +74,5 @@ def settings_from_args(args: argparse.Namespace) -> TestSettings:
 
 def sut_kwargs(texts: Sequence[str]) -> dict[str, Any]:
     """`--sut-arg KEY=VALUE` pairs as keyword arguments, values read as TOML values."""
-    pairs = [parse_assignment(text) for text in texts]
+    pairs = [parse_assignment(text, "--sut-arg") for text in texts]
     return dict(pairs)

@@ -17,14 +17,14 @@ from pathlib import Path
 from loadgen.benchmark.peak import run_find_peak
 from loadgen.benchmark.runner import Benchmark, run_benchmark
 from loadgen.cli.common import ExitCode, print_error, settings_from_args, sut_kwargs
-from loadgen.cli.progress import progress_bar
+from loadgen.cli.progress import console_observer
 from loadgen.cli.repeat import run_repeated
 from loadgen.cli.sut_spec import build_sut, qsl_for
 from loadgen.distributed.driver import run_distributed
 from loadgen.engine.query import QuerySampleLibrary, SystemUnderTest
 from loadgen.errors import Interrupted, LoadgenError, RunAborted, SettingsError
 from loadgen.results.folder import concluded, default_output, write_outputs
-from loadgen.settings.model import Mode, TestSettings, settings_schema
+from loadgen.settings.model import TRACE_SAMPLE_LIMIT, Mode, TestSettings, settings_schema
 from reports.summary import render_console
 from sut.tinytorch import looks_like_model, wrap_model_over_tinydigits
 
@@ -95,7 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="keyword argument for the SUT factory (repeatable)",
     )
     parser.add_argument(
-        "--samples", type=int, default=1024, help="size of the index-only QSL for SUTs without a qsl (default 1024)"
+        "--samples", type=int, default=1024,
+        help="size of the index-only QSL for SUTs without a qsl (1 to 64,000,000; default 1024)"
     )
     parser.add_argument("--output", type=Path, help="results folder (default: results/<time>-<scenario>)")
     parser.add_argument("--trace", action="store_true", help="also write mlperf_log_trace.json (Chrome trace format)")
@@ -140,15 +141,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.runs != 1:
         return _run_repeated(args, sys.argv[1:] if argv is None else list(argv))
     try:
-        if args.samples < 1:
-            raise SettingsError([f"--samples {args.samples}: allowed: a whole number >= 1"])
+        if not 1 <= args.samples <= TRACE_SAMPLE_LIMIT:
+            raise SettingsError([f"--samples {args.samples}: allowed: a whole number from 1 to {TRACE_SAMPLE_LIMIT:,}"])
         settings = settings_from_args(args)
         if args.workers is not None or args.ray_address:
             return _finish(args, settings.scenario.value, _run_on_ray(args, settings))
         sut = build_sut(args.sut, sut_kwargs(args.sut_args), adapt=model_as_sut)
         qsl = qsl_for(sut, args.samples)
         show = not args.no_progress and sys.stderr.isatty()
-        observer = (lambda engine: progress_bar(engine, sys.stderr)) if show else None
+        observer = console_observer(sys.stderr, show)
         if settings.mode is Mode.FindPeakPerformance:
             benchmark = run_find_peak(sut, qsl, settings, observer, progress=sys.stderr)
         else:

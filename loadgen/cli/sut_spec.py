@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -23,8 +24,22 @@ SUT_METHODS = ("issue_query", "flush_queries")
 QSL_ATTRIBUTES = ("name", "total_sample_count", "performance_sample_count", "load_samples", "unload_samples")
 
 
+def _import_failure(spec: str, exc: BaseException) -> SutLoadError:
+    """A --sut module whose code fails as it is imported: where, and what it raised."""
+    if isinstance(exc, SyntaxError):
+        where = f"{exc.filename}:{exc.lineno}" if exc.filename else f"line {exc.lineno}"
+        return SutLoadError(f"--sut {spec}: {type(exc).__name__} at {where}: {exc.msg}")
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" at {frames[-1].filename}:{frames[-1].lineno}" if frames else ""
+    return SutLoadError(f"--sut {spec}: importing it raised {type(exc).__name__}{where}: {exc}")
+
+
 def _import_file(path: Path) -> ModuleType:
-    if not path.is_file():
+    try:
+        found = path.is_file()
+    except (OSError, ValueError):
+        found = False
+    if not found:
         raise SutLoadError(f"--sut {path}: no such file")
     name = f"_loadgen_sut_{path.stem}"
     spec = importlib.util.spec_from_file_location(name, path)
@@ -32,25 +47,37 @@ def _import_file(path: Path) -> ModuleType:
         raise SutLoadError(f"--sut {path}: cannot be imported as a Python file")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
-    sys.path.insert(0, str(path.parent.resolve()))
+    folder = str(path.parent.resolve())
+    sys.path.insert(0, folder)
     try:
         spec.loader.exec_module(module)
+    except (Exception, SystemExit) as exc:
+        del sys.modules[name]
+        raise _import_failure(str(path), exc) from exc
     finally:
-        sys.path.remove(str(path.parent.resolve()))
+        sys.path.remove(folder)
     return module
 
 
 def _import(target: str) -> ModuleType:
     if target.endswith(".py") or "/" in target or "\\" in target:
         return _import_file(Path(target))
+    if not target or not all(part.isidentifier() for part in target.split(".")):
+        raise SutLoadError(
+            f"--sut {target!r}: not a module name; give module:attr, module (with make_sut) or path/to/file.py:attr"
+        )
     if str(Path.cwd()) not in sys.path:
         sys.path.insert(0, str(Path.cwd()))
     try:
         return importlib.import_module(target)
     except ModuleNotFoundError as exc:
-        raise SutLoadError(
-            f"--sut {target}: module not found ({exc}); give module:attr or path/to/file.py:attr"
-        ) from exc
+        if exc.name is not None and (target == exc.name or target.startswith(exc.name + ".")):
+            raise SutLoadError(
+                f"--sut {target}: module not found ({exc}); give module:attr or path/to/file.py:attr"
+            ) from exc
+        raise _import_failure(target, exc) from exc
+    except (Exception, SystemExit) as exc:
+        raise _import_failure(target, exc) from exc
 
 
 def missing_sut_methods(obj: object) -> list[str]:
@@ -96,7 +123,7 @@ def build_sut(spec: str, kwargs: dict[str, Any], adapt: Adapter | None = None) -
             obj = obj(**kwargs)
         except TypeError as exc:
             raise SutLoadError(f"--sut {spec}: calling the factory failed: {exc}") from exc
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:
             raise SutLoadError(f"--sut {spec}: the factory raised {type(exc).__name__}: {exc}") from exc
         adapted = adapt(obj) if adapt else None
         if adapted is not None:

@@ -14,11 +14,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from loadgen.engine.clock import Clock
 from loadgen.engine.closed_loop import ClosedLoop
+from loadgen.engine.context import RunContext
 from loadgen.engine.query import QuerySampleLibrary, SystemUnderTest
 from loadgen.errors import RunAborted
-from loadgen.settings.model import Scenario, TestSettings
+from loadgen.settings.effective import EffectiveSettings
+from loadgen.settings.model import Scenario
 
 
 @dataclass
@@ -29,35 +30,36 @@ class AccuracyRecord:
     completed: int
     responses: dict[int, object]
     error: RunAborted | None
+    token_counts: dict[int, int] | None = None
+    """With token latencies: each logged row's token count (LoadGen's token_count)."""
+    first_tokens: dict[int, bytes] | None = None
+    """With token latencies: each logged row's first token as reported (LoadGen's token_data)."""
 
 
-def query_size(settings: TestSettings, loaded: int) -> int:
-    """Samples per accuracy query: the scenario's query shape."""
-    if settings.scenario is Scenario.Offline:
-        return loaded
-    if settings.scenario is Scenario.MultiStream:
-        return settings.multi_stream_samples_per_query
-    return 1
+def query_size(effective: EffectiveSettings, loaded: int) -> int:
+    """Samples per accuracy query: the scenario's query shape (Offline: the whole loaded set)."""
+    return loaded if effective.scenario is Scenario.Offline else effective.samples_per_query
 
 
 def run_accuracy(
     sut: SystemUnderTest,
     qsl: QuerySampleLibrary,
-    settings: TestSettings,
+    effective: EffectiveSettings,
     loaded_count: int,
-    clock: Clock,
+    context: RunContext,
     qsl_call: Callable[[Callable[[np.ndarray], None], str, np.ndarray], None],
 ) -> AccuracyRecord:
     """Issue every sample once, loading the sets in turn; errors end the pass with the reason."""
-    order = np.random.default_rng(settings.qsl_rng_seed).permutation(qsl.total_sample_count).astype(np.int32)
-    loop = ClosedLoop(sut, order, settings.sample_timeout_ms * 1_000_000, clock, keep_responses=True)
+    seed = effective.settings.qsl_rng_seed
+    order = np.random.default_rng(seed).permutation(qsl.total_sample_count).astype(np.int32)
+    loop = ClosedLoop(sut, order, context, keep_responses=True)
     error: RunAborted | None = None
     try:
         for start in range(0, len(order), loaded_count):
             chunk = order[start : start + loaded_count]
             qsl_call(qsl.load_samples, "load_samples", chunk)
             try:
-                size = query_size(settings, len(chunk))
+                size = query_size(effective, len(chunk))
                 while loop.samples < start + len(chunk):
                     loop.query(min(size, start + len(chunk) - loop.samples))
             finally:

@@ -4,30 +4,24 @@ from __future__ import annotations
 
 import numpy as np
 
-from loadgen.engine.clock import Clock
+from loadgen.engine.context import RunContext
 from loadgen.engine.query import SampleBatch, SystemUnderTest
-from loadgen.engine.recorder import Recorder
 from loadgen.engine.trace import Trace
-from loadgen.engine.watch import issue
 
 
 class ClosedLoop:
     """Issues runs of `indices` in order, waiting for each query before the next."""
 
     def __init__(
-        self,
-        sut: SystemUnderTest,
-        indices: np.ndarray,
-        timeout_ns: int,
-        clock: Clock,
-        keep_responses: bool = False,
+        self, sut: SystemUnderTest, indices: np.ndarray, context: RunContext, keep_responses: bool = False
     ) -> None:
         self.sut = sut
         self.indices = indices
+        self.context = context
         # One query per sample row, so a query of any size is a run of rows.
         trace = Trace.allocate(np.arange(len(indices) + 1), indices)
-        self.recorder = Recorder(trace, clock, keep_responses=keep_responses)
-        self.timeout_ns = timeout_ns
+        self.recorder = context.recorder_for(trace, keep_responses=keep_responses)
+        self.timeout_ns = context.sample_timeout_ns
         self.samples = 0
         self.queries = 0
         self.recorder.start()
@@ -41,7 +35,7 @@ class ClosedLoop:
         recorder = self.recorder
         begin = recorder.now()
         recorder.mark_issued(lo, hi, begin)
-        issue(self.sut, SampleBatch(recorder.ids[lo:hi], self.indices[lo:hi], recorder, lo))
+        self.context.issue(self.sut, SampleBatch(recorder.ids[lo:hi], self.indices[lo:hi], recorder, lo))
         recorder.wait_for(hi, self.timeout_ns)
         self.samples, self.queries = hi, self.queries + 1
         return max(recorder.now() - begin, 1)

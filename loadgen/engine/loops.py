@@ -3,24 +3,28 @@
 SingleStream and MultiStream keep one query outstanding; Server issues each query at its
 scheduled time whatever is outstanding (open loop); Offline issues one query holding every
 sample. A run stops when min_duration and min_query_count are both met, when the schedule
-ends, or at max_duration_ms; it never hangs: a stalled SUT ends it after sample_timeout_ms.
+ends, or at max_duration_ms. It never hangs: when samples are outstanding and none completes
+for sample_timeout_ms (issuing is not progress), the run ends; and once issuing has stopped,
+the drain of what is outstanding is bounded by sample_timeout_ms, however steadily it goes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from loadgen.engine.clock import Clock, monotonic_ns, tight_timer_slack, wait_until
+from loadgen.engine.clock import tight_timer_slack
+from loadgen.engine.context import RunContext
 from loadgen.engine.query import SampleBatch, SystemUnderTest
-from loadgen.engine.recorder import Recorder
+from loadgen.engine.recorder import WAIT_SLICE_NS
 from loadgen.engine.schedule import Schedule
 from loadgen.engine.trace import Trace
-from loadgen.engine.watch import flush, interruption, issue
 from loadgen.errors import RunAborted
+from loadgen.settings.effective import EffectiveSettings
 from loadgen.settings.model import Scenario, TestSettings
 
 STOP_MET = "min_duration_ms and min_query_count met"
@@ -55,35 +59,31 @@ def response_log_mask(settings: TestSettings, n_samples: int) -> np.ndarray | bo
 
 
 class Engine:
-    """One timed run of a schedule against a SUT."""
+    """One timed run of a schedule against a SUT, sharing the run's context."""
 
     def __init__(
-        self,
-        sut: SystemUnderTest,
-        schedule: Schedule,
-        settings: TestSettings,
-        clock: Clock = monotonic_ns,
+        self, sut: SystemUnderTest, schedule: Schedule, settings: EffectiveSettings, context: RunContext
     ) -> None:
         self.sut = sut
         self.schedule = schedule
         self.settings = settings
-        self.trace = Trace.allocate(schedule.query_offsets, schedule.sample_index, settings.use_token_latencies)
+        self.context = context
+        request = settings.settings
+        self.trace = Trace.allocate(schedule.query_offsets, schedule.sample_index, request.use_token_latencies)
         if schedule.scheduled_ns is not None:
             self.trace.scheduled_ns[:] = schedule.scheduled_ns
-        self.recorder = Recorder(self.trace, clock, keep_responses=response_log_mask(settings, len(self.trace)))
-        self._clock = clock
-        self._timeout_ns = settings.sample_timeout_ms * 1_000_000
-        self._min_duration_ns = settings.min_duration_ms * 1_000_000
-        self._max_duration_ns = (
-            settings.max_duration_ms * 1_000_000 if settings.max_duration_ms is not None else None
-        )
+        self.recorder = context.recorder_for(self.trace, keep_responses=response_log_mask(request, len(self.trace)))
+        self._timeout_ns = settings.sample_timeout_ns
+        self._max_duration_ns = settings.max_duration_ns
+        max_ns = settings.max_duration_ns
+        self._drain_at_max = None if max_ns is None else (max_ns + self._timeout_ns, STOP_MAX_DURATION)
 
     def batch(self, lo: int, hi: int) -> SampleBatch:
         """Rows [lo, hi) as the batch the SUT sees (views, no copies)."""
         return SampleBatch(self.recorder.ids[lo:hi], self.schedule.sample_index[lo:hi], self.recorder, lo)
 
     def run(self) -> RunRecord:
-        """Issue the whole schedule; errors and Ctrl-C end the run with what was recorded."""
+        """Issue the whole schedule, then drain; errors and Ctrl-C end the run with what was recorded."""
         loops: dict[Scenario, Callable[[], str]] = {
             Scenario.SingleStream: self._one_outstanding,
             Scenario.MultiStream: self._one_outstanding,
@@ -92,21 +92,30 @@ class Engine:
         }
         error: RunAborted | None = None
         stop = "aborted"
-        with tight_timer_slack():
+        with tight_timer_slack(), ExitStack() as observers:
+            for observer in self.context.observers:
+                observers.enter_context(observer(self))
             self.recorder.start()
             try:
                 stop = loops[self.schedule.scenario]()
-                flush(self.sut)
-                self.recorder.wait_for(self.recorder.issued, self._timeout_ns)
+                self.context.flush(self.sut)
+                self.recorder.wait_for(self.recorder.issued, self._timeout_ns, self._drain(stop))
             except RunAborted as exc:
                 error = exc
             except KeyboardInterrupt:
-                error = interruption(f"after {self.recorder.now() / 1e9:.1f} s")
+                error = self.context.interruption(f"after {self.recorder.now() / 1e9:.1f} s")
         if error is not None:
             stop = f"aborted: {error}"
         return RunRecord(
             trace=self.trace.issued_part(), stop_reason=stop, error=error, logged_responses=self.recorder.responses
         )
+
+    def _drain(self, stop: str) -> tuple[int, str] | None:
+        """The deadline for what is outstanding once issuing stopped: sample_timeout_ms after the
+        last issue; Offline, whose one query is the whole run, only past max_duration_ms."""
+        if self.schedule.scenario is Scenario.Offline:
+            return self._drain_at_max
+        return self.recorder.now() + self._timeout_ns, f"issuing stopped ({stop})"
 
     def _past_max_duration(self, now: int) -> bool:
         return self._max_duration_ns is not None and now >= self._max_duration_ns
@@ -114,48 +123,58 @@ class Engine:
     def _one_outstanding(self) -> str:
         """SingleStream/MultiStream: the next query is issued when the previous completes."""
         recorder, scheduled = self.recorder, self.trace.scheduled_ns
-        min_queries = self.settings.min_query_count
+        min_queries, min_duration_ns = self.settings.min_query_count, self.settings.min_duration_ns
         for query in range(self.schedule.n_queries):
-            if query >= min_queries and recorder.last_completed_ns >= self._min_duration_ns:
+            if query >= min_queries and recorder.last_completed_ns >= min_duration_ns:
                 return STOP_MET
             if self._past_max_duration(recorder.now()):
                 return STOP_MAX_DURATION
             lo, hi = recorder.open_queries(query, query + 1)
             batch = self.batch(lo, hi)
             now = recorder.now()  # as late as possible: the harness's own work is not the SUT's latency
-            issue(self.sut, batch)
+            self.context.issue(self.sut, batch)
             scheduled[query] = now
             recorder.stamp_issued(query, query + 1, now)
-            recorder.wait_for(hi, self._timeout_ns)
-        if self.schedule.n_queries >= min_queries and recorder.last_completed_ns >= self._min_duration_ns:
+            recorder.wait_for(hi, self._timeout_ns, self._drain_at_max)
+        if self.schedule.n_queries >= min_queries and recorder.last_completed_ns >= min_duration_ns:
             return STOP_MET
         return STOP_OUT_OF_QUERIES if self.settings.max_query_count is None else STOP_SCHEDULE_DONE
+
+    def _wait_to_issue(self, due_ns: int) -> int:
+        """Wait for a query's scheduled time (run time); across a long gap, wake every slice to
+        end the run at once on a breach, a stalled SUT or max_duration_ms. Returns the time."""
+        recorder, clock, t0 = self.recorder, self.context.clock, self.recorder.start_ns
+        now = recorder.now()
+        while due_ns - now > WAIT_SLICE_NS and not self._past_max_duration(now):
+            recorder.check(now, self._timeout_ns)
+            now = clock.wait_until(t0 + now + WAIT_SLICE_NS) - t0
+        if self._past_max_duration(now):
+            return now
+        return clock.wait_until(t0 + due_ns) - t0
 
     def _server(self) -> str:
         """Server: open loop; each query goes out at its scheduled time, late or not."""
         scheduled = self.schedule.scheduled_ns
         assert scheduled is not None
-        recorder = self.recorder
-        t0 = recorder.start_ns
+        recorder, timeout_ns = self.recorder, self._timeout_ns
         n = len(scheduled)
-        cap = self.settings.server_max_async_queries
-        coalesce = self.settings.server_coalesce_queries
+        cap = self.settings.max_async_queries
+        coalesce = self.settings.coalesce_queries
         query = 0
         while query < n:
-            now = wait_until(t0 + int(scheduled[query]), self._clock) - t0
+            now = self._wait_to_issue(int(scheduled[query]))
             if self._past_max_duration(now):
                 return STOP_MAX_DURATION
-            if recorder.error is not None:
-                raise recorder.error
+            recorder.check(now, timeout_ns)
             end = query + 1
             if coalesce:
                 end = max(end, int(scheduled.searchsorted(now, side="right")))
             if cap is not None and end - recorder.completed > cap:
-                recorder.wait_for(end - cap, self._timeout_ns)
+                recorder.wait_for(end - cap, timeout_ns, self._drain_at_max)
             lo, hi = recorder.open_queries(query, end)
             batch = self.batch(lo, hi)
             now = recorder.now()
-            issue(self.sut, batch)
+            self.context.issue(self.sut, batch)
             recorder.stamp_issued(query, end, now)
             query = end
         return STOP_SCHEDULE_DONE
@@ -165,5 +184,5 @@ class Engine:
         now = self.recorder.now()
         self.trace.scheduled_ns[:] = now
         lo, hi = self.recorder.mark_issued(0, 1, now)
-        issue(self.sut, self.batch(lo, hi))
+        self.context.issue(self.sut, self.batch(lo, hi))
         return STOP_SCHEDULE_DONE

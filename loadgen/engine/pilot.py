@@ -11,19 +11,20 @@ import math
 
 import numpy as np
 
-from loadgen.engine.clock import Clock, monotonic_ns
 from loadgen.engine.closed_loop import ClosedLoop
+from loadgen.engine.context import RunContext
 from loadgen.engine.query import SystemUnderTest
 from loadgen.engine.schedule import MAX_SCHEDULED_SAMPLES, scheduled_samples
-from loadgen.settings.model import Scenario, TestSettings
+from loadgen.settings.effective import EffectiveSettings
+from loadgen.settings.model import Scenario
 
 PILOT_MAX_SAMPLES = 1 << 20
 """Row capacity of a pilot or warm-up; it ends early when this is used up."""
 
 
-def pilot_loop(sut: SystemUnderTest, loaded: np.ndarray, settings: TestSettings, clock: Clock) -> ClosedLoop:
+def pilot_loop(sut: SystemUnderTest, loaded: np.ndarray, context: RunContext) -> ClosedLoop:
     """A closed loop cycling through the loaded set, outside the run's trace."""
-    return ClosedLoop(sut, np.resize(loaded, PILOT_MAX_SAMPLES), settings.sample_timeout_ms * 1_000_000, clock)
+    return ClosedLoop(sut, np.resize(loaded, PILOT_MAX_SAMPLES), context)
 
 SERVER_LOAD_FACTOR = 0.5
 """Server's chosen rate is this fraction of the sequential rate: half-loaded, queues stay short."""
@@ -49,46 +50,34 @@ def offline_rate(loop: ClosedLoop, duration_ns: int) -> float:
     return rate
 
 
-def samples_per_query(settings: TestSettings) -> int:
-    """The query shape of a scenario's closed-loop warm-up and pilot."""
-    return settings.multi_stream_samples_per_query if settings.scenario is Scenario.MultiStream else 1
-
-
-def warm_up(sut: SystemUnderTest, loaded: np.ndarray, settings: TestSettings, clock: Clock = monotonic_ns) -> int:
+def warm_up(sut: SystemUnderTest, loaded: np.ndarray, effective: EffectiveSettings, context: RunContext) -> int:
     """Untimed, unrecorded queries for warmup_ms; returns how many were issued."""
-    if settings.warmup_ms == 0:
+    if effective.warmup_ns == 0:
         return 0
-    loop = pilot_loop(sut, loaded, settings, clock)
-    size = min(len(loaded), 1024) if settings.scenario is Scenario.Offline else samples_per_query(settings)
-    loop.repeat(size, settings.warmup_ms * 1_000_000)
+    loop = pilot_loop(sut, loaded, context)
+    size = min(len(loaded), 1024) if effective.scenario is Scenario.Offline else effective.samples_per_query
+    loop.repeat(size, effective.warmup_ns)
     return loop.queries
 
 
 def fill_by_pilot(
-    sut: SystemUnderTest, loaded: np.ndarray, settings: TestSettings, clock: Clock = monotonic_ns
-) -> tuple[TestSettings, dict[str, str]]:
+    sut: SystemUnderTest, loaded: np.ndarray, effective: EffectiveSettings, context: RunContext
+) -> tuple[EffectiveSettings, dict[str, str]]:
     """Effective settings with the schedule-sizing value measured when the user left it unset."""
-    scenario = settings.scenario
-    key = {
-        Scenario.SingleStream: "single_stream_expected_latency_ns",
-        Scenario.MultiStream: "multi_stream_expected_latency_ns",
-        Scenario.Server: "server_target_qps",
-        Scenario.Offline: "offline_expected_qps",
-    }[scenario]
-    if getattr(settings, key) is not None:
-        return settings, {}
-    loop = pilot_loop(sut, loaded, settings, clock)
-    duration_ns = settings.pilot_ms * 1_000_000
+    if not effective.needs_pilot:
+        return effective, {}
+    scenario, key = effective.scenario, effective.sizing_key
+    loop = pilot_loop(sut, loaded, context)
     value: float | int
     if scenario is Scenario.Offline:
-        measured = offline_rate(loop, duration_ns)
+        measured = offline_rate(loop, effective.pilot_ns)
         value = OFFLINE_RATE_HEADROOM * measured
         how = (
             f"pilot: {OFFLINE_RATE_HEADROOM} x the {measured:.1f} samples/s measured on batches of up to "
             f"{OFFLINE_PILOT_BATCH_LIMIT} samples"
         )
     else:
-        mean_ns = loop.repeat(samples_per_query(settings), duration_ns)
+        mean_ns = loop.repeat(effective.samples_per_query, effective.pilot_ns)
         if scenario is Scenario.Server:
             value = SERVER_LOAD_FACTOR * 1e9 / mean_ns
             how = (
@@ -98,13 +87,13 @@ def fill_by_pilot(
         else:
             value = math.ceil(mean_ns)
             how = f"pilot: mean latency of {loop.queries} sequential queries"
-    effective = settings.model_copy(update={key: value})
-    scale = scheduled_samples(effective) / MAX_SCHEDULED_SAMPLES
+    filled = effective.with_sizing(value)
+    scale = scheduled_samples(filled) / MAX_SCHEDULED_SAMPLES
     if scale > 1:
         value = value / scale if scenario in (Scenario.Offline, Scenario.Server) else math.ceil(value * scale)
-        effective = settings.model_copy(update={key: value})
+        filled = effective.with_sizing(value)
         how += (
             f"; capped at {value:.6g} so the schedule fits the trace limit of {MAX_SCHEDULED_SAMPLES:,} samples:"
             " the SUT may finish before min_duration_ms"
         )
-    return effective, {key: how}
+    return filled, {key: how}

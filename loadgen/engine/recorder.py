@@ -2,14 +2,15 @@
 
 The hot path takes one lock, writes the trace columns in place and allocates nothing per
 sample. Protocol breaches (an id never issued, a sample completed twice) do not raise in
-the SUT's thread: they are recorded, and the engine ends the run with the reason.
+the SUT's thread: they are recorded, and the engine ends the run with the reason. Once
+closed, a recorder takes nothing more, so the trace a result is computed from stays as it is.
 """
 
 from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -18,13 +19,10 @@ from loadgen.engine.clock import Clock
 from loadgen.engine.trace import NOT_YET, Trace
 from loadgen.errors import RunAborted, SampleTimeout, SutError
 
-_WAIT_SLICE_S = 0.05
-
+WAIT_SLICE_NS = 50_000_000
+"""How often a waiting engine looks at errors and the stall timeout."""
 
 NOBODY_WAITING = sys.maxsize
-
-ACTIVE_RECORDER: list[Recorder] = []
-"""The recorder of the phase under way (one at a time), for errors raised in SUT threads."""
 
 
 def response_nbytes(responses: Any, one: bool) -> int | list[int]:
@@ -34,40 +32,59 @@ def response_nbytes(responses: Any, one: bool) -> int | list[int]:
     if isinstance(responses, np.ndarray):
         return int(responses[0].nbytes) if len(responses) else 0
     return [int(np.asarray(r).nbytes) if isinstance(r, np.ndarray) else len(r) for r in responses]
-"""How often a waiting engine looks at errors and the stall timeout."""
 
 
 class Recorder:
     """Completion bookkeeping for one trace; times are ns since `start()`."""
 
-    def __init__(self, trace: Trace, clock: Clock, keep_responses: bool | np.ndarray = False) -> None:
+    def __init__(
+        self,
+        trace: Trace,
+        clock: Clock,
+        keep_responses: bool | np.ndarray = False,
+        on_breach: Callable[[RunAborted], None] | None = None,
+    ) -> None:
         """`keep_responses`: True keeps every response (accuracy mode); a boolean mask per sample
-        row keeps a sample of them (LoadGen's accuracy_log_probability in performance runs)."""
+        row keeps a sample of them (LoadGen's accuracy_log_probability in performance runs).
+        `on_breach` hears of the first breach too (the run context keeps it to the end)."""
         self.trace = trace
         self.ids = np.arange(1, len(trace) + 1, dtype=np.int64)
         self.completed = 0
         self.issued = 0
         self.issued_queries = 0
         self.error: RunAborted | None = None
-        self._clock = clock
-        self.start_ns = clock()
+        self.ignored_after_close = 0
+        self._clock = clock.now_ns
+        self._waits = clock
+        self._on_breach = on_breach
+        self.start_ns = self._clock()
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._wake_at = NOBODY_WAITING
-        self._last_progress_ns = 0
+        self._open = 0  # rows that may complete: the issued ones, none once closed
+        self._closed = False
+        self._was_idle = True
+        self._progress_ns = 0
         self.last_completed_ns = 0
         self.responses: dict[int, Any] | None = {} if np.any(keep_responses) else None
         self._keep_mask = keep_responses if isinstance(keep_responses, np.ndarray) else None
 
     def start(self) -> int:
         """Make now the zero of the run's times; returns the absolute start."""
-        ACTIVE_RECORDER[:] = [self]
         self.start_ns = self._clock()
         return self.start_ns
 
-    def last_progress_abs(self) -> int:
-        """Clock time of the last issue or completion, for watchdogs on other threads."""
-        return self.start_ns + self._last_progress_ns
+    def last_completion_abs(self) -> int:
+        """Clock time of the last completion (or of the start), for the issue watch on its thread."""
+        return self.start_ns + self.last_completed_ns
+
+    def close(self) -> None:
+        """Take nothing more: later completions and breaches are counted in `ignored_after_close`
+        and leave the trace as it is, so figures, verdict and saved trace all see the same rows."""
+        with self._lock:
+            self._closed = True
+            self._open = 0
+        self._wake.set()
 
     def now(self) -> int:
         """Nanoseconds since the start of timing."""
@@ -77,13 +94,20 @@ class Recorder:
         """Queries [first, end) are about to go to the SUT, in order: their samples may now be
         completed. Returns their sample rows. Times are written by `stamp_issued`."""
         lo, hi = int(self.trace.query_offsets[first_query]), int(self.trace.query_offsets[end_query])
+        self._was_idle = self.completed >= self.issued
+        if not self._closed:
+            self._open = hi
         self.issued, self.issued_queries = hi, end_query
         return lo, hi
 
     def stamp_issued(self, first_query: int, end_query: int, now_ns: int) -> None:
-        """Record the issue time of queries [first, end), taken just before the SUT was called."""
+        """Record the issue time of queries [first, end), taken just before the SUT was called.
+
+        Issuing is not progress: the stall timeout runs from the last completion, or from
+        this issue when the SUT had nothing outstanding before it."""
         self.trace.issued_ns[first_query:end_query] = now_ns
-        self._last_progress_ns = max(self._last_progress_ns, now_ns)
+        if self._was_idle:
+            self._progress_ns = max(self._progress_ns, now_ns)
 
     def mark_issued(self, first_query: int, end_query: int, now_ns: int) -> tuple[int, int]:
         """open_queries and stamp_issued at once, for loops where the order does not matter."""
@@ -92,9 +116,14 @@ class Recorder:
         return rows
 
     def fail(self, error: RunAborted) -> None:
-        """Record the first protocol breach and wake the engine."""
+        """Record the first protocol breach and wake the engine (after `close`, only count it)."""
+        if self._closed:
+            self.ignored_after_close += 1
+            return
         if self.error is None:
             self.error = error
+            if self._on_breach is not None:
+                self._on_breach(error)
         self._wake.set()
 
     def complete(
@@ -107,14 +136,15 @@ class Recorder:
         """Completion from the SUT: one id or many, with optional response sizes in bytes and
         responses (one per id: bytes or a numpy row), which are kept only when logging."""
         now = self._clock() - self.start_ns
-        one = isinstance(ids, (int, np.integer))
-        if responses is not None and sizes is None:
-            sizes = response_nbytes(responses, one)
-        if one:
+        if isinstance(ids, (int, np.integer)):
+            if responses is not None and sizes is None:
+                sizes = response_nbytes(responses, True)
             row = int(ids) - 1
             if self._complete_one(row, now, sizes):
                 self._after([row], row, [responses] if responses is not None else None, n_tokens)
             return
+        if responses is not None and sizes is None:
+            sizes = response_nbytes(responses, False)
         rows = np.asarray(ids, dtype=np.int64).ravel() - 1
         if rows.size and self._complete_many(rows, now, sizes):
             self._after(rows.tolist() if self.responses is not None else rows, rows, responses, n_tokens)
@@ -128,7 +158,7 @@ class Recorder:
             sizes = response_nbytes(responses, False)
         trace = self.trace
         with self._lock:
-            if hi > self.issued:
+            if hi > self._open:
                 self.fail(SutError(f"the SUT completed sample id {hi}, which was never issued"))
                 return
             block = trace.completed_ns[lo:hi]
@@ -141,7 +171,7 @@ class Recorder:
             self._count(hi - lo, now)
         self._after(range(lo, hi), slice(lo, hi), responses, n_tokens)
 
-    def _after(self, rows: Sequence[int], index: Any, responses: Any, n_tokens: Any) -> None:
+    def _after(self, rows: Sequence[int] | np.ndarray, index: Any, responses: Any, n_tokens: Any) -> None:
         """What follows a good completion: responses kept for logging, token counts."""
         if self.responses is not None and self.error is None:
             self._keep(rows, responses)
@@ -154,12 +184,12 @@ class Recorder:
         if not self.trace.first_token_ns.size:
             return
         rows = np.atleast_1d(np.asarray(ids, dtype=np.int64)) - 1
-        if rows.size and (rows.min() < 0 or rows.max() >= self.issued):
+        if rows.size and (rows.min() < 0 or rows.max() >= self._open):
             self.fail(SutError(f"the SUT reported a first token for sample id {int(rows.max()) + 1}, never issued"))
             return
         self.trace.first_token_ns[rows] = now
 
-    def _keep(self, rows: Sequence[int], responses: Any) -> None:
+    def _keep(self, rows: Sequence[int] | np.ndarray, responses: Any) -> None:
         """Accuracy logging: a copy of each (sampled) response by sample row, so a SUT may reuse
         its buffers; a sample completed without a response is logged empty, as LoadGen does."""
         given = [b""] * len(rows) if responses is None else responses
@@ -171,7 +201,7 @@ class Recorder:
     def _complete_one(self, row: int, now: int, size: object) -> bool:
         trace = self.trace
         with self._lock:
-            if not 0 <= row < self.issued:
+            if not 0 <= row < self._open:
                 self.fail(SutError(f"the SUT completed sample id {row + 1}, which was never issued"))
                 return False
             if trace.completed_ns[row] != NOT_YET:
@@ -198,8 +228,8 @@ class Recorder:
 
     def _check_rows(self, rows: np.ndarray) -> str | None:
         """Why a completion of these rows breaks the protocol, or None."""
-        if rows.min() < 0 or rows.max() >= self.issued:
-            bad = rows[(rows < 0) | (rows >= self.issued)][0]
+        if rows.min() < 0 or rows.max() >= self._open:
+            bad = rows[(rows < 0) | (rows >= self._open)][0]
             return f"the SUT completed sample id {bad + 1}, which was never issued"
         done = self.trace.completed_ns[rows] != NOT_YET
         if done.any():
@@ -212,34 +242,52 @@ class Recorder:
 
     def _count(self, n: int, now: int) -> None:
         self.completed += n
-        self._last_progress_ns = now
+        self._progress_ns = now
         self.last_completed_ns = now
         if self.completed >= self._wake_at:
             self._wake.set()
 
-    def wait_for(self, target: int, stall_timeout_ns: int) -> None:
-        """Block until `target` samples completed; raise on a breach or a stall."""
+    def stalled_for(self, now_ns: int) -> int:
+        """How long samples have been outstanding with none completing (0 when none are outstanding)."""
+        return now_ns - self._progress_ns if self.issued > self.completed else 0
+
+    def check(self, now_ns: int, stall_timeout_ns: int) -> None:
+        """Raise the first breach, or SampleTimeout when the SUT has completed nothing for the timeout."""
+        if self.error is not None:
+            raise self.error
+        if self.stalled_for(now_ns) > stall_timeout_ns:
+            raise SampleTimeout(
+                f"{self.issued - self.completed} sample(s) outstanding and none completed for "
+                f"{stall_timeout_ns / 1e6:.0f} ms (sample_timeout_ms): the SUT looks stuck"
+            )
+
+    def wait_for(self, target: int, stall_timeout_ns: int, drain: tuple[int, str] | None = None) -> None:
+        """Block until `target` samples completed; raise on a breach or a stall.
+
+        `drain` (a deadline in run time, and why the run stopped issuing) bounds the wait
+        however steadily the SUT completes; past it, what is outstanding is reported."""
         with self._lock:
             if self.completed >= target and self.error is None:
                 return
             self._wake_at = target
             self._wake.clear()
         try:
-            self._wait(target, stall_timeout_ns)
+            self._wait(target, stall_timeout_ns, drain)
         finally:
             self._wake_at = NOBODY_WAITING  # completions need not signal until the next wait
 
-    def _wait(self, target: int, stall_timeout_ns: int) -> None:
+    def _wait(self, target: int, stall_timeout_ns: int, drain: tuple[int, str] | None) -> None:
+        deadline = drain[0] if drain is not None else sys.maxsize
         while True:
-            if self.error is not None:
-                raise self.error
+            now = self.now()
+            self.check(now, stall_timeout_ns)
             if self.completed >= target:
                 return
-            stalled = self.now() - self._last_progress_ns
-            if stalled > stall_timeout_ns:
-                outstanding = self.issued - self.completed
+            if now >= deadline:
+                assert drain is not None
                 raise SampleTimeout(
-                    f"{outstanding} sample(s) outstanding and none completed for "
-                    f"{stall_timeout_ns / 1e6:.0f} ms (sample_timeout_ms): the SUT looks stuck"
+                    f"{target - self.completed} of {target} sample(s) still outstanding {stall_timeout_ns / 1e6:.0f} ms"
+                    f" (sample_timeout_ms) after {drain[1]}: the SUT is too slow to drain"
                 )
-            self._wake.wait(min(_WAIT_SLICE_S, (stall_timeout_ns - stalled) / 1e9 + 1e-4))
+            left = min(WAIT_SLICE_NS, stall_timeout_ns - self.stalled_for(now) + 100_000, deadline - now)
+            self._waits.wait(self._wake, left)

@@ -12,12 +12,12 @@ turbo on, load average high for the number of cores, frequency changing during t
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from loadgen.engine.clock import Clock
 from loadgen.machine.fingerprint import cpu_frequencies_mhz, load_average
 from loadgen.machine.sampler import sampling
 
@@ -51,15 +51,18 @@ def sample_noise(
     interval_s: float = SAMPLE_INTERVAL_S,
     read_frequencies: Callable[[], list[float]] = cpu_frequencies_mhz,
     read_load: Callable[[], list[float] | None] = load_average,
+    clock: Clock | None = None,
 ) -> Iterator[NoiseSamples]:
-    """Yields NoiseSamples filled in the background: one sample at entry, one per interval, one at exit."""
+    """Yields NoiseSamples filled in the background: one sample at entry, one per interval, one at
+    exit, timed and paced by the run's clock."""
     samples = NoiseSamples()
-    start = time.monotonic()
+    clock = clock or Clock()
+    start_ns = clock.now_ns()
 
     def take() -> None:
-        samples.add(time.monotonic() - start, read_frequencies(), read_load())
+        samples.add((clock.now_ns() - start_ns) / 1e9, read_frequencies(), read_load())
 
-    with sampling(take, interval_s, "loadgen-noise"):
+    with sampling(take, interval_s, "loadgen-noise", clock):
         yield samples
 
 

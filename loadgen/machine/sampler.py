@@ -6,14 +6,20 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from loadgen.engine.clock import Clock
+
 
 @contextmanager
-def sampling(take: Callable[[], None], interval_s: float, name: str) -> Iterator[None]:
-    """Call `take` once at entry, every `interval_s` from a daemon thread, and once at exit."""
+def sampling(take: Callable[[], None], interval_s: float, name: str, clock: Clock | None = None) -> Iterator[None]:
+    """Call `take` once at entry, every `interval_s` from a daemon thread, and once at exit.
+
+    The thread paces itself on `clock`, so under a FakeClock it takes a sample each time the
+    test moves time past an interval, and never otherwise."""
     done = threading.Event()
+    pace = clock or Clock()
 
     def loop() -> None:
-        while not done.wait(interval_s):
+        while not pace.pause(done, interval_s):
             take()
 
     take()

@@ -61,6 +61,23 @@ class Metrics(_Frozen):
     ttft: LatencySummary | None = None
     tpot: LatencySummary | None = None
     tokens_per_second: float | None = None
+    # LoadGen's further figures, each in the scenario where LoadGen logs it:
+    sample_latency: LatencySummary | None = None
+    """MultiStream: per-sample latency (completion - query scheduled time); `latency` is per query."""
+    early_stopping_99: EarlyStopping | None = None
+    """SingleStream: the early-stopping estimate of the 99th percentile, which LoadGen also reports."""
+    qps_with_loadgen_overhead: float | None = None
+    """SingleStream: (queries - 1) / the last query's issue time."""
+    qps_without_loadgen_overhead: float | None = None
+    """SingleStream: 1 / mean latency."""
+    scheduled_samples_per_second: float | None = None
+    """Server: (queries - 1) / the last query's scheduled time."""
+    tokens: int | None = None
+    """Output tokens of the completed samples (token-latency runs)."""
+    token_throughput: float | None = None
+    """Tokens / (mean latency x samples): LoadGen's result_token_throughput (not Offline)."""
+    token_throughput_with_loadgen_overhead: float | None = None
+    """Tokens / the last query's issue time (not Offline)."""
 
 
 def percentile_label(p: float) -> str:
@@ -135,6 +152,8 @@ def compute_metrics(trace: Trace, settings: TestSettings) -> Metrics:
     if scenario in (Scenario.SingleStream, Scenario.MultiStream):
         latencies.sort()  # the early-stopping estimate reads the sorted order
     stopping = _early_stopping(latencies, settings)
+    # LoadGen also reports SingleStream's 99th-percentile estimate; read while still sorted
+    stopping_99 = early_stopping.latency_estimate(latencies, 0.99) if scenario is Scenario.SingleStream else None
     target_p = settings.target_latency_percentile()
     latency = summarize_latencies(latencies, (target_p,) if target_p else ())
     last_completion = int(trace.completed_ns.max()) if samples_completed else 0
@@ -166,7 +185,35 @@ def compute_metrics(trace: Trace, settings: TestSettings) -> Metrics:
         issue_delay=summarize_latencies(issue_delays_ns(trace)) if scenario is Scenario.Server else None,
         early_stopping=stopping,
         **_token_metrics(trace, target_p, last_completion - first_scheduled),
+        early_stopping_99=stopping_99,
+        **_loadgen_figures(trace, scenario, latency),
     )
+
+
+def _loadgen_figures(trace: Trace, scenario: Scenario, latency: LatencySummary | None) -> dict[str, Any]:
+    """The figures LoadGen logs beside the headline, each as its results.cc defines it."""
+    figures: dict[str, Any] = {}
+    queries = trace.n_queries
+    last_issued = int(trace.issued_ns.max()) if queries else 0
+    if scenario is Scenario.SingleStream:
+        figures["qps_with_loadgen_overhead"] = _rate(queries - 1, last_issued)
+        if latency is not None and latency.mean_ns > 0:
+            figures["qps_without_loadgen_overhead"] = 1e9 / latency.mean_ns
+    elif scenario is Scenario.Server:
+        last_scheduled = int(trace.scheduled_ns.max()) if queries else 0
+        figures["scheduled_samples_per_second"] = _rate(queries - 1, last_scheduled)
+    elif scenario is Scenario.MultiStream:
+        done = trace.completed_ns != NOT_YET
+        per_sample = (trace.completed_ns - trace.per_sample(trace.scheduled_ns))[done]
+        figures["sample_latency"] = summarize_latencies(per_sample)
+    if trace.has_tokens:
+        done = trace.completed_ns != NOT_YET
+        tokens = int(trace.token_count[done].sum())
+        figures["tokens"] = tokens
+        if scenario is not Scenario.Offline and latency is not None and latency.mean_ns > 0 and latency.count:
+            figures["token_throughput"] = tokens * 1e9 / (latency.mean_ns * latency.count)
+            figures["token_throughput_with_loadgen_overhead"] = _rate(tokens, last_issued)
+    return figures
 
 
 def _token_metrics(trace: Trace, target_p: float | None, span_ns: int) -> dict[str, Any]:

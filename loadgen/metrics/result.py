@@ -23,6 +23,8 @@ class RunResult(BaseModel):
     scenario: str
     mode: str
     sut_name: str
+    sut_name_duration_ns: int | None = None
+    """How long asking the SUT its name took (LoadGen's get_sut_name_duration_ns; the drop-in API)."""
     qsl_name: str
     valid: bool
     invalid_reasons: list[str]

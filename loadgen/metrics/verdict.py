@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from loadgen.metrics.figures import Metrics, _Frozen, percentile_label
+from loadgen.settings.effective import EffectiveSettings
 from loadgen.settings.model import Scenario, TestSettings
 
 
@@ -17,11 +18,14 @@ class Validity(_Frozen):
 
 
 def judge(
-    metrics: Metrics | None, settings: TestSettings, error: str | None, accuracy_problems: list[str] | None = None
+    metrics: Metrics | None,
+    settings: TestSettings | EffectiveSettings,
+    error: str | None,
+    accuracy_problems: list[str] | None = None,
 ) -> Validity:
     """LoadGen's validity rules for the scenario, plus how the run ended (and the accuracy pass)."""
-    scenario = settings.scenario
-    min_duration_ns = settings.min_duration_ms * 1_000_000
+    effective = EffectiveSettings.of(settings)
+    scenario, request = effective.scenario, effective.settings
     checks: dict[str, bool] = {}
     reasons: list[str] = []
 
@@ -38,38 +42,40 @@ def judge(
     span_ns = metrics.last_scheduled_ns if scenario is Scenario.Server else metrics.duration_ns
     check(
         "min_duration",
-        span_ns >= min_duration_ns,
-        f"min duration not met: ran {span_ns / 1e6:.1f} ms, min_duration_ms is {settings.min_duration_ms}"
-        + ("" if error else _hint_duration(settings)),
+        span_ns >= effective.min_duration_ns,
+        f"min duration not met: ran {span_ns / 1e6:.1f} ms, min_duration_ms is {request.min_duration_ms}"
+        + ("" if error else _hint_duration(scenario)),
     )
     counted = metrics.samples_completed if scenario is Scenario.Offline else metrics.queries_completed
     unit = "samples" if scenario is Scenario.Offline else "queries"
     check(
         "min_queries",
-        counted >= settings.min_query_count,
-        f"min queries not met: {counted} {unit} completed, min_query_count is {settings.min_query_count}",
+        counted >= effective.min_query_count,
+        f"min queries not met: {counted} {unit} completed, min_query_count is {effective.min_query_count}",
     )
     if metrics.early_stopping is not None:
         check("early_stopping", metrics.early_stopping.met, f"early stopping not met: {metrics.early_stopping.message}")
-    if scenario is Scenario.Server and settings.use_token_latencies:
-        _check_token_bounds(metrics, settings, check)
-    elif scenario is Scenario.Server:
+    if effective.target_latency_ns is not None and request.use_token_latencies:
+        _check_token_bounds(metrics, effective, check)
+    elif effective.target_latency_ns is not None:
         p99 = metrics.target_percentile_latency_ns
         check(
             "performance_constraints",
-            p99 is not None and p99 <= settings.server_target_latency_ns,
-            f"{percentile_label(settings.server_target_latency_percentile)}th percentile latency {p99} ns "
-            f"exceeds server_target_latency_ns {settings.server_target_latency_ns}: lower server_target_qps",
+            p99 is not None and p99 <= effective.target_latency_ns,
+            f"{percentile_label(request.server_target_latency_percentile)}th percentile latency {p99} ns "
+            f"exceeds server_target_latency_ns {effective.target_latency_ns}: lower server_target_qps",
         )
     return Validity(valid=not reasons, checks=checks, reasons=reasons)
 
 
-def _check_token_bounds(metrics: Metrics, settings: TestSettings, check: Callable[[str, bool, str], None]) -> None:
+def _check_token_bounds(
+    metrics: Metrics, effective: EffectiveSettings, check: Callable[[str, bool, str], None]
+) -> None:
     """LLM Server runs: TTFT and TPOT at the target percentile within their bounds."""
-    label = percentile_label(settings.server_target_latency_percentile)
+    label = percentile_label(effective.settings.server_target_latency_percentile)
     for name, stats, bound, key in (
-        ("time to first token", metrics.ttft, settings.ttft_latency, "ttft_latency"),
-        ("time per output token", metrics.tpot, settings.tpot_latency, "tpot_latency"),
+        ("time to first token", metrics.ttft, effective.ttft_latency_ns, "ttft_latency"),
+        ("time per output token", metrics.tpot, effective.tpot_latency_ns, "tpot_latency"),
     ):
         value = stats.percentiles_ns.get(label) if stats else None
         check(
@@ -80,10 +86,10 @@ def _check_token_bounds(metrics: Metrics, settings: TestSettings, check: Callabl
         )
 
 
-def _hint_duration(settings: TestSettings) -> str:
+def _hint_duration(scenario: Scenario) -> str:
     hints = {
         Scenario.Offline: "; the SUT was faster than offline_expected_qps: raise it",
         Scenario.SingleStream: "; the SUT was faster than single_stream_expected_latency_ns: lower it",
         Scenario.MultiStream: "; the SUT was faster than multi_stream_expected_latency_ns: lower it",
     }
-    return hints.get(settings.scenario, "")
+    return hints.get(scenario, "")

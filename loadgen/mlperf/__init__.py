@@ -6,13 +6,24 @@ engine, trace and results, and LoadGen's log files written where LogSettings say
 LoadGen would crash or carry on silently (zero samples, a performance sample count above
 the total, a non-positive rate, an exception in the SUT, Ctrl-C), this module raises a
 clear error or ends the run INVALID, and still writes its logs.
+
+Safer than LoadGen where a harness passes bad values: response memory is read through
+/proc/self/mem, so a bogus address ends that sample as an error (the run INVALID, naming
+the id and address) instead of a segfault; responses are type-checked (ids and sizes are
+whole numbers >= 0); a second StartTest while one runs is refused; and every bad setting,
+on assignment or at StartTest, raises SettingsError naming the attribute and the range.
 """
 
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import enum
+import math
+import os
 import sys
+import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -26,7 +37,8 @@ claim("reports")
 from loadgen.benchmark.peak import run_find_peak
 from loadgen.benchmark.runner import Benchmark, run_benchmark
 from loadgen.engine.query import SampleBatch
-from loadgen.errors import SettingsError
+from loadgen.engine.recorder import ACTIVE_RECORDER
+from loadgen.errors import SettingsError, SutError
 from loadgen.mlperf.config import read_configs, rules_path
 from loadgen.results.folder import concluded, write_outputs
 from loadgen.settings.layers import resolve_settings
@@ -70,16 +82,33 @@ class QuerySample:
         self.index = index
 
 
+UINT64_LIMIT = 1 << 64
+INT64_LIMIT = 1 << 63
+
+
+def _whole_number(what: str, value: Any, limit: int) -> int:
+    """A response field as LoadGen's C++ types take it: a whole number in [0, limit)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"QuerySampleResponse.{what} must be a whole number, got {type(value).__name__} {value!r}")
+    if not 0 <= int(value) < limit:
+        raise ValueError(f"QuerySampleResponse.{what} = {value}: allowed 0 to {limit - 1}")
+    return int(value)
+
+
 class QuerySampleResponse:
-    """A completion: the sample's id, the address and size of its response, its token count."""
+    """A completion: the sample's id, the address and size of its response, its token count.
+
+    Checked on construction, as LoadGen's binding checks its arguments: a float id or a
+    negative size is a TypeError/ValueError here, not a sample silently mislogged.
+    """
 
     __slots__ = ("data", "id", "n_tokens", "size")
 
     def __init__(self, id: int = 0, data: int = 0, size: int = 0, n_tokens: int = 0) -> None:
-        self.id = id
-        self.data = data
-        self.size = size
-        self.n_tokens = n_tokens
+        self.id = _whole_number("id", id, UINT64_LIMIT)
+        self.data = _whole_number("data", data, UINT64_LIMIT)
+        self.size = _whole_number("size", size, INT64_LIMIT)
+        self.n_tokens = _whole_number("n_tokens", n_tokens, INT64_LIMIT)
 
 
 class LogOutputSettings:
@@ -180,14 +209,60 @@ _ZERO_IS_UNLIMITED = (
 _EXPECTED_LATENCY = ("single_stream_expected_latency_ns", "multi_stream_expected_latency_ns")
 
 
+_SEED_SETTINGS = frozenset(name for name in _LOADGEN_DEFAULTS if name.endswith("_rng_seed"))
+_ENUMS: dict[str, type[enum.IntEnum]] = {"scenario": TestScenario, "mode": TestMode}
+
+
+class UnknownSettingError(SettingsError, AttributeError):
+    """An attribute LoadGen's TestSettings does not have (an AttributeError there too)."""
+
+
+def _refuse(name: str, value: Any, allowed: str) -> SettingsError:
+    return SettingsError([f"TestSettings.{name} = {value!r}: allowed: {allowed}"])
+
+
+def checked_setting(name: str, value: Any) -> Any:
+    """A TestSettings value checked as LoadGen's C++ field types would take it (enums, bools,
+    whole numbers in range, finite numbers >= 0), or SettingsError naming the attribute."""
+    if name not in _LOADGEN_DEFAULTS:
+        raise UnknownSettingError([f"TestSettings has no attribute {name!r} (LoadGen's TestSettings has none either)"])
+    if name in _ENUMS:
+        kind = _ENUMS[name]
+        number = getattr(value, "value", value)
+        if isinstance(number, bool) or not isinstance(number, (int, np.integer)) or int(number) not in set(kind):
+            choices = ", ".join(f"{member.name} ({member.value})" for member in kind)
+            raise _refuse(name, value, f"lg.{kind.__name__}: {choices}")
+        return kind(int(number))
+    default = _LOADGEN_DEFAULTS[name]
+    if isinstance(default, bool):
+        if isinstance(value, (bool, np.bool_)) or (isinstance(value, (int, np.integer)) and value in (0, 1)):
+            return bool(value)
+        raise _refuse(name, value, "True or False")
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise _refuse(name, value, "a number")
+    if (isinstance(value, (float, np.floating)) and not math.isfinite(value)) or value < 0:
+        raise _refuse(name, value, "a finite number >= 0")
+    if isinstance(default, int):
+        limit = UINT64_LIMIT if name in _SEED_SETTINGS else INT64_LIMIT
+        if (isinstance(value, (float, np.floating)) and not value.is_integer()) or int(value) >= limit:
+            raise _refuse(name, value, f"a whole number from 0 to {limit - 1}")
+        return int(value)
+    if isinstance(value, (int, np.integer)) and abs(int(value)) >= INT64_LIMIT:
+        raise _refuse(name, value, "a finite number >= 0, below 2**63")
+    return float(value)
+
+
 class TestSettings:
-    """LoadGen's TestSettings: the same attribute names and defaults."""
+    """LoadGen's TestSettings: the same attribute names and defaults; each assignment is checked."""
 
     __test__ = False  # the name starts with "Test"; pytest must not collect it
 
     def __init__(self) -> None:
         for name, value in _LOADGEN_DEFAULTS.items():
             setattr(self, name, value)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, checked_setting(name, value))
 
     def FromConfig(self, path: str, model: str, scenario: str, conf_type: int = 1) -> int:
         """Read a config file as LoadGen does: with conf_type 1 the official rules first, then
@@ -208,17 +283,25 @@ class TestSettings:
 
 
 def harness_settings(settings: TestSettings) -> HarnessSettings:
-    """LoadGen's settings as this harness's, validated; 0 = unlimited becomes unset."""
-    values: dict[str, Any] = {name: getattr(settings, name) for name in _SHARED}
-    values["scenario"] = TestScenario(settings.scenario).name
-    values["mode"] = TestMode(settings.mode).name
+    """LoadGen's settings as this harness's, validated; 0 = unlimited becomes unset.
+
+    Every value is checked again (a settings object may have been built around our checks);
+    anything out of range raises SettingsError.
+    """
+    given = {name: checked_setting(name, getattr(settings, name, off)) for name, off in _LOADGEN_DEFAULTS.items()}
+    values: dict[str, Any] = {name: given[name] for name in _SHARED}
+    values["scenario"] = given["scenario"].name
+    values["mode"] = given["mode"].name
     for name in _ZERO_IS_UNLIMITED:
-        values[name] = getattr(settings, name) or None
+        values[name] = given[name] or None
     for name in _EXPECTED_LATENCY:
-        values[name] = max(1, round(getattr(settings, name)))
+        values[name] = max(1, round(given[name]))
     values["server_target_qps"] = float(values["server_target_qps"])
     values["offline_expected_qps"] = float(values["offline_expected_qps"])
-    return resolve_settings([("TestSettings", values)])
+    try:
+        return resolve_settings([("TestSettings", values)])
+    except (ValueError, TypeError, OverflowError) as exc:  # pydantic's ValidationError is a ValueError
+        raise SettingsError([f"TestSettings: {exc}"]) from None
 
 
 def _unsupported_in_use(settings: TestSettings) -> list[str]:
@@ -232,13 +315,33 @@ def _unsupported_in_use(settings: TestSettings) -> list[str]:
 
 
 class _SutHandle:
-    """A SUT made of LoadGen callbacks, seen by the engine through this project's SUT protocol."""
+    """A SUT made of LoadGen callbacks, seen by the engine through this project's SUT protocol.
 
-    def __init__(self, issue: Callable[..., None], flush: Callable[[], None], fast: bool, name: str) -> None:
+    A QDL's name comes from a callback (over the network, LoadGen's LON demo asks each
+    server); it is asked once, when a test starts, and the time it took is logged as LoadGen's
+    get_sut_name_duration_ns.
+    """
+
+    def __init__(self, issue: Callable[..., None], flush: Callable[[], None], fast: bool, name: str,
+                 name_cb: Callable[[], str] | None = None) -> None:
         self.name = name
+        self.name_duration_ns = 0
         self._issue = issue
         self._flush = flush
         self._fast = fast
+        self._name_cb = name_cb
+
+    def resolve_name(self) -> None:
+        """Ask the name callback (if any) for the SUT's name, timing the call."""
+        if self._name_cb is None:
+            return
+        start = time.perf_counter_ns()
+        try:
+            name = self._name_cb()
+        except Exception as exc:
+            raise SutError(f"the QDL's name callback raised {type(exc).__name__}: {exc}") from exc
+        self.name_duration_ns = time.perf_counter_ns() - start
+        self.name = str(name)
 
     def issue_query(self, samples: SampleBatch) -> None:
         _ACTIVE.batch = samples
@@ -249,6 +352,46 @@ class _SutHandle:
 
     def flush_queries(self) -> None:
         self._flush()
+
+
+MAX_RESPONSE_BYTES = 256 << 20
+"""Largest response read for logging; a larger size ends that sample as an error."""
+
+
+class ResponseMemory:
+    """Reads a response's bytes at an address of this process without trusting the address.
+
+    Reading goes through /proc/self/mem, so an unmapped or bogus address is an OSError for that
+    sample instead of a segfault of the whole process (what ctypes.string_at, and LoadGen, do).
+    Where /proc/self/mem cannot be opened (not Linux), ctypes is the fallback.
+    """
+
+    def __init__(self) -> None:
+        try:
+            self._fd: int | None = os.open("/proc/self/mem", os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        except OSError:
+            self._fd = None
+
+    def read(self, address: int, size: int) -> bytes:
+        """The bytes at [address, address + size); raises OSError where they are not readable."""
+        if size == 0 or address == 0:
+            return b""
+        if size > MAX_RESPONSE_BYTES:
+            raise OSError(f"size {size} is more than the {MAX_RESPONSE_BYTES} bytes a response may log")
+        if self._fd is None:
+            return ctypes.string_at(address, size)
+        try:
+            data = os.pread(self._fd, size, address)
+        except OverflowError as exc:
+            raise OSError(str(exc)) from None
+        if len(data) != size:
+            raise OSError(f"only {len(data)} of {size} bytes are readable")
+        return data
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
 
 class _QslHandle:
@@ -275,9 +418,17 @@ class _QslHandle:
 
 
 class _Active:
-    """The running test's latest batch: completions from any thread route through it."""
+    """The running test: its latest batch (completions from any thread route through it), the
+    reader of response memory, and the lock that lets one test run at a time."""
 
-    batch: SampleBatch | None = None
+    def __init__(self) -> None:
+        self.batch: SampleBatch | None = None
+        self.memory: ResponseMemory | None = None
+        self.running = threading.Lock()
+        self.log_tokens = False
+        self.tokens: dict[Any, tuple[dict[int, int], dict[int, bytes]]] = {}
+        """With token latencies, per phase (its recorder): token counts and first tokens by
+        sample id of the logged samples, for LoadGen's token_count and token_data."""
 
 
 _ACTIVE = _Active()
@@ -317,6 +468,17 @@ def ConstructQSL(total_sample_count: int, performance_sample_count: int,
                                 unload_samples_from_ram))
 
 
+def ConstructQDL(issue_cb: Callable[[list[QuerySample]], None], flush_cb: Callable[[], None],
+                 name_cb: Callable[[], str]) -> int:
+    """A query dispatch library: a SUT (often a proxy to servers over the network) whose name
+    comes from `name_cb`, asked when the test starts."""
+    return _register(_SutHandle(issue_cb, flush_cb, fast=False, name="PyQDL", name_cb=name_cb))
+
+
+def DestroyQDL(qdl: int) -> None:
+    _HANDLES.pop(qdl, None)
+
+
 def DestroySUT(sut: int) -> None:
     _HANDLES.pop(sut, None)
 
@@ -329,9 +491,79 @@ def DestroyQSL(qsl: int) -> None:
     _HANDLES.pop(qsl, None)
 
 
-def _response_data(response: QuerySampleResponse) -> bytes:
-    """The response bytes, read from the address as LoadGen reads them (a copy, at completion)."""
-    return ctypes.string_at(response.data, response.size) if response.data and response.size else b""
+def _fail_run(reason: str) -> None:
+    """End the phase under way as INVALID with this reason (the engine reports it)."""
+    for recorder in ACTIVE_RECORDER:
+        recorder.fail(SutError(reason))
+
+
+def _checked_fields(responses: Sequence[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """ids, sizes and token counts, each checked (a response's fields may have been reassigned
+    after it was built); a bad one ends the run and raises TypeError/ValueError to the caller."""
+    columns: list[list[int]] = [[], [], []]
+    try:
+        for response in responses:
+            columns[0].append(_whole_number("id", getattr(response, "id", None), INT64_LIMIT))
+            columns[1].append(_whole_number("size", getattr(response, "size", None), INT64_LIMIT))
+            columns[2].append(_whole_number("n_tokens", getattr(response, "n_tokens", 0), INT64_LIMIT))
+            _whole_number("data", getattr(response, "data", None), UINT64_LIMIT)
+    except (TypeError, ValueError) as exc:
+        _fail_run(f"QuerySamplesComplete: {exc}")
+        raise
+    return tuple(np.asarray(column, dtype=np.int64) for column in columns)  # type: ignore[return-value]
+
+
+def _response_data(responses: Sequence[QuerySampleResponse]) -> list[bytes]:
+    """Each response's bytes, copied at completion as LoadGen copies them; an unreadable
+    address logs the sample empty and ends the run naming the sample, address and size."""
+    memory = _ACTIVE.memory or ResponseMemory()  # a completion that raced the test's end reads alone
+    data = []
+    try:
+        for response in responses:
+            try:
+                data.append(memory.read(response.data, response.size))
+            except OSError as exc:
+                data.append(b"")
+                _fail_run(
+                    f"QuerySamplesComplete: sample id {response.id}: the response at address {response.data:#x} "
+                    f"({response.size} bytes) is not readable memory ({exc})"
+                )
+    finally:
+        if memory is not _ACTIVE.memory:
+            memory.close()
+    return data
+
+
+def _phase_tokens(batch: SampleBatch) -> tuple[dict[int, int], dict[int, bytes]]:
+    """The token records of the batch's phase (ids restart in each: accuracy, pilot, timed run)."""
+    phase = getattr(batch, "_recorder", None)
+    return _ACTIVE.tokens.setdefault(phase, ({}, {}))
+
+
+def _keep_token_counts(batch: SampleBatch, ids: list[int], counts: list[int]) -> None:
+    """Token counts of the samples the phase logs (the others are not kept)."""
+    logged = getattr(getattr(batch, "_recorder", None), "responses", None) or {}
+    kept = _phase_tokens(batch)[0]
+    for sample_id, count in zip(ids, counts, strict=True):
+        if sample_id - 1 in logged:
+            kept[sample_id] = count
+
+
+def _with_token_log(benchmark: Benchmark, scenario: str) -> Benchmark:
+    """The logged phase's token counts and first tokens (not Offline's: LoadGen logs none there)
+    on the accuracy record, by row (a sample id is its row + 1)."""
+    record = benchmark.accuracy
+    if record is None:
+        return benchmark
+    for phase, (counts, firsts) in _ACTIVE.tokens.items():
+        if phase is not None and getattr(phase, "responses", None) is record.responses:
+            record = dataclasses.replace(
+                record,
+                token_counts={sample_id - 1: count for sample_id, count in counts.items()},
+                first_tokens=None if scenario == "Offline" else {i - 1: first for i, first in firsts.items()},
+            )
+            return dataclasses.replace(benchmark, accuracy=record)
+    return benchmark
 
 
 def QuerySamplesComplete(
@@ -344,11 +576,11 @@ def QuerySamplesComplete(
         raise RuntimeError("QuerySamplesComplete called with no test running")
     if not responses:
         return
-    ids = np.fromiter((r.id for r in responses), dtype=np.int64, count=len(responses))
-    sizes = np.fromiter((r.size for r in responses), dtype=np.int64, count=len(responses))
-    tokens = np.fromiter((r.n_tokens for r in responses), dtype=np.int64, count=len(responses))
-    data = [_response_data(r) for r in responses] if batch.keeps_responses else None
+    ids, sizes, tokens = _checked_fields(responses)
+    data = _response_data(responses) if batch.keeps_responses else None
     batch.complete(ids, response_sizes=sizes, responses=data, n_tokens=tokens if tokens.any() else None)
+    if data is not None and _ACTIVE.log_tokens:
+        _keep_token_counts(batch, ids.tolist(), tokens.tolist())
     if response_cb is not None:
         for response in responses:
             response_cb(response)
@@ -362,7 +594,12 @@ def FirstTokenComplete(
     batch = _ACTIVE.batch
     if batch is None:
         raise RuntimeError("FirstTokenComplete called with no test running")
-    batch.first_token(np.fromiter((r.id for r in responses), dtype=np.int64, count=len(responses)))
+    if not responses:
+        return
+    ids, _, _ = _checked_fields(responses)
+    batch.first_token(ids)
+    if batch.keeps_responses and _ACTIVE.log_tokens:
+        _phase_tokens(batch)[1].update(zip(ids.tolist(), _response_data(responses), strict=True))
     if response_cb is not None:
         for response in responses:
             response_cb(response)
@@ -384,8 +621,27 @@ def StartTestWithLogSettings(
     """Run the test and write LoadGen's logs (and ours) to log_settings.log_output.outdir.
 
     Returns the Benchmark (LoadGen returns None; code that ignores the value is unaffected).
-    An audit.config in the working folder is applied last, as LoadGen does.
+    An audit.config in the working folder is applied last, as LoadGen does. One test runs at
+    a time: a second StartTest while one runs (from another thread) raises SettingsError,
+    where LoadGen would cross the two tests' samples.
     """
+    if not _ACTIVE.running.acquire(blocking=False):
+        raise SettingsError(["StartTest: a test is already running in this process; LoadGen runs one at a time"])
+    try:
+        benchmark = _run_test(sut, qsl, test_settings, audit_config_filename)
+    finally:
+        _ACTIVE.running.release()
+    output = Path(log_settings.log_output.outdir)
+    write_outputs(concluded(benchmark, log_settings.enable_trace), output, chrome_trace=log_settings.enable_trace)
+    if log_settings.log_output.copy_summary_to_stdout:
+        print((output / "mlperf_log_summary.txt").read_text(), end="")
+    if benchmark.error is not None:
+        print(f"loadgen.mlperf: {benchmark.error}", file=sys.stderr)
+    return benchmark
+
+
+def _run_test(sut: int, qsl: int, test_settings: TestSettings, audit_config_filename: str) -> Benchmark:
+    """Check the handles and settings, ask a QDL its name, run, and note how long the name took."""
     sut_obj = _lookup(sut, _SutHandle, "SUT")
     qsl_obj = _lookup(qsl, _QslHandle, "QSL")
     for item in _unsupported_in_use(test_settings):
@@ -394,10 +650,13 @@ def StartTestWithLogSettings(
     audit = Path(audit_config_filename)
     if audit.is_file():
         layers = [("TestSettings", settings.model_dump())]
-        audited = read_configs("*", settings.scenario, None, None, audit)
-        layers += [(source, values.settings) for source, values in audited]
+        audit_layers = read_configs("*", settings.scenario, None, None, audit)
+        layers += [(source, values.settings) for source, values in audit_layers]
         settings = resolve_settings(layers)
+    sut_obj.resolve_name()
     _ACTIVE.batch = None
+    _ACTIVE.memory = ResponseMemory()
+    _ACTIVE.tokens, _ACTIVE.log_tokens = {}, settings.use_token_latencies
     try:
         if settings.mode is Mode.FindPeakPerformance:
             benchmark = run_find_peak(sut_obj, qsl_obj, settings, progress=sys.stderr)
@@ -405,10 +664,10 @@ def StartTestWithLogSettings(
             benchmark = run_benchmark(sut_obj, qsl_obj, settings)
     finally:
         _ACTIVE.batch = None
-    output = Path(log_settings.log_output.outdir)
-    write_outputs(concluded(benchmark, log_settings.enable_trace), output, chrome_trace=log_settings.enable_trace)
-    if log_settings.log_output.copy_summary_to_stdout:
-        print((output / "mlperf_log_summary.txt").read_text(), end="")
-    if benchmark.error is not None:
-        print(f"loadgen.mlperf: {benchmark.error}", file=sys.stderr)
-    return benchmark
+        _ACTIVE.memory.close()
+        _ACTIVE.memory = None
+    if settings.use_token_latencies:
+        benchmark = _with_token_log(benchmark, settings.scenario.value)
+    _ACTIVE.tokens, _ACTIVE.log_tokens = {}, False
+    result = benchmark.result.model_copy(update={"sut_name_duration_ns": sut_obj.name_duration_ns})
+    return dataclasses.replace(benchmark, result=result)

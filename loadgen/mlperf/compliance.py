@@ -1,4 +1,9 @@
-"""MLPerf's compliance tests (TEST01, TEST04, TEST05) as a library: the run pairs and their verdicts."""
+"""MLPerf's compliance tests as a library: each test's runs and their verdicts.
+
+TEST01 and TEST04 compare two runs (loadgen/cli/compliance.py describes them); TEST06,
+TEST07 and TEST09 judge the responses of one run (loadgen.mlperf.output_tests). TEST05 is
+kept, though upstream no longer ships it (its last home was compliance/nvidia/TEST05).
+"""
 
 from __future__ import annotations
 
@@ -14,11 +19,22 @@ from loadgen.engine.trace import NOT_YET
 from loadgen.errors import SettingsError
 from loadgen.metrics.result import RunResult
 from loadgen.mlperf.config import WILDCARD, lookup, read_config_file, rules_path
+from loadgen.mlperf.output_tests import (
+    LOG_EVERY_RESPONSE,
+    OutputRules,
+    OutputVerdict,
+    check_logged_accuracy,
+    check_output_consistency,
+    check_output_length,
+    logged_entries,
+)
 from loadgen.settings.model import Mode, Scenario, TestSettings
 from reports.accuracy_log import response_bytes
 from reports.summary import format_ns
 
-TESTS = ("TEST01", "TEST04", "TEST05")
+TESTS = ("TEST01", "TEST04", "TEST05", "TEST06", "TEST07", "TEST09")
+OUTPUT_TESTS = ("TEST06", "TEST07", "TEST09")
+"""Tests of one run's logged responses."""
 
 
 TEST01_LOG_PROBABILITY = 0.1
@@ -307,12 +323,16 @@ def mlperf_conf_seeds(scenario: Scenario) -> tuple[dict[str, int], dict[str, int
 
 @dataclass(frozen=True)
 class Plan:
-    """A test's two runs: names (also their folder names), settings, and notes to print."""
+    """A test's runs (two, or one for the output tests): names (also their folder names),
+    settings, and notes to print."""
 
-    names: tuple[str, str]
+    names: tuple[str, ...]
     first: TestSettings
-    second: TestSettings
+    second: TestSettings | None
     notes: list[str]
+    reference: TestSettings | None = None
+    """TEST01's reference performance run, between the two (named names[2]); the second run
+    then reuses its pilot values, and its score is compared with the second's."""
 
 
 def plan_test01(settings: TestSettings) -> Plan:
@@ -325,7 +345,9 @@ def plan_test01(settings: TestSettings) -> Plan:
         raise SettingsError(["TEST01: accuracy_log_probability = 0 logs no response; allowed: > 0 and <= 1"])
     accuracy = with_values(settings, mode=Mode.AccuracyOnly, accuracy_log_probability=0.0)
     performance = with_values(settings, mode=Mode.PerformanceOnly, **logging)
-    return Plan(("accuracy", "performance"), accuracy, performance, [])
+    reference = with_values(settings, mode=Mode.PerformanceOnly, accuracy_log_probability=0.0)
+    note = "a reference performance run (no logging) precedes the logging run; their scores must agree within 10%"
+    return Plan(("accuracy", "performance", "reference"), accuracy, performance, [note], reference)
 
 
 def plan_test04(settings: TestSettings) -> Plan:
@@ -350,7 +372,26 @@ def plan_test05(settings: TestSettings) -> Plan:
     return Plan(("reference", "alternate_seeds"), reference, with_values(reference, **alternate), notes)
 
 
-PLANS: dict[str, Callable[[TestSettings], Plan]] = {"TEST01": plan_test01, "TEST04": plan_test04, "TEST05": plan_test05}
+def plan_output_test(test: str, settings: TestSettings) -> Plan:
+    """TEST06/07/09: one performance run that logs every response (TEST06 and TEST09 with token
+    latencies, so that token counts are recorded)."""
+    values: dict[str, Any] = {
+        "mode": Mode.PerformanceOnly,
+        "accuracy_log_probability": LOG_EVERY_RESPONSE,
+        "accuracy_log_rng_seed": TEST01_LOG_RNG_SEED,
+    }
+    if test != "TEST07":
+        values["use_token_latencies"] = True
+    note = "the performance run logs every response (accuracy_log_probability 1)"
+    return Plan(("performance",), with_values(settings, **values), None, [note])
+
+
+PLANS: dict[str, Callable[[TestSettings], Plan]] = {
+    "TEST01": plan_test01,
+    "TEST04": plan_test04,
+    "TEST05": plan_test05,
+    **{test: (lambda settings, test=test: plan_output_test(test, settings)) for test in OUTPUT_TESTS},  # type: ignore[misc]
+}
 
 
 @dataclass
@@ -360,8 +401,12 @@ class Outcome:
     test: str
     plan: Plan
     runs: dict[str, Benchmark]
-    verdict: Verdict | None
+    verdict: Verdict | OutputVerdict | None
     notes: list[str] = field(default_factory=list)
+    entries: list[dict[str, Any]] = field(default_factory=list)
+    """The output tests' logged responses, as mlperf_log_accuracy.json entries."""
+    parts: dict[str, Verdict] = field(default_factory=dict)
+    """TEST01's two checks by upstream's file name: verify_accuracy.txt, verify_performance.txt."""
 
     @property
     def aborted(self) -> Benchmark | None:
@@ -378,8 +423,22 @@ def verify(test: str, first: Benchmark, second: Benchmark, second_settings: Test
     return check(Figures.of(first.result), Figures.of(second.result))
 
 
-def run_compliance(test: str, run: Runner, settings: TestSettings) -> Outcome:
+def verify_output(test: str, run: Benchmark, rules: OutputRules, labels: Any = None,
+                  first_tokens: Mapping[int, bytes] | None = None) -> tuple[OutputVerdict, list[dict[str, Any]]]:
+    """Judge an output test's run; also returns the logged entries it judged."""
+    entries = logged_entries(run, first_tokens)
+    if test == "TEST06":
+        return check_output_consistency(entries, run.result.scenario, rules), entries
+    if test == "TEST07":
+        return check_logged_accuracy(run, labels, rules), entries
+    return check_output_length(entries, rules), entries
+
+
+def run_compliance(test: str, run: Runner, settings: TestSettings, rules: OutputRules | None = None,
+                   labels: Any = None, first_tokens: Mapping[int, bytes] | None = None) -> Outcome:
     """Run one compliance test: the first run, the second (with its pilot values), the verdict.
+    The output tests make one run; `labels` score TEST07, `first_tokens` (by sample id, from
+    output_tests.FirstTokenSUT) feed TEST06's first-token check.
 
     A run that ends with an error stops the test there, without a verdict.
     """
@@ -388,13 +447,50 @@ def run_compliance(test: str, run: Runner, settings: TestSettings) -> Outcome:
     outcome = Outcome(test, plan, {plan.names[0]: first}, None, list(plan.notes))
     if first.error is not None:
         return outcome
-    second_settings = pinned_to_pilot(plan.second, first.result)
-    reused = first.result.settings_effective
+    if plan.second is None:
+        outcome.verdict, outcome.entries = verify_output(test, first, rules or OutputRules(), labels, first_tokens)
+        return outcome
+    assert plan.second is not None
+    pilot_run, pilot_name = first, plan.names[0]
+    reference = None
+    if plan.reference is not None:
+        reference = outcome.runs[plan.names[2]] = run(plan.reference)
+        if reference.error is not None:
+            return outcome
+        pilot_run, pilot_name = reference, plan.names[2]
+    second_settings = pinned_to_pilot(plan.second, pilot_run.result)
+    reused = pilot_run.result.settings_effective
     outcome.notes += [
-        f"the {plan.names[1]} run reuses the {plan.names[0]} run's pilot value {key} = {reused[key]}"
-        for key in first.result.chosen_by_pilot
+        f"the {plan.names[1]} run reuses the {pilot_name} run's pilot value {key} = {reused[key]}"
+        for key in pilot_run.result.chosen_by_pilot
     ]
     second = outcome.runs[plan.names[1]] = run(second_settings)
     if second.error is None:
         outcome.verdict = verify(test, first, second, second_settings)
+        if reference is not None and isinstance(outcome.verdict, Verdict):
+            performance = check_same_score(Figures.of(reference.result), Figures.of(second.result))
+            outcome.parts = {"verify_accuracy.txt": outcome.verdict, "verify_performance.txt": performance}
+            outcome.verdict = combined(outcome.verdict, performance)
     return outcome
+
+
+def check_same_score(reference: Figures, test: Figures) -> Verdict:
+    """TEST01's performance check (its verify_performance.py): the logging run's score within
+    10% of the reference run's, either way (20% for short SingleStream/MultiStream latencies)."""
+    figures = [f"reference run: {reference.shown()}", f"logging run:   {test.shown()}"]
+    problems = comparison_problems(reference, test, ("reference", "logging"))
+    if problems:
+        return Verdict("TEST01", False, figures, problems)
+    assert reference.headline and test.headline
+    limit, why = threshold(TEST04_THRESHOLD, reference)
+    change = test.headline / reference.headline - 1
+    passed = abs(change) <= limit
+    figures.append(f"the logging run's score is {change:+.1%} from the reference (FAIL beyond {limit:.0%}{why})")
+    failure = f"the logging run's score differs by {change:+.1%} from the reference run's"
+    return Verdict("TEST01", passed, figures, [] if passed else [failure])
+
+
+def combined(responses: Verdict, performance: Verdict) -> Verdict:
+    """TEST01 passes when both its response and its performance checks pass."""
+    return Verdict(responses.test, responses.passed and performance.passed,
+                   [*responses.figures, *performance.figures], [*responses.failures, *performance.failures])

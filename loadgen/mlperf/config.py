@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from loadgen.errors import SettingsError
-from loadgen.settings.layers import SHIPPED, shipped_file
+from loadgen.settings.layers import SHIPPED, read_capped, shipped_file
 from loadgen.settings.model import UINT64_MAX, Mode, Scenario
 
 WILDCARD = "*"
@@ -73,10 +73,18 @@ class ConfigLine:
 _INT_RE = re.compile(r"[+-]?(?:0[xX][0-9a-fA-F]+|0|[1-9][0-9]*)")
 _LEADING_ZERO_RE = re.compile(r"[+-]?0[0-9]+")
 _FLOAT_RE = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+MAX_VALUE_CHARS = 64
+"""The longest value a config line may hold: real values are a few digits; a longer one is a typo
+(or a crafted file) and is refused before any arithmetic."""
+DECIMAL_LIMIT = Decimal("1e30")
+"""Decimal values beyond this magnitude are refused: no LoadGen setting needs them, and the
+arithmetic on them (ms to ns) would overflow."""
 _SYNTAX = "expected 'model.scenario.key = value' (spaces around '=', as LoadGen requires)"
 
 
 def _value_problem(raw: str) -> str | None:
+    if len(raw) > MAX_VALUE_CHARS:
+        return f"value of {len(raw)} characters; at most {MAX_VALUE_CHARS}"
     if _LEADING_ZERO_RE.fullmatch(raw):
         return f"value {raw!r} has a leading zero, which LoadGen reads as octal; write it without the 0"
     if _INT_RE.fullmatch(raw) or _FLOAT_RE.fullmatch(raw):
@@ -128,13 +136,7 @@ def parse_config_text(text: str, path: str | Path) -> list[ConfigLine]:
 
 def read_config_file(path: str | Path) -> list[ConfigLine]:
     """Parse a config file; a missing or unreadable file is a settings problem naming it."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SettingsError([f"{path}: file not found"]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SettingsError([f"{path}: not a readable config file: {exc}"]) from None
-    return parse_config_text(text, path)
+    return parse_config_text(read_capped(Path(path), "config file"), path)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -144,8 +146,8 @@ def read_config_file(path: str | Path) -> list[ConfigLine]:
 class LookedUp(dict[str, str]):
     """`key -> raw value`, plus `origins`: `key -> "file:line"` of the line that won."""
 
-    def __init__(self, values: Mapping[str, str] = (), origins: Mapping[str, str] | None = None) -> None:
-        super().__init__(values)
+    def __init__(self, values: Mapping[str, str] | None = None, origins: Mapping[str, str] | None = None) -> None:
+        super().__init__(values or {})
         self.origins: dict[str, str] = dict(origins or {})
 
 
@@ -169,10 +171,10 @@ def lookup(lines: Iterable[ConfigLine], model: str, scenario: Scenario | str) ->
     keys = dict.fromkeys(key for (_, _, key) in latest)
     for key in keys:
         for m, s in ((model, scen), (WILDCARD, scen), (model, WILDCARD), (WILDCARD, WILDCARD)):
-            line = latest.get((m, s, key))
-            if line is not None:
-                result[key] = line.raw_value
-                result.origins[key] = line.where
+            winner = latest.get((m, s, key))
+            if winner is not None:
+                result[key] = winner.raw_value
+                result.origins[key] = winner.where
                 break
     return result
 
@@ -194,9 +196,12 @@ def _whole(raw: str) -> int:
 
 def _decimal(raw: str) -> Decimal:
     try:
-        return Decimal(int(raw, 0)) if _INT_RE.fullmatch(raw) else Decimal(raw)
+        value = Decimal(int(raw, 0)) if _INT_RE.fullmatch(raw) else Decimal(raw)
     except (InvalidOperation, ValueError):
         raise ValueError("must be a number") from None
+    if not value.is_finite() or abs(value) > DECIMAL_LIMIT:
+        raise ValueError(f"must be at most {DECIMAL_LIMIT} in magnitude")
+    return value
 
 
 @dataclass(frozen=True)
@@ -270,14 +275,14 @@ def _target_latency(raw: str, scenario: Scenario, values: Mapping[str, str]) -> 
     if scenario is Scenario.Offline:
         _decimal(raw)
         return _Ignored("LoadGen reads target_latency only for SingleStream, MultiStream and Server")
-    ms = _decimal(raw)  # LoadGen: strtod(ms) * 1e6 into a double expected latency in ns
-    if ms < 0:
+    expected_ms = _decimal(raw)  # LoadGen: strtod(ms) * 1e6 into a double expected latency in ns
+    if expected_ms < 0:
         raise ValueError("must not be negative")
     attr = {
         Scenario.SingleStream: "single_stream_expected_latency_ns",
         Scenario.MultiStream: "multi_stream_expected_latency_ns",
     }[scenario]
-    return _Set(attr, int((ms * NS_PER_MS).to_integral_value()))
+    return _Set(attr, int((expected_ms * NS_PER_MS).to_integral_value()))
 
 
 def _percentile(raw: str, scenario: Scenario, values: Mapping[str, str]) -> _Outcome:
@@ -517,7 +522,7 @@ def to_settings_values(
             continue
         try:
             outcome = spec.handle(raw, scen, values)
-        except ValueError as exc:
+        except (ValueError, ArithmeticError) as exc:
             problems.append(f"{where}: {key} = {raw}: {exc}")
             continue
         if isinstance(outcome, _Set):

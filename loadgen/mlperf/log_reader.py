@@ -43,6 +43,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from loadgen.errors import LoadgenError
 from loadgen.metrics import early_stopping
 from loadgen.metrics.figures import HEADLINES, EarlyStopping, LatencySummary, Metrics, percentile_label
@@ -358,6 +360,7 @@ def _metrics(values: Mapping[str, Any], scenario: str, p: float | None) -> Metri
         _power_window_ns(values),
         0,
     )
+    assert duration is not None  # the last candidate is 0
     stopping = _early_stopping(values, scenario, p, queries)
     target = latency.percentiles_ns.get(percentile_label(p)) if latency and p else None
     rates = {name: values.get(key) for name, key in (
@@ -382,7 +385,28 @@ def _metrics(values: Mapping[str, Any], scenario: str, p: float | None) -> Metri
         issue_delay=_latency_summary(values, "issue_delay", queries),
         early_stopping=stopping,
         **rates,
+        **_loadgen_figures(values, scenario, queries, completed_samples),
     )
+
+
+def _loadgen_figures(values: Mapping[str, Any], scenario: str, queries: int, samples: int) -> dict[str, Any]:
+    """LoadGen's further figures, from their keys. SingleStream's 99th-percentile early-stopping
+    verdict is rebuilt by the same rule from its query count and logged estimate."""
+    figures: dict[str, Any] = {
+        name: values[key] for name, key in (
+            ("qps_with_loadgen_overhead", "result_qps_with_loadgen_overhead"),
+            ("qps_without_loadgen_overhead", "result_qps_without_loadgen_overhead"),
+            ("scheduled_samples_per_second", "result_scheduled_samples_per_sec"),
+            ("token_throughput", "result_token_throughput"),
+            ("token_throughput_with_loadgen_overhead", "result_token_throughput_with_loadgen_overhead"),
+        ) if key in values
+    }
+    if scenario == "MultiStream":
+        figures["sample_latency"] = _latency_summary(values, "sample", samples)
+    if scenario == "SingleStream" and "early_stopping_latency_ms" in values and queries > 0:
+        estimate = int(values["early_stopping_latency_ms"] or 0)
+        figures["early_stopping_99"] = early_stopping.latency_estimate(np.full(queries, estimate, np.int64), 0.99)
+    return figures
 
 
 def _checks(values: Mapping[str, Any], scenario: str) -> dict[str, bool]:

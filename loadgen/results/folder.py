@@ -1,13 +1,14 @@
 """Writing a results folder: the raw trace first, then the renderings, then result.json with every file's hash."""
 
 from __future__ import annotations
+
 import dataclasses
 import datetime as dt
 from pathlib import Path
-from loadgen.results.files import sha256_file
+
 from loadgen.benchmark.runner import Benchmark
 from loadgen.metrics.result import RunResult
-from loadgen.settings.model import Scenario
+from loadgen.results.files import sha256_file
 from reports.accuracy_log import render_accuracy_log
 from reports.chrome_trace import EXPORT_LIMIT as CHROME_EXPORT_LIMIT
 from reports.chrome_trace import render_chrome_trace

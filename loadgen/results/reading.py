@@ -1,17 +1,20 @@
 """Reading results folders back: result.json, trace.npz, the run folders of repeated runs."""
 
 from __future__ import annotations
+
 import json
 import math
 import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
 from pydantic import ValidationError
+
+from loadgen.analysis.aggregate import LoadedRuns
+from loadgen.engine.trace import Trace
 from loadgen.errors import SettingsError
 from loadgen.metrics.result import RunResult
-from loadgen.engine.trace import Trace
-from loadgen.analysis.aggregate import LoadedRuns
 
 
 def _run_number(path: Path) -> int:

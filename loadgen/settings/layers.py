@@ -18,9 +18,9 @@ from loadgen.settings.model import COMBINATION_SEPARATOR, SETTING_NAMES, Scenari
 
 
 def _unknown_key_problem(source: str, key: str) -> str:
-    close = difflib.get_close_matches(key, SETTING_NAMES, n=1)
+    close = difflib.get_close_matches(key, SETTING_NAMES, n=1) if len(key) <= 80 else []
     hint = f" (did you mean '{close[0]}'?)" if close else ""
-    return f"{source}: unknown setting '{key}'{hint}; see `python -m loadgen.run --print-schema`"
+    return f"{_shorten(source)}: unknown setting '{_shorten(key)}'{hint}; see `python -m loadgen.run --print-schema`"
 
 
 def resolve_settings(layers: Iterable[tuple[str, Mapping[str, Any]]]) -> TestSettings:
@@ -52,7 +52,7 @@ def _explain(error: Mapping[str, Any], merged: Mapping[str, Any], source_of: Map
         key = str(location[0])
         source = source_of.get(key, "defaults")
         allowed = "" if "allowed:" in message else f"; allowed: {describe_allowed(key)}"
-        return [f"{source}: {key} = {merged.get(key)!r}: {message}{allowed}"]
+        return [f"{_shorten(source)}: {key} = {_shorten(repr(merged.get(key)))}: {message}{allowed}"]
     lines = []
     for clash in message.split(COMBINATION_SEPARATOR):
         named = [key for key in SETTING_NAMES if key in clash]
@@ -61,28 +61,57 @@ def _explain(error: Mapping[str, Any], merged: Mapping[str, Any], source_of: Map
     return lines
 
 
-def load_toml(path: Path) -> dict[str, Any]:
-    """Read a settings file; a missing or malformed file is a settings problem naming the file."""
+CONFIG_SIZE_LIMIT = 1 << 20
+"""Settings and config files are read up to 1 MiB (real ones are a few KiB): `--config /dev/zero`
+is refused at once instead of filling memory."""
+
+
+def read_capped(path: Path, what: str) -> str:
+    """A settings or config file's text, read up to CONFIG_SIZE_LIMIT; every failure is a settings
+    problem naming the file."""
     try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
+        with Path(path).open("rb") as handle:
+            data = handle.read(CONFIG_SIZE_LIMIT + 1)
     except FileNotFoundError:
         raise SettingsError([f"{path}: file not found"]) from None
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise SettingsError([f"{path}: not a readable TOML file: {exc}"]) from None
+    except OSError as exc:
+        raise SettingsError([f"{path}: not a readable {what}: {exc.strerror or exc}"]) from None
+    if len(data) > CONFIG_SIZE_LIMIT:
+        raise SettingsError([f"{path}: larger than {CONFIG_SIZE_LIMIT:,} bytes (1 MiB), the most a {what} may hold"])
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        problem = f"not UTF-8 text ({exc.reason} at byte {exc.start})"
+        raise SettingsError([f"{path}: not a readable {what}: {problem}"]) from None
 
 
-def parse_assignment(text: str) -> tuple[str, Any]:
-    """`KEY=VALUE` with VALUE read as a TOML value (number, bool, string) or else kept as text."""
+def load_toml(path: Path) -> dict[str, Any]:
+    """Read a settings file; a missing, oversized or malformed file is a settings problem naming the file."""
+    text = read_capped(path, "TOML file")
+    try:
+        return tomllib.loads(text)
+    except (tomllib.TOMLDecodeError, RecursionError) as exc:
+        problem = _shorten(str(exc) or "nested too deeply")
+        raise SettingsError([f"{path}: not a readable TOML file: {problem}"]) from None
+
+
+def parse_assignment(text: str, option: str = "--set") -> tuple[str, Any]:
+    """`KEY=VALUE` with VALUE read as a TOML value (number, bool, string) or else kept as text;
+    `option` names the command-line option in the message."""
     key, sep, raw = text.partition("=")
     key = key.strip()
     if not sep or not key:
-        raise SettingsError([f"--set {text}: expected KEY=VALUE"])
+        raise SettingsError([f"{option} {_shorten(text)}: expected KEY=VALUE"])
     raw = raw.strip()
     try:
         return key, tomllib.loads(f"v = {raw}")["v"]
-    except tomllib.TOMLDecodeError:
+    except (tomllib.TOMLDecodeError, RecursionError, KeyError):
         return key, raw
+
+
+def _shorten(text: str, limit: int = 80) -> str:
+    """A value for a message: long ones cut, saying how long they were."""
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
 
 
 SHIPPED = ROOT / "scenarios"

@@ -16,6 +16,19 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 UINT64_MAX = 2**64 - 1
 
+DURATION_LIMIT_MS = 30 * 24 * 3_600_000
+"""Every duration setting is at most 30 days: long soak runs fit, a typo of many digits does not."""
+LATENCY_LIMIT_NS = DURATION_LIMIT_MS * 1_000_000
+"""Latencies (expected, bounds) in ns are at most the same 30 days; every time of a run fits int64."""
+TRACE_SAMPLE_LIMIT = 64_000_000
+"""The most samples a run may trace (about 1.5 GB of trace at 24 bytes a sample); counts that
+must all be traced (min_query_count, a query's samples, the loaded set) stay within it."""
+RATE_LIMIT_QPS = 1e9
+"""The highest rate a setting may name (a billion queries or samples a second)."""
+SERVER_MIN_QPS = 0.01
+"""The lowest Server rate: one query every 100 s on average. Slower schedules wait minutes for
+their first query (1e-3 waits about 1,000 s), which is almost always a unit mistake."""
+
 
 class Scenario(str, enum.Enum):
     """LoadGen's four scenarios; accepted by LoadGen name or snake_case name."""
@@ -76,7 +89,6 @@ COMBINATION_SEPARATOR = "; and "
 _Seed = Field(default=0, ge=0, le=UINT64_MAX)
 
 
-_Percentile = dict(gt=0.0, lt=1.0, allow_inf_nan=False)
 
 
 class TestSettings(BaseModel):
@@ -88,32 +100,46 @@ class TestSettings(BaseModel):
     scenario: Scenario = Field(default=Scenario.SingleStream, description="Which LoadGen scenario to run.")
     mode: Mode = Field(default=Mode.PerformanceOnly, description="What the run measures.")
 
-    min_duration_ms: int = Field(default=10_000, ge=0, description="The run lasts at least this long.")
-    max_duration_ms: int | None = Field(
-        default=None, ge=1, description="Stop issuing after this long; unset means no limit."
+    min_duration_ms: int = Field(
+        default=10_000, ge=0, le=DURATION_LIMIT_MS, description="The run lasts at least this long."
     )
-    min_query_count: int = Field(default=100, ge=1, description="The run issues at least this many queries.")
+    max_duration_ms: int | None = Field(
+        default=None, ge=1, le=DURATION_LIMIT_MS, description="Stop issuing after this long; unset means no limit."
+    )
+    min_query_count: int = Field(
+        default=100, ge=1, le=TRACE_SAMPLE_LIMIT, description="The run issues at least this many queries."
+    )
     max_query_count: int | None = Field(
-        default=None, ge=1, description="Issue at most this many queries; unset means no limit."
+        default=None, ge=1, le=UINT64_MAX, description="Issue at most this many queries; unset means no limit."
     )
 
     single_stream_expected_latency_ns: int | None = Field(
-        default=None, ge=1, description="Sizes the SingleStream schedule; unset means measured by a pilot."
+        default=None,
+        ge=1,
+        le=LATENCY_LIMIT_NS,
+        description="Sizes the SingleStream schedule; unset means measured by a pilot.",
     )
-    single_stream_target_latency_percentile: float = Field(default=0.90, **_Percentile)
+    single_stream_target_latency_percentile: float = Field(default=0.90, gt=0.0, lt=1.0, allow_inf_nan=False)
     multi_stream_expected_latency_ns: int | None = Field(
-        default=None, ge=1, description="Sizes the MultiStream schedule; unset means measured by a pilot."
+        default=None,
+        ge=1,
+        le=LATENCY_LIMIT_NS,
+        description="Sizes the MultiStream schedule; unset means measured by a pilot.",
     )
-    multi_stream_target_latency_percentile: float = Field(default=0.99, **_Percentile)
-    multi_stream_samples_per_query: int = Field(default=8, ge=1)
+    multi_stream_target_latency_percentile: float = Field(default=0.99, gt=0.0, lt=1.0, allow_inf_nan=False)
+    multi_stream_samples_per_query: int = Field(default=8, ge=1, le=TRACE_SAMPLE_LIMIT)
 
     server_target_qps: float | None = Field(
-        default=None, gt=0, allow_inf_nan=False, description="Poisson arrival rate; unset means chosen by a pilot."
+        default=None,
+        ge=SERVER_MIN_QPS,
+        le=RATE_LIMIT_QPS,
+        allow_inf_nan=False,
+        description="Poisson arrival rate; unset means chosen by a pilot.",
     )
-    server_target_latency_ns: int = Field(default=100_000_000, ge=1)
-    server_target_latency_percentile: float = Field(default=0.99, **_Percentile)
+    server_target_latency_ns: int = Field(default=100_000_000, ge=1, le=LATENCY_LIMIT_NS)
+    server_target_latency_percentile: float = Field(default=0.99, gt=0.0, lt=1.0, allow_inf_nan=False)
     server_max_async_queries: int | None = Field(
-        default=None, ge=1, description="Cap on outstanding Server queries; unset means no cap."
+        default=None, ge=1, le=UINT64_MAX, description="Cap on outstanding Server queries; unset means no cap."
     )
     server_find_peak_qps_decimals_of_precision: int = Field(
         default=1, ge=0, le=6, description="FindPeakPerformance stops when pass and fail are this close."
@@ -125,17 +151,25 @@ class TestSettings(BaseModel):
     use_token_latencies: bool = Field(
         default=False, description="Measure time to first token and time per output token (LLM SUTs)."
     )
-    ttft_latency: int = Field(default=100_000_000, ge=1, description="Server bound on time to first token, ns.")
-    tpot_latency: int = Field(default=100_000_000, ge=1, description="Server bound on time per output token, ns.")
+    ttft_latency: int = Field(
+        default=100_000_000, ge=1, le=LATENCY_LIMIT_NS, description="Server bound on time to first token, ns."
+    )
+    tpot_latency: int = Field(
+        default=100_000_000, ge=1, le=LATENCY_LIMIT_NS, description="Server bound on time per output token, ns."
+    )
 
     offline_expected_qps: float | None = Field(
         default=None,
         gt=0,
+        le=RATE_LIMIT_QPS,
         allow_inf_nan=False,
         description="Sizes the Offline query; unset means measured by a pilot.",
     )
     performance_sample_count_override: int | None = Field(
-        default=None, ge=1, description="Samples loaded for performance runs; unset means the QSL's own."
+        default=None,
+        ge=1,
+        le=TRACE_SAMPLE_LIMIT,
+        description="Samples loaded for performance runs; unset means the QSL's own.",
     )
 
     accuracy_log_probability: float = Field(
@@ -147,19 +181,22 @@ class TestSettings(BaseModel):
         default=False, description="Every query uses the same loaded sample (compliance TEST04)."
     )
     performance_issue_same_index: int = Field(
-        default=0, ge=0, description="With performance_issue_same: the position in the loaded set used."
+        default=0, ge=0, le=UINT64_MAX, description="With performance_issue_same: the position in the loaded set used."
     )
 
     qsl_rng_seed: int = _Seed
     sample_index_rng_seed: int = _Seed
     schedule_rng_seed: int = _Seed
 
-    warmup_ms: int = Field(default=0, ge=0, description="Untimed, unrecorded warm-up before the run.")
+    warmup_ms: int = Field(
+        default=0, ge=0, le=DURATION_LIMIT_MS, description="Untimed, unrecorded warm-up before the run."
+    )
     pilot_ms: int = Field(default=300, ge=10, le=60_000, description="Length of the pilot that measures the SUT.")
     sample_timeout_ms: int = Field(
         default=10_000,
         ge=1,
-        description="Abort when samples are outstanding and none completed for this long.",
+        le=DURATION_LIMIT_MS,
+        description="Abort when samples are outstanding and none completed for this long; bounds the drain.",
     )
 
     @field_validator("scenario", mode="before")
@@ -197,6 +234,14 @@ class TestSettings(BaseModel):
 SETTING_NAMES: tuple[str, ...] = tuple(TestSettings.model_fields)
 
 
+def _show_bound(value: float) -> str:
+    """A range bound as a reader wants it: 2592000000 (30 days), 1e+09, 0.01."""
+    if isinstance(value, float):
+        return f"{value:g}"
+    named = {DURATION_LIMIT_MS: " (30 days)", LATENCY_LIMIT_NS: " (30 days)"}
+    return f"{value}{named.get(value, '')}"
+
+
 def describe_allowed(name: str) -> str:
     """The allowed values of one setting, in words, from the model's own metadata."""
     field = TestSettings.model_fields[name]
@@ -213,7 +258,7 @@ def describe_allowed(name: str) -> str:
     for item in field.metadata:
         for attr, sign in (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<=")):
             if isinstance(item, getattr(annotated_types, attr.capitalize())):
-                bounds.append(f"{sign} {getattr(item, attr)}")
+                bounds.append(f"{sign} {_show_bound(getattr(item, attr))}")
     return f"{kind} {' and '.join(bounds)}{optional}".strip()
 
 

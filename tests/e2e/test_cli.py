@@ -7,10 +7,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
+import threading
 from pathlib import Path
 
 import pytest
+
+from loadgen.cli.progress import READY_LINE
 
 REPO = Path(__file__).resolve().parents[2]
 QUICK = ["--set", "min_duration_ms=300", "--set", "pilot_ms=50", "--set", "warmup_ms=0"]
@@ -47,6 +49,24 @@ class Slow:
     def flush_queries(self):
         pass
 
+class SlowSays:
+    """Slow, and says on stderr when its 20th sample is done, so a test knows samples were recorded."""
+    name = "SlowSays"
+    def __init__(self):
+        self.done = 0
+        self.lock = threading.Lock()
+    def issue_query(self, samples):
+        threading.Timer(0.001, self.finish, (samples,)).start()
+    def finish(self, samples):
+        samples.complete()
+        with self.lock:
+            self.done += 1
+            if self.done == 20:
+                import sys
+                print("SUT: 20 samples done", file=sys.stderr, flush=True)
+    def flush_queries(self):
+        pass
+
 class Hangs:
     name = "Hangs"
     def issue_query(self, samples):
@@ -66,6 +86,39 @@ def loadgen_run(*args: str, cwd: Path, timeout: float = 120) -> subprocess.Compl
         [sys.executable, "-m", "loadgen.run", *args],
         cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout,
     )
+
+
+class StderrLines:
+    """A child's stderr read line by line in the background, so a test can wait for a line
+    (a readiness line) instead of sleeping a fixed time."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self.lines: list[str] = []
+        self.changed = threading.Condition()
+        self.reader = threading.Thread(target=self._read, args=(process,), daemon=True)
+        self.reader.start()
+
+    def _read(self, process: subprocess.Popen[str]) -> None:
+        assert process.stderr is not None
+        for line in process.stderr:
+            with self.changed:
+                self.lines.append(line)
+                self.changed.notify_all()
+        with self.changed:
+            self.lines.append("")  # end of stream
+            self.changed.notify_all()
+
+    def wait_for(self, start: str, timeout: float = 120) -> bool:
+        with self.changed:
+            return self.changed.wait_for(
+                lambda: any(line.startswith(start) for line in self.lines) or "" in self.lines, timeout
+            ) and any(line.startswith(start) for line in self.lines)
+
+    def text(self) -> str:
+        """Everything read so far (all of it once the child has ended)."""
+        self.reader.join(timeout=1)
+        with self.changed:
+            return "".join(self.lines)
 
 
 def read_result(folder: Path) -> dict:
@@ -141,13 +194,17 @@ def test_sigint_writes_what_was_recorded_and_exits_130(tmp_path: Path) -> None:
     out = tmp_path / "out"
     env = dict(os.environ, PYTHONPATH=str(REPO))
     process = subprocess.Popen(
-        [sys.executable, "-m", "loadgen.run", "--scenario", "server", "--sut", "broken.py:Slow",
-         "--set", "server_target_qps=200", "--set", "min_duration_ms=60000", "--output", str(out), "--no-progress"],
-        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [sys.executable, "-m", "loadgen.run", "--scenario", "server", "--sut", "broken.py:SlowSays",
+         "--set", "warmup_ms=0", "--set", "server_target_qps=200", "--set", "min_duration_ms=60000",
+         "--output", str(out), "--no-progress"],
+        cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )
-    time.sleep(3)
+    lines = StderrLines(process)
+    assert lines.wait_for(READY_LINE), lines.text()  # the timed run has started
+    assert lines.wait_for("SUT: 20 samples done"), lines.text()  # and has recorded samples
     process.send_signal(signal.SIGINT)
-    _stdout, stderr = process.communicate(timeout=60)
+    process.wait(timeout=60)
+    stderr = lines.text()
     assert process.returncode == 130, stderr
     result = read_result(out)
     assert result["valid"] is False
@@ -158,7 +215,8 @@ def test_sigint_writes_what_was_recorded_and_exits_130(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "words"),
     [
-        (["--set", "server_target_qps=-5"], ["--set server_target_qps=-5", "allowed: a number > 0"]),
+        (["--set", "server_target_qps=-5"],
+         ["--set server_target_qps=-5", "allowed: a number >= 0.01 and <= 1e+09"]),
         (["--set", "min_duraton_ms=5"], ["unknown setting 'min_duraton_ms'", "did you mean 'min_duration_ms'"]),
         (["--set", "min_query_count=abc"], ["min_query_count", "valid integer"]),
         (["--set", "min_duration_ms=5", "--set", "max_duration_ms=1"], ["must not exceed", "from --set"]),

@@ -61,7 +61,7 @@ def compliance(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 @pytest.mark.parametrize(
     ("test", "settings", "runs"),
     [
-        ("TEST01", RESPONSES, ["accuracy", "performance"]),
+        ("TEST01", ARRIVALS, ["accuracy", "reference", "performance"]),
         ("TEST04", ARRIVALS, ["reference", "same_sample"]),
         ("TEST05", ARRIVALS, ["reference", "alternate_seeds"]),
     ],
@@ -78,6 +78,24 @@ def test_the_default_sut_passes(test: str, settings: list[str], runs: list[str],
     if test == "TEST01":
         assert (out / "performance" / "mlperf_log_accuracy.json").exists()
         assert "sampled responses match the accuracy run" in done.stdout
+    # MLPerf's audit layout: TESTxx/ with upstream's verification file, accuracy/, performance/run_1/
+    audit = out / test
+    verify = ["verify_accuracy.txt", "verify_performance.txt"] if test == "TEST01" else ["verify_performance.txt"]
+    for name in verify:
+        assert (audit / name).read_text().splitlines()[-1] == "TEST PASS"
+    assert (audit / "performance" / "run_1" / "mlperf_log_detail.txt").is_file()
+    assert (audit / "accuracy").is_dir()
+    assert (out / "results" / "performance" / "run_1" / "mlperf_log_summary.txt").is_file()
+    upstream = os.environ.get("MLPERF_INFERENCE_DIR")
+    if upstream and test in ("TEST01", "TEST04"):  # upstream's own script agrees on our folders
+        script = Path(upstream) / "compliance" / test / "run_verification.py"
+        theirs = subprocess.run(
+            [sys.executable, str(script), "-r", str(out / "results"), "-c", str(out / runs[-1]),
+             "-o", str(tmp_path / "upstream")], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        )
+        assert "Performance check pass: True" in theirs.stdout, theirs.stdout + theirs.stderr
+        if test == "TEST01":
+            assert "Accuracy check pass: True" in theirs.stdout, theirs.stdout + theirs.stderr
 
 
 def test_a_caching_sut_fails_test04(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from loadgen.benchmark.runner import Benchmark, run_benchmark
+from loadgen.engine.clock import FakeClock
 from loadgen.engine.query import IndexQSL, SampleBatch
 from loadgen.engine.trace import NOT_YET
 from loadgen.errors import Interrupted, SampleTimeout, SutError
@@ -273,9 +274,8 @@ def test_warm_up_is_not_recorded() -> None:
 
 def test_fake_clock_gives_exact_latencies() -> None:
     """One tick per clock read: every SingleStream query sees the same number of reads."""
-    ticks = itertools.count(step=1_000)
     settings = TestSettings(scenario="SingleStream", **{**FAST, "min_duration_ms": 0})
-    bench = run_benchmark(RecordingSUT([]), IndexQSL(64), settings, clock=lambda: next(ticks), fingerprint={})
+    bench = run_benchmark(RecordingSUT([]), IndexQSL(64), settings, clock=FakeClock(step_ns=1_000), fingerprint={})
     latency = bench.result.metrics.latency  # type: ignore[union-attr]
     assert latency is not None and latency.count == 70
     assert latency.min_ns == latency.max_ns == latency.percentiles_ns["90.0"]

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 from scipy import stats
 
 from loadgen.engine import schedule as schedule_module
@@ -398,7 +399,6 @@ def test_poisson_arrivals_ties_only_from_ns_rounding() -> None:
         {"scenario": "Offline", "offline_expected_qps": 1e9},
         {"scenario": "SingleStream", "single_stream_expected_latency_ns": 1, "min_duration_ms": 600_000},
         {"scenario": "MultiStream", "multi_stream_expected_latency_ns": 100, "min_duration_ms": 600_000},
-        {"scenario": "Offline", "min_query_count": MAX_SCHEDULED_SAMPLES + 1},
     ],
 )
 def test_oversized_schedule_names_max_query_count(overrides: dict[str, Any]) -> None:
@@ -408,6 +408,11 @@ def test_oversized_schedule_names_max_query_count(overrides: dict[str, Any]) -> 
     (problem,) = caught.value.problems
     assert "max_query_count" in problem
     assert scenario in problem
+
+
+def test_a_count_above_the_trace_limit_is_a_settings_error() -> None:
+    with pytest.raises(ValidationError, match="less than or equal to 64000000"):
+        effective("Offline", min_query_count=MAX_SCHEDULED_SAMPLES + 1)
 
 
 def test_schedule_limit_boundary(monkeypatch: pytest.MonkeyPatch) -> None:

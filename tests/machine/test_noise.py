@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import copy
-import time
 
 import pytest
 
 from loadgen import IndexQSL, TestSettings, run_benchmark
+from loadgen.engine.clock import FakeClock
 from loadgen.machine.differences import fingerprint_differences
 from loadgen.machine.noise import NoiseSamples, noise_warnings, sample_noise
 from loadgen.machine.score import REFERENCE_SECONDS, machine_score
@@ -52,14 +52,20 @@ def test_a_frequency_change_over_5_percent_names_the_cpu() -> None:
     assert noise_warnings(QUIET, samples([[3000.0]])) == []  # one sample shows no change
 
 
-def test_the_sampler_samples_at_entry_during_and_at_exit() -> None:
+def test_the_sampler_samples_at_entry_on_each_interval_of_the_run_clock_and_at_exit() -> None:
     readings = iter(range(1000, 2000))
-    fake_frequencies = lambda: [float(next(readings))]
-    with sample_noise(0.01, read_frequencies=fake_frequencies, read_load=lambda: [0.1, 0.1, 0.1]) as seen:
-        time.sleep(0.06)
-    assert len(seen.times_s) >= 3 and seen.times_s == sorted(seen.times_s)
-    assert len(seen.frequencies_mhz) == len(seen.times_s) == len(seen.load_averages)
-    assert seen.frequencies_mhz[0] == [1000.0]
+    clock = FakeClock()
+    read_frequencies = lambda: [float(next(readings))]  # a fake reader in one line
+    with sample_noise(0.5, read_frequencies=read_frequencies, read_load=lambda: [0.1, 0.1, 0.1], clock=clock) as seen:
+        clock.wait_for_pacers(1)
+        clock.advance(400_000_000)  # before the first interval: no sample
+        assert seen.times_s == [0.0]
+        clock.advance(100_000_000)
+        assert seen.times_s == [0.0, 0.5]
+        clock.advance(700_000_000)
+    assert seen.times_s == [0.0, 0.5, 1.2, 1.2]  # the last interval's sample, then the one at exit
+    assert seen.frequencies_mhz == [[1000.0], [1001.0], [1002.0], [1003.0]]
+    assert len(seen.load_averages) == 4
 
 
 def test_noise_warnings_land_in_the_run_result() -> None:

@@ -292,10 +292,13 @@ def test_the_null_sut_passes(test: str) -> None:
 
 
 def test_the_fixed_time_sut_passes_test01_on_the_real_clock() -> None:
-    """TEST01 compares responses, not timings, so a real clock cannot make it flaky."""
+    """TEST01 compares responses, and the logging run's score with a reference run's: in Server
+    the arrival schedule sets the score while the SUT keeps up, so a real clock cannot make it
+    flaky (a 20 us SingleStream latency swings by more than the 20% allowed on a loaded machine)."""
     sut = FixedTimeSUT(service_us=20)
     try:
-        settings = TestSettings(scenario="SingleStream", min_duration_ms=100, single_stream_expected_latency_ns=1_000)
+        settings = TestSettings(scenario="Server", min_duration_ms=300, min_query_count=100, server_target_qps=2000.0,
+                                server_target_latency_ns=1_000_000_000)
         outcome = run_compliance("TEST01", lambda s: run_benchmark(sut, IndexQSL(256), s, fingerprint={}), settings)
     finally:
         sut.close()

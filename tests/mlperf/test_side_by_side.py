@@ -21,7 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from loadgen.mlperf.log_reader import load_log_folder
+from loadgen.mlperf.log_reader import load_log_folder, parse_detail
+from reports.mlperf_keys import DOUBLE_KEYS, EVENT_KEYS, LOADGEN_INTERNAL_KEYS, is_harness_key
 
 REPO = Path(__file__).resolve().parents[2]
 HARNESS = REPO / "tests" / "mlperf" / "harness.py"
@@ -139,3 +140,104 @@ def test_accuracy_mode_logs_the_same_responses(tmp_path: Path) -> None:
         logs[engine] = {entry["qsl_idx"]: entry["data"] for entry in entries}
     assert sorted(logs["loadgen.mlperf"]) == list(range(64))
     assert logs["loadgen.mlperf"] == logs["mlperf_loadgen"]
+
+
+# ------------------------------------------------------------------ every key, both engines
+
+TOKEN_RUN = ["min_duration_ms=150", "min_query_count=30", "server_target_qps=200", "offline_expected_qps=500",
+             "single_stream_expected_latency_ns=2000000", "tokens=1", "service_s=0.0005"]
+"""An LLM-like SUT (first token, then 4 tokens): validity does not matter, the keys do."""
+
+
+def detail_key_types(folder: Path) -> dict[str, str]:
+    """Each key's JSON type in a detail log (first occurrence; LoadGen's doubles are "number")."""
+    types: dict[str, str] = {}
+    for record in parse_detail((folder / "mlperf_log_detail.txt").read_text()):
+        value = record["value"]
+        kind = type(value).__name__
+        if record["key"] in DOUBLE_KEYS and kind in ("int", "float"):
+            kind = "number"
+        types.setdefault(record["key"], kind)
+    return types
+
+
+def detail_keys_in_order(folder: Path) -> list[str]:
+    keys: list[str] = []
+    for record in parse_detail((folder / "mlperf_log_detail.txt").read_text()):
+        if record["key"] not in keys:
+            keys.append(record["key"])
+    return keys
+
+
+@pytest.fixture(scope="module")
+def more_folders(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], Path]:
+    """Accuracy mode, and token latencies in three scenarios, under both engines."""
+    base = tmp_path_factory.mktemp("keys")
+    folders = {}
+    for engine in ENGINES:
+        folders[engine, "accuracy"] = base / f"{engine}-accuracy"
+        run_engine(engine, "Offline", "AccuracyOnly", ["offline_expected_qps=1000"], folders[engine, "accuracy"])
+        for scenario in ("SingleStream", "Server", "Offline"):
+            folders[engine, f"tokens-{scenario}"] = out = base / f"{engine}-tokens-{scenario}"
+            run_engine(engine, scenario, "PerformanceOnly", TOKEN_RUN, out)
+    return folders
+
+
+def compare_detail_keys(theirs: Path, ours: Path) -> None:
+    loadgen, harness = detail_key_types(theirs), detail_key_types(ours)
+    missing = sorted(set(loadgen) - set(harness) - LOADGEN_INTERNAL_KEYS - EVENT_KEYS)
+    assert not missing, f"keys LoadGen writes and ours lacks: {missing}"
+    wrong = {key: (loadgen[key], harness[key]) for key in set(loadgen) & set(harness) if loadgen[key] != harness[key]}
+    assert not wrong, f"JSON types differ (LoadGen's, ours): {wrong}"
+    undocumented = sorted(key for key in set(harness) - set(loadgen) if not is_harness_key(key))
+    assert not undocumented, f"keys ours writes that LoadGen does not, and HARNESS_KEYS does not name: {undocumented}"
+    order = [key for key in detail_keys_in_order(theirs) if key in harness]
+    assert [key for key in detail_keys_in_order(ours) if key in set(order)] == order, "keys out of LoadGen's order"
+
+
+@pytest.mark.parametrize("scenario", list(PASSING))
+def test_detail_logs_carry_every_loadgen_key_with_its_type(scenario: str, run_folders: dict) -> None:
+    compare_detail_keys(run_folders["mlperf_loadgen", scenario], run_folders["loadgen.mlperf", scenario])
+
+
+@pytest.mark.parametrize("run", ["accuracy", "tokens-SingleStream", "tokens-Server", "tokens-Offline"])
+def test_detail_logs_carry_every_loadgen_key_in_accuracy_mode_and_with_tokens(run: str, more_folders: dict) -> None:
+    compare_detail_keys(more_folders["mlperf_loadgen", run], more_folders["loadgen.mlperf", run])
+
+
+def summary_line_keys(folder: Path) -> list[str]:
+    """The label of each `label : value` line (and `Heading:`) of a summary, in order. The
+    early-stopping bullets and the warning/error counts depend on the run, not the layout."""
+    keys = []
+    for line in (folder / "mlperf_log_summary.txt").read_text().splitlines():
+        label = line.split(":", 1)[0].strip()
+        if ":" in line and not label.startswith("*") and "encountered" not in line and label not in keys:
+            keys.append(label)
+    return keys
+
+
+@pytest.mark.parametrize("scenario", list(PASSING))
+def test_summaries_carry_every_loadgen_line_in_its_order(scenario: str, run_folders: dict) -> None:
+    theirs = summary_line_keys(run_folders["mlperf_loadgen", scenario])
+    ours = summary_line_keys(run_folders["loadgen.mlperf", scenario])
+    missing = [key for key in theirs if key not in ours]
+    assert not missing, f"summary lines LoadGen writes and ours lacks: {missing}"
+    assert [key for key in ours if key in theirs] == theirs, "summary lines out of LoadGen's order"
+
+
+def test_single_stream_summary_states_qps_with_and_without_loadgen_overhead(run_folders: dict) -> None:
+    theirs, ours = (summary_fields((run_folders[e, "SingleStream"] / "mlperf_log_summary.txt").read_text())
+                    for e in ENGINES)
+    for label in ("QPS w/ loadgen overhead", "QPS w/o loadgen overhead"):
+        # the SUT sleeps 1 ms a sample: both near 1000/s, and within 35% of each other
+        assert abs(float(ours[label]) - float(theirs[label])) <= 0.35 * float(theirs[label]), (label, theirs, ours)
+
+
+@pytest.mark.parametrize("run", ["tokens-SingleStream", "tokens-Server", "tokens-Offline"])
+def test_token_summaries_carry_every_loadgen_line_in_its_order(run: str, more_folders: dict) -> None:
+    verdict_lines = {"Recommendations"}  # present only in an INVALID run's summary
+    theirs = [key for key in summary_line_keys(more_folders["mlperf_loadgen", run]) if key not in verdict_lines]
+    ours = summary_line_keys(more_folders["loadgen.mlperf", run])
+    missing = [key for key in theirs if key not in ours]
+    assert not missing, f"summary lines LoadGen writes and ours lacks: {missing}"
+    assert [key for key in ours if key in theirs] == theirs, "summary lines out of LoadGen's order"
