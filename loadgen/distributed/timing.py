@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from loadgen.engine.clock import Clock, monotonic_ns
+from loadgen.engine.clock import monotonic_ns
 from loadgen.settings.model import Scenario, TestSettings
 
 OFFSET_ROUNDS = 16
@@ -38,7 +38,9 @@ class ClockOffset(BaseModel):
     measured_round_trip_ns: int
 
 
-def measure_offset(ask: Callable[[], int], clock: Clock = monotonic_ns, rounds: int = OFFSET_ROUNDS) -> tuple[int, int]:
+def measure_offset(
+    ask: Callable[[], int], clock: Callable[[], int] = monotonic_ns, rounds: int = OFFSET_ROUNDS
+) -> tuple[int, int]:
     """(offset estimate, shortest round trip) from `rounds` calls of `ask`, the worker's clock."""
     best_trip, best_offset = -1, 0
     for _ in range(rounds):

@@ -17,14 +17,15 @@ from typing import Any
 import numpy as np
 
 from loadgen.distributed.timing import kernel_identity
-from loadgen.engine.clock import Clock, monotonic_ns, wait_until
+from loadgen.engine.clock import Clock, monotonic_ns
+from loadgen.engine.context import RunContext
 from loadgen.engine.loops import Engine
 from loadgen.engine.pilot import warm_up
 from loadgen.engine.query import QuerySampleLibrary, SystemUnderTest
 from loadgen.engine.schedule import Schedule
 from loadgen.engine.trace import Trace
-from loadgen.engine.watch import sut_thread_errors
 from loadgen.errors import Interrupted, LoadgenError, RunAborted, SutError
+from loadgen.settings.effective import EffectiveSettings
 from loadgen.settings.model import Scenario, TestSettings
 
 SutFactory = Callable[[], tuple[SystemUnderTest, QuerySampleLibrary]]
@@ -80,30 +81,39 @@ class PartWorker:
     def prepare(self, loaded: np.ndarray, settings: TestSettings) -> int:
         """Load the sample set and warm the SUT up, untimed; returns the warm-up query count."""
         self.qsl.load_samples(loaded)
-        with sut_thread_errors():
-            return warm_up(self.sut, loaded, settings)
+        effective = EffectiveSettings.derive(settings)
+        context = RunContext(effective.sample_timeout_ns)
+        with context.active():
+            count = warm_up(self.sut, loaded, effective, context)
+        breach = context.close()
+        if breach is not None:
+            raise breach
+        return count
 
     def run(self, schedule: Schedule, settings: TestSettings, start_ns: int) -> PartRecord:
         """Issue this part from `start_ns` (this process's clock); errors end it with what was recorded."""
+        effective = EffectiveSettings.derive(settings)
         server = schedule.scenario is Scenario.Server
-        engine = Engine(self.sut, schedule, settings, held_until(start_ns) if server else monotonic_ns)
-        with self._lock:
-            self._engine = engine
-            if self._stop_reason is not None:
-                engine.recorder.fail(Interrupted(self._stop_reason))
+        context = RunContext(effective.sample_timeout_ns, HeldClock(start_ns) if server else Clock())
         try:
-            with sut_thread_errors():
+            with context.active():
+                engine = Engine(self.sut, schedule, effective, context)
+                with self._lock:
+                    self._engine = engine
+                    if self._stop_reason is not None:
+                        engine.recorder.fail(Interrupted(self._stop_reason))
                 if not server:
-                    wait_until(start_ns)  # Offline issues at once: not before the common start
+                    context.clock.wait_until(start_ns)  # Offline issues at once: not before the common start
                 record = engine.run()
+            breach = context.close()
         finally:
             unloaded = self._unload(schedule.loaded_indices)
-        error = record.error or unloaded
+        error = record.error or breach or unloaded
         return PartRecord(
             worker=self.worker,
             trace=record.trace,
             shift_ns=engine.recorder.start_ns - start_ns,
-            stop_reason=record.stop_reason,
+            stop_reason=record.stop_reason if error is record.error else f"aborted at the end: {error}",
             error_kind=_kind(error),
             error=str(error) if error is not None else None,
         )
@@ -123,10 +133,13 @@ class PartWorker:
                 self._engine.recorder.fail(Interrupted(reason))
 
 
-def held_until(start_ns: int) -> Clock:
-    """The monotonic clock, held at `start_ns` until it gets there: a Server engine started early
-    takes the common start as its zero and issues every query at its scheduled time from it."""
-    return lambda: max(monotonic_ns(), start_ns)
+class HeldClock(Clock):
+    """The real clock, held at `start_ns` until it gets there: a Server engine started early takes
+    the common start as its zero and issues every query at its scheduled time from it."""
+
+    def __init__(self, start_ns: int) -> None:
+        super().__init__()
+        self.now_ns = lambda: max(monotonic_ns(), start_ns)
 
 
 def _kind(error: RunAborted | None) -> str | None:
