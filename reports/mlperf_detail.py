@@ -36,6 +36,7 @@ from loadgen.engine.accuracy import query_size
 from loadgen.engine.schedule import closed_loop_query_count, select_loaded_samples, server_arrivals_ns
 from loadgen.metrics.figures import EarlyStopping, LatencySummary, Metrics
 from loadgen.metrics.result import RunResult
+from loadgen.settings.effective import EffectiveSettings
 from loadgen.settings.model import Scenario, TestSettings
 from reports.mlperf_keys import (
     CHECK_KEYS,
@@ -185,7 +186,7 @@ def _accuracy_sets(result: RunResult, settings: TestSettings) -> list[Event]:
     events: list[Event] = []
     for start in range(0, len(order), size):
         chunk = order[start:start + size]
-        per_query = query_size(settings, len(chunk))
+        per_query = query_size(EffectiveSettings.of(settings), len(chunk))
         queries = -(-len(chunk) // per_query)
         events += [
             _point("loaded_qsl_set", chunk.tolist()),
@@ -227,7 +228,7 @@ def _generated_queries(result: RunResult, settings: TestSettings) -> list[Event]
                     else settings.multi_stream_expected_latency_ns)
         if not expected:
             return []
-        queries = closed_loop_query_count(settings, expected)
+        queries = closed_loop_query_count(EffectiveSettings.of(settings), expected)
         duration = _expected_duration(settings, queries)
     return [
         _point("generated_query_count", queries),

@@ -11,6 +11,10 @@ implementation.  Everything here is plain numpy in float32:
 * ``Conv2d`` takes NCHW input and a PyTorch-shaped (out, in, k, k) weight.
 * ``MaxPool2d`` uses stride == kernel_size.
 * Models return logits (no softmax).
+* Input may be the course's ``Tensor`` (read through ``.data``: it has no
+  ``__array__``) and then the output is a ``Tensor`` of the same type;
+  an array in gives an array out.  Subclasses implement ``compute`` on
+  float32 arrays; ``forward`` and ``__call__`` do the unwrapping.
 
 Course models and their parameter counts: ``DigitMLP`` 64 -> 32 -> 10 (2,410),
 ``TinyDigitsCNN`` Conv(1->8, 3) -> pool -> Linear(72 -> 10) (810) and
@@ -49,8 +53,17 @@ DATA_DIR = Path(__file__).parent / "data"
 MODEL_NAMES = ("digit_mlp", "tinydigits_cnn", "simple_mlp", "digit_mlp_int8", "digit_mlp_pruned50")
 
 
-def _as_float32(x: npt.ArrayLike) -> FloatArray:
-    return np.asarray(x, dtype=np.float32)
+def _as_float32(x: Any) -> FloatArray:
+    """The batch as float32: a Tensor's ``.data`` (the course's Tensor has no ``__array__``), else the array."""
+    data = getattr(x, "data", None)
+    return np.asarray(data if isinstance(data, np.ndarray) and not isinstance(x, np.ndarray) else x, dtype=np.float32)
+
+
+def _like_input(x: Any, out: FloatArray) -> Any:
+    """Tensor in, Tensor of the same type out (the course's convention); anything else in, array out."""
+    if isinstance(x, np.ndarray) or not isinstance(getattr(x, "data", None), np.ndarray):
+        return out
+    return type(x)(out)
 
 
 def _uniform(rng: np.random.Generator, bound: float, shape: tuple[int, ...]) -> FloatArray:
@@ -68,10 +81,15 @@ class Layer(ABC):
     state_names: tuple[str, ...] = ()
 
     @abstractmethod
-    def forward(self, x: npt.ArrayLike) -> FloatArray:
-        """The layer's output for a batch."""
+    def compute(self, x: FloatArray) -> FloatArray:
+        """The layer's output for a float32 batch."""
 
-    def __call__(self, x: npt.ArrayLike) -> FloatArray:
+    def forward(self, x: Any) -> Any:
+        """The output for a batch given as a Tensor (``.data``), an array or nested lists; a Tensor
+        comes back as a Tensor of its own type, anything else as a float32 array."""
+        return _like_input(x, self.compute(_as_float32(x)))
+
+    def __call__(self, x: Any) -> Any:
         return self.forward(x)
 
     def state(self) -> dict[str, np.ndarray]:
@@ -104,7 +122,7 @@ class Linear(Layer):
         self.bias = np.zeros(out_features, dtype=np.float32) if bias else None
         self.state_names = ("weight", "bias") if bias else ("weight",)
 
-    def forward(self, x: npt.ArrayLike) -> FloatArray:
+    def compute(self, x: FloatArray) -> FloatArray:
         out = _as_float32(x) @ self.weight
         return out + self.bias if self.bias is not None else out
 
@@ -112,7 +130,7 @@ class Linear(Layer):
 class ReLU(Layer):
     """Elementwise ``max(x, 0)``."""
 
-    def forward(self, x: npt.ArrayLike) -> FloatArray:
+    def compute(self, x: FloatArray) -> FloatArray:
         return np.maximum(_as_float32(x), np.float32(0))
 
 
@@ -157,7 +175,7 @@ class Conv2d(Layer):
         strided: FloatArray = sliding_window_view(arr, (k, k), axis=(2, 3))[:, :, :: self.stride, :: self.stride]
         return strided
 
-    def forward(self, x: npt.ArrayLike) -> FloatArray:
+    def compute(self, x: FloatArray) -> FloatArray:
         out = np.tensordot(self.windows(x), self.weight, axes=([1, 4, 5], [1, 2, 3]))
         return out.transpose(0, 3, 1, 2) + self.bias[:, None, None]
 
@@ -173,7 +191,7 @@ class MaxPool2d(Layer):
             raise ValueError("kernel_size must be >= 1")
         self.kernel_size = kernel_size
 
-    def forward(self, x: npt.ArrayLike) -> FloatArray:
+    def compute(self, x: FloatArray) -> FloatArray:
         arr = _as_float32(x)
         if arr.ndim != 4:
             raise ValueError(f"MaxPool2d expects (B, C, H, W) input, got {arr.shape}")
@@ -190,7 +208,7 @@ class MaxPool2d(Layer):
 class Flatten(Layer):
     """Reshape (B, ...) to (B, features)."""
 
-    def forward(self, x: npt.ArrayLike) -> FloatArray:
+    def compute(self, x: FloatArray) -> FloatArray:
         arr = _as_float32(x)
         return arr.reshape(arr.shape[0], -1)
 
@@ -201,10 +219,10 @@ class Sequential(Layer):
     def __init__(self, *layers: Layer) -> None:
         self.layers: list[Layer] = list(layers)
 
-    def forward(self, x: npt.ArrayLike) -> FloatArray:
-        out = _as_float32(x)
+    def compute(self, x: FloatArray) -> FloatArray:
+        out = x
         for layer in self.layers:
-            out = layer(out)
+            out = layer.compute(out)
         return out
 
     def state(self) -> dict[str, np.ndarray]:
@@ -249,7 +267,7 @@ class QuantizedLinear(Layer):
         bias = layer.bias if layer.bias is not None else np.zeros(layer.out_features, np.float32)
         return cls(weight_q, scale, bias.copy())
 
-    def forward(self, x: npt.ArrayLike) -> FloatArray:
+    def compute(self, x: FloatArray) -> FloatArray:
         return (_as_float32(x) @ self.weight_q.astype(np.float32)) * self.scale + self.bias
 
     def parameters(self) -> list[np.ndarray]:
@@ -309,7 +327,7 @@ class SparseLinear(Layer):
             in_features=in_features,
         )
 
-    def forward(self, x: npt.ArrayLike) -> FloatArray:
+    def compute(self, x: FloatArray) -> FloatArray:
         arr = _as_float32(x)
         products = arr[:, self.indices] * self.data
         # reduceat sums products[indptr[i]:indptr[i+1]]; a trailing zero column
@@ -337,12 +355,11 @@ class Model(Sequential):
         self.name = name
         self.input_shapes = tuple(input_shapes)
 
-    def forward(self, x: npt.ArrayLike) -> FloatArray:
-        arr = _as_float32(x)
-        if arr.shape[1:] not in self.input_shapes:
+    def compute(self, x: FloatArray) -> FloatArray:
+        if x.shape[1:] not in self.input_shapes:
             accepted = ", ".join(str((None, *shape)) for shape in self.input_shapes)
-            raise ValueError(f"{self.name} expects input of shape {accepted} (None = batch), got {arr.shape}")
-        return super().forward(arr.reshape(arr.shape[0], *self.input_shapes[0]))
+            raise ValueError(f"{self.name} expects input of shape {accepted} (None = batch), got {x.shape}")
+        return super().compute(x.reshape(x.shape[0], *self.input_shapes[0]))
 
     def count_parameters(self) -> int:
         return int(sum(param.size for param in self.parameters()))

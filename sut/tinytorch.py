@@ -13,8 +13,9 @@ time it and accuracy mode can score it, without TinyTorch being installed:
 * Offline and MultiStream batches run `batch_size` samples per model call, SingleStream
   one sample per call (batch dimension always first).
 
-`wrap_model_over_tinydigits` is what `--sut` uses for a bare model object: it finds the
-input layout the model wants (flat 64 or 8x8 images) and wraps it over TinyDigits.
+`wrap_model` is what `--sut` uses for a bare model object: it finds the input layout the
+model wants (flat 64 or 8x8 images; for `--dataset FILE` the samples as stored, flat, or
+with a channel axis) and wraps it over TinyDigits or the named dataset.
 """
 
 from __future__ import annotations
@@ -29,20 +30,24 @@ import numpy as np
 
 from loadgen.engine.query import SampleBatch
 from loadgen.errors import SutLoadError
+from sut.datasets import load_dataset_file
 from sut.tinydigits import load_tinydigits
 
-TINYDIGITS_CLASSES = 10
-TINYDIGITS_PIXELS = 64
 PROBE_SHAPES: tuple[tuple[int, ...], ...] = ((64,), (8, 8), (1, 8, 8))
 """Per-sample input shapes tried, in this order, when a model's first layer does not say."""
 MIB = 2**20
+MEMORY_USAGE_KEYS = ("quantized_bytes", "total_bytes", "bytes")
+"""Where a layer's `memory_usage()` dict says how many bytes it stores, in the order looked for."""
 
 ArrayFn = Callable[[np.ndarray], np.ndarray]
 TensorType = Callable[[np.ndarray], Any]
 
 
 class ArrayTensor:
-    """Stand-in for TinyTorch's `Tensor` when the course's package is absent: a float32 array."""
+    """Stand-in for TinyTorch's `Tensor` when the course's package is absent: a float32 array.
+
+    Like the course's Tensor it has no `__array__`: a model that works on it reads `.data`,
+    and so works unchanged once the course is installed."""
 
     __slots__ = ("data",)
 
@@ -66,9 +71,6 @@ class ArrayTensor:
 
     def reshape(self, *shape: Any) -> ArrayTensor:
         return ArrayTensor(self.data.reshape(*shape))
-
-    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
-        return self.data if dtype is None else self.data.astype(dtype, copy=False)
 
     def __repr__(self) -> str:
         return f"ArrayTensor(shape={self.shape}, dtype={self.dtype})"
@@ -118,9 +120,9 @@ def entry_point(model: Any) -> Callable[[Any], Any]:
     for method_name in ("forward", "predict"):
         method = getattr(model, method_name, None)
         if callable(method):
-            return method  # type: ignore[no-any-return]
+            return method
     if callable(model):
-        return model  # type: ignore[no-any-return]
+        return model
     raise SutLoadError(
         f"{type(model).__name__} is not a model: it has no forward(x), predict(x) or __call__(x) to run"
     )
@@ -144,39 +146,103 @@ def looks_like_model(obj: Any) -> bool:
     return any(callable(getattr(obj, name, None)) for name in ("forward", "predict")) or callable(obj)
 
 
-def _parameter_arrays(model: Any) -> list[np.ndarray] | None:
-    """Each distinct parameter array of `model.parameters()`, read via `.data`; None without it."""
-    parameters = getattr(model, "parameters", None)
+def _parameter_arrays(holder: Any) -> dict[int, np.ndarray] | None:
+    """Each distinct parameter array of `holder.parameters()` by id, read via `.data`; None without it."""
+    parameters = getattr(holder, "parameters", None)
     if not callable(parameters):
         return None
     arrays: dict[int, np.ndarray] = {}
     for parameter in parameters():
         array = as_numpy(parameter)
         arrays.setdefault(id(array), array)
-    return list(arrays.values())
+    return arrays
+
+
+def _reported_bytes(layer: Any) -> int | None:
+    """What a layer says it stores, through its own `memory_usage()` (the course's QuantizedLinear
+    returns {'quantized_bytes': ...}); None when it has no such method or says nothing usable."""
+    method = getattr(layer, "memory_usage", None)
+    if not callable(method) or isinstance(layer, type):
+        return None
+    usage = method()
+    if isinstance(usage, Mapping):
+        usage = next((usage[key] for key in MEMORY_USAGE_KEYS if key in usage), None)
+    if isinstance(usage, bool) or not isinstance(usage, (int, float, np.integer, np.floating)) or usage < 0:
+        return None
+    return int(usage)
+
+
+def _sublayers(holder: Any) -> list[Any]:
+    """The layers directly inside a model or container: its `.layers`, else its attributes that
+    are layers (have `parameters()`), as in module 20's SimpleMLP (`fc1`, `relu`, `fc2`)."""
+    layers = getattr(holder, "layers", None)
+    if isinstance(layers, Sequence) and not isinstance(layers, str):
+        return list(layers)
+    members = vars(holder).values() if hasattr(holder, "__dict__") else ()
+    return [
+        member for member in members if not isinstance(member, type) and callable(getattr(member, "parameters", None))
+    ]
+
+
+def _self_reporting_layers(model: Any, depth: int = 4) -> list[tuple[Any, int]]:
+    """Every layer under the model that reports its own memory_usage(), with its bytes."""
+    found: list[tuple[Any, int]] = []
+    for layer in _sublayers(model) if depth > 0 else ():
+        reported = _reported_bytes(layer)
+        if reported is not None:
+            found.append((layer, reported))
+        elif layer is not model:
+            found += _self_reporting_layers(layer, depth - 1)
+    return found
+
+
+def _stored_bytes(model: Any, arrays: dict[int, np.ndarray]) -> tuple[int, str]:
+    """Bytes the model stores and how they were counted: each self-reporting layer's own
+    memory_usage(), then every other parameter array at its own dtype."""
+    reporting = _self_reporting_layers(model)
+    covered: set[int] = set()
+    for layer, _ in reporting:
+        covered |= set(_parameter_arrays(layer) or {})
+    rest = [array for key, array in arrays.items() if key not in covered]
+    dtypes = sorted({str(array.dtype) for array in rest})
+    parts = []
+    if reporting:
+        names = sorted({type(layer).__name__ for layer, _ in reporting})
+        parts.append(f"memory_usage() of {len(reporting)} layer(s) ({', '.join(names)})")
+    if rest or not parts:
+        parts.append(f"{len(rest)} parameter array(s) at their dtype ({', '.join(dtypes) or 'none'})")
+    total = sum(size for _, size in reporting) + sum(int(array.nbytes) for array in rest)
+    return total, " + ".join(parts)
 
 
 def model_facts(model: Any) -> dict[str, Any]:
-    """`name`, `parameter_count` and `model_size_mb` (MiB) of a model; None when it cannot say.
+    """`name`, `parameter_count`, `model_size_mb` (MiB) and `size_source` of a model; None
+    where it cannot say.
 
-    The model's own `count_parameters()` and `size_bytes()` win (they know about int8 and
-    sparse storage); otherwise both come from `parameters()`: their sizes and their bytes.
+    The size is what the model stores: its own `size_bytes()` when it has one; otherwise each
+    layer's own `memory_usage()` where a layer reports one (int8 values kept in float32
+    Tensors count as the int8 they stand for), and the bytes of every other parameter array
+    at its dtype (float64 weights count 8 bytes each). `size_source` says which was used.
+    The parameter count is the model's `count_parameters()`, else the values of `parameters()`.
     """
     count_method = getattr(model, "count_parameters", None)
     size_method = getattr(model, "size_bytes", None)
-    arrays = None if callable(count_method) and callable(size_method) else _parameter_arrays(model)
+    arrays = _parameter_arrays(model)
     if callable(count_method):
         parameter_count: int | None = int(count_method())
     else:
-        parameter_count = None if arrays is None else int(sum(array.size for array in arrays))
+        parameter_count = None if arrays is None else int(sum(array.size for array in arrays.values()))
+    size_bytes: int | None = None
+    size_source = None
     if callable(size_method):
-        size_bytes: int | None = int(size_method())
-    else:
-        size_bytes = None if arrays is None else int(sum(array.nbytes for array in arrays))
+        size_bytes, size_source = int(size_method()), f"{type(model).__name__}.size_bytes()"
+    elif arrays is not None:
+        size_bytes, size_source = _stored_bytes(model, arrays)
     return {
         "name": model_name(model),
         "parameter_count": parameter_count,
         "model_size_mb": None if size_bytes is None else size_bytes / MIB,
+        "size_source": size_source,
     }
 
 
@@ -309,38 +375,67 @@ def _first_linear_inputs(model: Any) -> int | None:
     return int(shape[0]) if len(shape) == 2 else None
 
 
-def tinydigits_input_shape(model: Any, tensor_type: TensorType, sample: np.ndarray) -> tuple[int, ...]:
-    """The per-sample shape the model takes TinyDigits in: 64 when its first layer is a
-    Linear(64, ...); else the first of PROBE_SHAPES on which one sample gives (1, 10) logits."""
-    if _first_linear_inputs(model) == TINYDIGITS_PIXELS:
-        return (TINYDIGITS_PIXELS,)
+def candidate_shapes(sample_shape: tuple[int, ...]) -> list[tuple[int, ...]]:
+    """Per-sample input shapes to try for a dataset's samples, in order: TinyDigits' PROBE_SHAPES
+    for 8x8 images; otherwise the samples as stored, flattened, then with a channel axis."""
+    if sample_shape == (8, 8):
+        return list(PROBE_SHAPES)
+    flat = (int(np.prod(sample_shape)),)
+    shapes = [sample_shape, flat, (1, *sample_shape)]
+    return [shape for index, shape in enumerate(shapes) if shape not in shapes[:index]]
+
+
+def model_input_shape(
+    model: Any, tensor_type: TensorType, sample: np.ndarray, classes: int, exact: bool
+) -> tuple[int, ...]:
+    """The per-sample shape the model takes these samples in: flat when its first layer is a
+    Linear of that many inputs; else the first candidate on which one sample gives (1, C) logits,
+    C == classes when `exact` (TinyDigits: 10), else C >= classes (the largest label + 1)."""
+    flat = int(sample.size)
+    if _first_linear_inputs(model) == flat:
+        return (flat,)
     forward = entry_point(model)
     tried = []
-    for shape in PROBE_SHAPES:
+    for shape in candidate_shapes(tuple(sample.shape)):
         try:
             out_shape = as_numpy(forward(tensor_type(sample.reshape(1, *shape)))).shape
         except Exception as exc:  # a student's model raises anything on the wrong input shape
             tried.append(f"(1, {', '.join(map(str, shape))}): {type(exc).__name__}: {exc}")
             continue
-        if out_shape == (1, TINYDIGITS_CLASSES):
+        answers = len(out_shape) == 2 and out_shape[0] == 1
+        if answers and (out_shape[1] == classes if exact else out_shape[1] >= classes):
             return shape
         tried.append(f"(1, {', '.join(map(str, shape))}): output shape {out_shape}")
-    raise SutLoadError(
-        f"{type(model).__name__} takes no TinyDigits input shape to (1, {TINYDIGITS_CLASSES}) logits; tried "
-        + "; ".join(tried)
+    wanted = f"(1, {classes})" if exact else f"(1, C) logits with C >= {classes}"
+    raise SutLoadError(f"{type(model).__name__} takes no input shape to {wanted} logits; tried " + "; ".join(tried))
+
+
+def wrap_model_over_dataset(
+    model: Any, inputs: np.ndarray, labels: np.ndarray, name: str, batch_size: int = 32, exact_classes: bool = False
+) -> TinyTorchSUT:
+    """A bare model as a SUT over a labelled dataset, its inputs shaped as the model wants."""
+    tensor_type = tensor_factory()
+    classes = int(labels.max()) + 1
+    shape = model_input_shape(model, tensor_type, inputs[0], classes, exact_classes)
+    return TinyTorchSUT(
+        model,
+        (inputs, labels),
+        preprocess=_reshaper(shape),
+        batch_size=batch_size,
+        tensor_type=tensor_type,
+        dataset_name=name,
     )
 
 
 def wrap_model_over_tinydigits(model: Any, split: str = "test", batch_size: int = 32) -> TinyTorchSUT:
-    """A bare model as a SUT over a TinyDigits split, its inputs shaped as the model wants."""
+    """A bare model as a SUT over a TinyDigits split (the course's own split), answering 10 classes."""
     images, labels = load_tinydigits(split)
-    tensor_type = tensor_factory()
-    shape = tinydigits_input_shape(model, tensor_type, images[0])
-    return TinyTorchSUT(
-        model,
-        (images, labels),
-        preprocess=_reshaper(shape),
-        batch_size=batch_size,
-        tensor_type=tensor_type,
-        dataset_name=f"TinyDigits-{split}",
-    )
+    return wrap_model_over_dataset(model, images, labels, f"TinyDigits-{split}", batch_size, exact_classes=True)
+
+
+def wrap_model(model: Any, dataset: Path | None = None, batch_size: int = 32) -> TinyTorchSUT:
+    """What `--sut` does with a bare model: run it over `--dataset FILE` when given, else TinyDigits."""
+    if dataset is None:
+        return wrap_model_over_tinydigits(model, batch_size=batch_size)
+    data = load_dataset_file(dataset)
+    return wrap_model_over_dataset(model, data.inputs, data.labels, data.name, batch_size)

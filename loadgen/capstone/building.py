@@ -1,4 +1,4 @@
-"""Building a submission.json from two finished runs and their evidence folders."""
+"""Building a submission.json from finished runs (baseline, optionally optimized) and their evidence folders."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from loadgen.capstone.course import compute_improvements, run_figures
+from loadgen.capstone.course import compute_improvements, median_speedup, run_figures
 from loadgen.capstone.schema import (
     EVIDENCE_FORMAT,
     SUBMISSION_TYPE,
@@ -64,34 +64,40 @@ def system_info(fingerprint: Mapping[str, Any]) -> dict[str, Any]:
 
 def build_submission(
     baseline: RunResult,
-    optimized: RunResult,
+    optimized: RunResult | None,
     baseline_facts: Mapping[str, Any],
-    optimized_facts: Mapping[str, Any],
+    optimized_facts: Mapping[str, Any] | None,
     techniques: list[str],
     student: str | None,
     evidence: Mapping[str, Any] | None,
     created: dt.datetime | None = None,
+    harness: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """submission.json in the course's schema (plain ints and floats) from two runs.
+    """submission.json in the course's schema (plain ints and floats) from one run (baseline only,
+    as module 20's run_example_benchmark writes) or two.
 
-    Facts hold `name`, `parameter_count`, `model_size_mb` (MiB) and `accuracy` (0..1) of
-    each model. Raises ValueError when the result would not pass `check_schema`.
+    Facts hold `name`, `parameter_count`, `model_size_mb` (MiB) and `accuracy` (0..1) of each
+    model. `improvements` are the course's formulas; `harness` holds this harness's own figures.
+    Raises ValueError when the result would not pass `check_schema`.
     """
     baseline_metrics = _side_metrics(baseline, baseline_facts, "baseline")
-    optimized_metrics = _side_metrics(optimized, optimized_facts, "optimized")
     submission: dict[str, Any] = {
         "tinytorch_version": TINYTORCH_VERSION,
         "submission_type": SUBMISSION_TYPE,
         "timestamp": (created or dt.datetime.now()).strftime(TIMESTAMP_FORMAT),
         "system_info": system_info(baseline.fingerprint),
         "baseline": {"model_name": str(baseline_facts.get("name") or baseline.sut_name), "metrics": baseline_metrics},
-        "optimized": {
+    }
+    if optimized is not None and optimized_facts is not None:
+        optimized_metrics = _side_metrics(optimized, optimized_facts, "optimized")
+        submission["optimized"] = {
             "model_name": str(optimized_facts.get("name") or optimized.sut_name),
             "metrics": optimized_metrics,
             "techniques_applied": list(techniques),
-        },
-        "improvements": compute_improvements(baseline_metrics, optimized_metrics),
-    }
+        }
+        submission["improvements"] = compute_improvements(baseline_metrics, optimized_metrics)
+        figures = {"speedup_median": median_speedup(baseline_metrics, optimized_metrics)}
+        submission["harness"] = figures | dict(harness or {})
     if student is not None:
         submission["student_name"] = student
     if evidence is not None:
@@ -102,12 +108,12 @@ def build_submission(
     return submission
 
 
-def build_evidence(base_dir: Path, baseline_dir: Path, optimized_dir: Path) -> dict[str, Any]:
-    """The `evidence` block for two results folders (result.json, trace.npz) inside base_dir,
-    the folder submission.json will be written to."""
+def build_evidence(base_dir: Path, folders: Mapping[str, Path], rules: str = "capstone") -> dict[str, Any]:
+    """The `evidence` block for the runs' results folders (result.json, trace.npz), by side, inside
+    base_dir, the folder submission.json will be written to."""
     base = base_dir.resolve()
-    evidence: dict[str, Any] = {"format": EVIDENCE_FORMAT, "sha256": {}}
-    for side, folder in (("baseline", baseline_dir), ("optimized", optimized_dir)):
+    evidence: dict[str, Any] = {"format": EVIDENCE_FORMAT, "sha256": {}, "rules": rules}
+    for side, folder in folders.items():
         entry = {}
         for key, filename in (("result", "result.json"), ("trace", "trace.npz")):
             path = (folder / filename).resolve()
@@ -117,6 +123,7 @@ def build_evidence(base_dir: Path, baseline_dir: Path, optimized_dir: Path) -> d
             evidence["sha256"][relative] = sha256_file(path)
             entry[key] = relative
         evidence[side] = entry
+    baseline_dir = folders["baseline"]
     result = RunResult.model_validate_json((baseline_dir / "result.json").read_text(encoding="utf-8"))
     if "hardware_hash" not in result.fingerprint:
         raise ValueError(f"{baseline_dir / 'result.json'} has no fingerprint: run with a collected fingerprint")

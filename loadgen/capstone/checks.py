@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 
-from loadgen.capstone.course import close, compute_improvements, latency_basis
+from loadgen.capstone.course import IMPROVEMENT_INPUTS, close, compute_improvements, median_speedup
 from loadgen.capstone.schema import LATENCY_METRICS, RTOL, Finding, Submission
 
 SPEEDUP_WARN, SPEEDUP_ERROR = 20.0, 50.0
@@ -16,7 +16,7 @@ COMPRESSION_WARN, COMPRESSION_ERROR = 16.0, 32.0
 def check_percentiles(submission: Submission) -> list[Finding]:
     """median <= p95 <= p99 on each side, over the ones present."""
     findings = []
-    for side in ("baseline", "optimized"):
+    for side in submission.sides():
         metrics = getattr(submission, side).metrics
         present = [(key, getattr(metrics, key)) for key in LATENCY_METRICS if getattr(metrics, key) is not None]
         for (low_key, low), (high_key, high) in itertools.pairwise(present):
@@ -32,11 +32,12 @@ def check_percentiles(submission: Submission) -> list[Finding]:
 
 
 def check_improvements(submission: Submission) -> list[Finding]:
-    """Each claimed improvement against its recomputation from the two metric sets."""
+    """Each claimed improvement against the course's recomputation from the two metric sets, and
+    the harness's median speedup against the two medians."""
+    if submission.optimized is None or submission.improvements is None:
+        return []
     baseline = submission.baseline.metrics.model_dump(exclude_none=True)
     optimized = submission.optimized.metrics.model_dump(exclude_none=True)
-    basis = latency_basis(baseline, optimized)
-    inputs = {"speedup": basis, "compression_ratio": "model_size_mb", "accuracy_delta": "accuracy"}
     findings = []
     for name, recomputed in compute_improvements(baseline, optimized).items():
         claimed = getattr(submission.improvements, name)
@@ -45,16 +46,37 @@ def check_improvements(submission: Submission) -> list[Finding]:
                 Finding(
                     "error",
                     "improvement_mismatch",
-                    f"improvements.{name} is {claimed} but the two {inputs[name]} values give {recomputed:.9g} "
-                    f"(rtol {RTOL:g})",
+                    f"improvements.{name} is {claimed} but the two {IMPROVEMENT_INPUTS[name]} values give "
+                    f"{recomputed:.9g} (the course's formula; rtol {RTOL:g})",
                 )
             )
+    return findings + _check_harness_figures(submission, baseline, optimized)
+
+
+def _check_harness_figures(
+    submission: Submission, baseline: dict[str, float], optimized: dict[str, float]
+) -> list[Finding]:
+    harness = submission.harness
+    if harness is None:
+        return []
+    if "latency_ms_median" not in baseline or "latency_ms_median" not in optimized:
+        return [Finding("error", "harness", "harness.speedup_median: both sides need latency_ms_median")]
+    recomputed = median_speedup(baseline, optimized)
+    findings = []
+    if not close(harness.speedup_median, recomputed):
+        message = f"harness.speedup_median is {harness.speedup_median} but the two medians give {recomputed:.9g}"
+        findings.append(Finding("error", "harness", message))
+    interval = harness.speedup_median_interval
+    if interval is not None and interval[0] > interval[1]:
+        findings.append(Finding("error", "harness", f"harness.speedup_median_interval {list(interval)} is reversed"))
     return findings
 
 
 def check_sanity(submission: Submission) -> list[Finding]:
     """The course's sanity limits: implausible speedups and compressions, accuracy gains."""
     improvements = submission.improvements
+    if improvements is None:
+        return []
     findings = []
     for name, value, warn, error in (
         ("speedup", improvements.speedup, SPEEDUP_WARN, SPEEDUP_ERROR),
@@ -83,8 +105,8 @@ def _rule(name: str, value: float, op: str, bound: float) -> tuple[bool, str]:
 
 
 def event_findings(submission: Submission) -> list[Finding]:
-    """Which capstone events the optimized model qualifies for (info only)."""
-    metrics = submission.optimized.metrics
+    """Which capstone events the optimized model (the baseline, when it is alone) qualifies for (info only)."""
+    metrics = (submission.optimized or submission.baseline).metrics
     latency_name = "latency_ms_median" if metrics.latency_ms_median is not None else "latency_ms_mean"
     latency = metrics.latency_ms_median if metrics.latency_ms_median is not None else metrics.latency_ms_mean
     accurate = _rule("accuracy", metrics.accuracy, ">=", 0.85)

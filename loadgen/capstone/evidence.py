@@ -1,91 +1,101 @@
-"""Evidence checks: files inside the folder with matching hashes, figures recomputed from the traces."""
+"""Evidence checks: files inside the folder with matching hashes, figures recomputed from the traces,
+and compliance with the rule set the runs claim.
+
+Everything is read through `loadgen.capstone.reading` (each file once, within one budget, npz
+headers checked before any allocation) and every problem is a finding, never an exception.
+"""
 
 from __future__ import annotations
 
-import zipfile
 from collections.abc import Mapping
-from pathlib import Path, PurePosixPath, PureWindowsPath
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
+from loadgen.capstone.compliance import RuleSet, capstone_rules, check_compliance
 from loadgen.capstone.course import close, run_figures
-from loadgen.capstone.schema import RTOL, Evidence, EvidenceRun, Finding, Submission, SubmissionMetrics
+from loadgen.capstone.reading import MAX_EVIDENCE_BYTES, EvidenceReader, read_npz, trace_from_arrays
+from loadgen.capstone.schema import (
+    RTOL,
+    Evidence,
+    EvidenceRun,
+    Finding,
+    Submission,
+    SubmissionMetrics,
+    parse_strict_json,
+)
 from loadgen.engine.trace import Trace
 from loadgen.machine.fingerprint import hardware_hash
 from loadgen.metrics.figures import Metrics, compute_metrics
 from loadgen.metrics.result import RunResult
-from loadgen.results.files import sha256_file
 from loadgen.settings.model import TestSettings
 
 MAX_RESULT_BYTES = 16 * 2**20
 
-
-MAX_EVIDENCE_BYTES = 1 << 30
-"""Largest evidence file (and largest expanded trace) read; a 64 M-sample trace fits."""
-
-
-def _evidence_path(base: Path, relative: str) -> Path:
-    """The file a relative evidence path names; ValueError when it could leave base."""
-    if "\\" in relative or PurePosixPath(relative).is_absolute() or PureWindowsPath(relative).drive:
-        raise ValueError("must be a relative path with / separators")
-    if ".." in PurePosixPath(relative).parts:
-        raise ValueError("must not contain '..'")
-    try:
-        path = (base / relative).resolve(strict=True)
-    except (OSError, RuntimeError):
-        raise ValueError("no such file") from None
-    if not path.is_relative_to(base):
-        raise ValueError("resolves outside the submission's folder (through a symlink)")
-    if not path.is_file():
-        raise ValueError("is not a regular file")
-    return path
+__all__ = [
+    "MAX_EVIDENCE_BYTES", "check_evidence_files", "check_evidence_runs", "load_result", "load_trace", "recompute",
+]
 
 
-def check_evidence_files(evidence: Evidence, base_dir: Path, max_bytes: int) -> list[Finding]:
-    """Every referenced file is listed, stays inside base_dir, is size-bounded and matches its sha256."""
-    base = base_dir.resolve()
+def _sides(evidence: Evidence) -> list[tuple[str, EvidenceRun]]:
+    return [(side, run) for side in ("baseline", "optimized") if (run := getattr(evidence, side)) is not None]
+
+
+def check_evidence_files(evidence: Evidence, reader: EvidenceReader) -> list[Finding]:
+    """Every referenced file is listed, stays inside the folder, is size-bounded and matches its
+    sha256; a file listed under two names (`a`, `./a`, a symlink) is read once and reported."""
     findings = []
-    for side in ("baseline", "optimized"):
-        run: EvidenceRun = getattr(evidence, side)
+    for side, run in _sides(evidence):
         for listed in (run.result, run.trace):
             if listed not in evidence.sha256:
                 findings.append(Finding("error", "evidence", f"evidence.{side}: {listed} is not in evidence.sha256"))
+    seen: dict[Path, str] = {}
     for relative, expected in evidence.sha256.items():
         try:
-            path = _evidence_path(base, relative)
-        except ValueError as exc:
+            path = reader.resolve(relative)
+            if path in seen:
+                message = f"evidence file {relative!r} is {seen[path]!r} again: list each file once"
+                findings.append(Finding("error", "evidence_path", message))
+                continue
+            seen[path] = relative
+            actual = reader.sha256(relative)
+        except (ValueError, OSError) as exc:
             findings.append(Finding("error", "evidence_path", f"evidence file {relative!r}: {exc}"))
             continue
-        size = path.stat().st_size
-        if size > max_bytes:
-            findings.append(Finding("error", "evidence", f"evidence file {relative}: {size} bytes, limit {max_bytes}"))
-        elif sha256_file(path) != expected:
+        if actual != expected:
             message = f"evidence file {relative}: sha256 differs (edited after submission?)"
             findings.append(Finding("error", "evidence_hash", message))
     return findings
 
 
-def _load_result(path: Path) -> RunResult:
-    if path.stat().st_size > MAX_RESULT_BYTES:
-        raise ValueError(f"larger than {MAX_RESULT_BYTES} bytes")
+def load_result(raw: bytes, what: str = "result.json") -> RunResult:
+    """A result.json read as strictly as submission.json (no NaN, no duplicate keys, no number
+    beyond a float) and then validated; ValueError saying what is wrong otherwise."""
+    if len(raw) > MAX_RESULT_BYTES:
+        raise ValueError(f"{what}: larger than {MAX_RESULT_BYTES} bytes")
+    data, problems = parse_strict_json(raw, what)
+    if problems:
+        raise ValueError(problems[0].message)
     try:
-        return RunResult.model_validate_json(path.read_bytes())
+        result = RunResult.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        raise ValueError(f"not a result.json: {'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+        raise ValueError(f"{what}: not a result.json: {'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+    if result.total_sample_count < 0 or result.performance_sample_count < 0:
+        raise ValueError(f"{what}: negative sample counts")
+    return result
 
 
-def _load_trace(path: Path, max_bytes: int) -> Trace:
-    """Trace.load after checking the npz expands to at most max_bytes (no decompression bombs)."""
-    try:
-        with zipfile.ZipFile(path) as archive:
-            expanded = sum(info.file_size for info in archive.infolist())
-    except zipfile.BadZipFile:
-        raise ValueError("not an npz archive") from None
-    if expanded > max_bytes:
-        raise ValueError(f"expands to {expanded} bytes, limit {max_bytes}")
-    return Trace.load(path)
+def load_trace(raw: bytes, result: RunResult, max_bytes: int = MAX_EVIDENCE_BYTES) -> Trace:
+    """The trace in `raw`, checked column by column and against its result's sample count."""
+    trace = trace_from_arrays(read_npz(raw, max_bytes))
+    if len(trace) and int(trace.sample_index.max()) >= max(result.total_sample_count, 1):
+        raise ValueError(
+            f"sample_index reaches {int(trace.sample_index.max())}, beyond the run's "
+            f"{result.total_sample_count} samples"
+        )
+    return trace
 
 
 def _metric_differences(stored: Mapping[str, Any], recomputed: Mapping[str, Any], prefix: str = "") -> list[str]:
@@ -102,7 +112,7 @@ def _metric_differences(stored: Mapping[str, Any], recomputed: Mapping[str, Any]
     return differences
 
 
-def _recompute(side: str, result: RunResult, trace: Trace) -> tuple[Metrics | None, list[Finding]]:
+def recompute(side: str, result: RunResult, trace: Trace) -> tuple[Metrics | None, list[Finding]]:
     """The run's metrics from its trace; errors when result.json's own metrics disagree."""
     try:
         settings = TestSettings.model_validate(result.settings_effective)
@@ -111,7 +121,7 @@ def _recompute(side: str, result: RunResult, trace: Trace) -> tuple[Metrics | No
         return None, [Finding("error", "evidence", message)]
     try:
         recomputed = compute_metrics(trace, settings)
-    except (ValueError, IndexError, TypeError) as exc:  # a crafted trace: columns that do not fit together
+    except (ValueError, IndexError, TypeError, OverflowError, ZeroDivisionError) as exc:  # a crafted trace
         return None, [Finding("error", "evidence_trace", f"{side} trace: cannot compute metrics: {exc}")]
     stored = result.metrics.model_dump() if result.metrics is not None else {}
     differences = _metric_differences(stored, recomputed.model_dump())
@@ -159,14 +169,10 @@ def _check_run_record(side: str, result: RunResult, evidence: Evidence) -> list[
     findings = []
     if result.error is not None:
         findings.append(Finding("error", "evidence_run", f"the {side} run did not complete: {result.error}"))
-    elif not result.valid:
-        findings.append(
-            Finding("warning", "evidence_run", f"the {side} run was INVALID: {'; '.join(result.invalid_reasons)}")
-        )
     try:
         machine = hardware_hash(result.fingerprint)
-    except (KeyError, TypeError) as exc:
-        return [*findings, Finding("error", "evidence_fingerprint", f"{side} result.json: fingerprint lacks {exc}")]
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:
+        return [*findings, Finding("error", "evidence_fingerprint", f"{side} result.json: fingerprint: {exc!r}")]
     if machine != result.fingerprint.get("hardware_hash"):
         message = f"{side} result.json: hardware_hash does not match its fingerprint"
         findings.append(Finding("error", "evidence_fingerprint", message))
@@ -179,32 +185,45 @@ def _check_run_record(side: str, result: RunResult, evidence: Evidence) -> list[
                 "both models must be measured on the same machine",
             )
         )
-    trace_sha = evidence.sha256.get(getattr(evidence, side).trace)
+    run = getattr(evidence, side)
+    trace_sha = evidence.sha256.get(run.trace)
     if "trace.npz" in result.files and result.files["trace.npz"] != trace_sha:
         findings.append(Finding("error", "evidence_hash", f"{side} result.json names a different trace.npz"))
     return findings
 
 
-def check_evidence_runs(submission: Submission, evidence: Evidence, base_dir: Path, max_bytes: int) -> list[Finding]:
-    """Each run's result.json and trace: the figures recompute and match the submission's."""
-    base = base_dir.resolve()
+def _read_run(side: str, run: EvidenceRun, reader: EvidenceReader) -> tuple[RunResult, Trace]:
+    try:
+        result = load_result(reader.read(run.result), f"{side} result.json")
+        trace = load_trace(reader.read(run.trace), result, reader.max_file_bytes)
+    except OSError as exc:
+        raise ValueError(f"cannot read: {exc.strerror or exc}") from None
+    return result, trace
+
+
+def check_evidence_runs(
+    submission: Submission, evidence: Evidence, reader: EvidenceReader, rules: RuleSet | None = None
+) -> tuple[list[Finding], list[str] | None]:
+    """Each run's result.json and trace: the figures recompute and match the submission's. Also the
+    rules broken (None when the runs could not be read, so compliance cannot be judged)."""
     findings: list[Finding] = []
-    scenarios = {}
-    for side in ("baseline", "optimized"):
-        run: EvidenceRun = getattr(evidence, side)
+    results: dict[str, RunResult] = {}
+    for side, run in _sides(evidence):
         try:
-            result = _load_result(_evidence_path(base, run.result))
-            trace = _load_trace(_evidence_path(base, run.trace), max_bytes)
-        except (ValueError, OSError, KeyError) as exc:
+            result, trace = _read_run(side, run, reader)
+        except ValueError as exc:
             findings.append(Finding("error", "evidence", f"evidence.{side}: {exc}"))
             continue
-        scenarios[side] = result.scenario
+        results[side] = result
         findings += _check_run_record(side, result, evidence)
-        recomputed, problems = _recompute(side, result, trace)
+        recomputed, problems = recompute(side, result, trace)
         findings += problems
         if recomputed is not None:
             findings += _check_claims(side, getattr(submission, side).metrics, recomputed, result)
+    scenarios = {side: result.scenario for side, result in results.items()}
     if len(set(scenarios.values())) > 1:
         message = f"the runs used different scenarios: {scenarios}; compare like with like"
         findings.append(Finding("error", "evidence_scenario", message))
-    return findings
+    if len(results) != len(_sides(evidence)):
+        return findings, None
+    return findings, check_compliance(results, rules or capstone_rules())

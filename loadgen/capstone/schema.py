@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, PlainValidator, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationError
 
 TINYTORCH_VERSION = "0.1.0"
 
@@ -219,17 +219,29 @@ class EvidenceRun(_Strict):
 
 
 class Evidence(_Strict):
-    """This harness's proof: both runs' files, their sha256, the machine they ran on."""
+    """This harness's proof: each run's files, their sha256, the machine they ran on, and the
+    rule set (`scenarios/<rules>.toml`) both runs claim to follow."""
 
     format: Literal["tinyperf-evidence/1"]
     hardware_hash: Text
     sha256: dict[str, Sha256]
+    rules: Literal["capstone"] = "capstone"
     baseline: EvidenceRun
-    optimized: EvidenceRun
+    optimized: EvidenceRun | None = None
+
+
+class HarnessFigures(_Strict):
+    """This harness's more robust figures, beside (never in) the course's fields: the speedup of
+    medians, with a bootstrap interval over the two runs' per-sample latencies."""
+
+    speedup_median: Positive
+    speedup_median_interval: Annotated[list[Positive], Field(min_length=2, max_length=2)] | None = None
+    interval_method: Text | None = None
 
 
 class Submission(_Strict):
-    """The course's submission.json; `division` and `evidence` are this harness's additions."""
+    """The course's submission.json (`optimized` and `improvements` optional, as in the course);
+    `division`, `harness` and `evidence` are this harness's additions."""
 
     tinytorch_version: Text
     submission_type: Literal["capstone_benchmark"]
@@ -237,10 +249,15 @@ class Submission(_Strict):
     system_info: SystemInfo
     student_name: Text | None = None
     baseline: BaselineEntry
-    optimized: OptimizedEntry
-    improvements: Improvements
+    optimized: OptimizedEntry | None = None
+    improvements: Improvements | None = None
     division: Literal["closed", "open"] = "closed"
+    harness: HarnessFigures | None = None
     evidence: Evidence | None = None
+
+    def sides(self) -> tuple[str, ...]:
+        """The models the submission reports: baseline, and optimized when present."""
+        return ("baseline", "optimized") if self.optimized is not None else ("baseline",)
 
 
 def _schema_message(error: Mapping[str, Any]) -> str:
@@ -255,12 +272,32 @@ def _schema_message(error: Mapping[str, Any]) -> str:
     return f"{where}: {error['msg']}, got {describe_value(error.get('input'))}"
 
 
+def _pairing(submission: Submission) -> list[Finding]:
+    """`improvements` exactly when there is an `optimized` model (the course writes both or neither);
+    evidence for each model the submission reports."""
+    findings = []
+    if (submission.optimized is None) != (submission.improvements is None):
+        absent = "improvements" if submission.improvements is None else "optimized"
+        present = "optimized" if absent == "improvements" else "improvements"
+        findings.append(Finding("error", "schema", f"{absent}: missing required field (the submission has {present})"))
+    if submission.harness is not None and submission.optimized is None:
+        findings.append(Finding("error", "schema", "harness: compares two models, but there is no optimized one"))
+    evidence = submission.evidence
+    if evidence is not None and (evidence.optimized is None) != (submission.optimized is None):
+        findings.append(
+            Finding("error", "schema", "evidence.optimized: must be given exactly when the submission has optimized")
+        )
+    return findings
+
+
 def check_schema(data: Any) -> tuple[Submission | None, list[Finding]]:
     """The parsed submission, or None with one error per schema violation."""
     try:
-        return Submission.model_validate(data), []
+        submission = Submission.model_validate(data)
     except ValidationError as exc:
         return None, [Finding("error", "schema", _schema_message(error)) for error in exc.errors()]
+    findings = _pairing(submission)
+    return (None, findings) if findings else (submission, [])
 
 
 class _Refused(Exception):
@@ -276,12 +313,42 @@ def _refuse_constant(name: str) -> float:
     raise _Refused("non_finite", f"contains {name}, which JSON does not allow")
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _Refused("non_finite", f"contains the number {text[:40]}, beyond a float's range")
+    return value
+
+
 def _refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     data = dict(pairs)
     if len(data) < len(pairs):
         duplicates = sorted(key for key, count in Counter(key for key, _ in pairs).items() if count > 1)
         raise _Refused("duplicate_key", f"repeats the keys {duplicates[:5]} in one object (which one counts?)")
     return data
+
+
+def parse_strict_json(raw: bytes, what: str) -> tuple[Any, list[Finding]]:
+    """JSON as strictly as a submission is read: UTF-8, no NaN/Infinity, no number beyond a float,
+    no duplicate keys. The data, or None with the error that stopped it; ValueError when the
+    bytes are not JSON at all."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{what} is not UTF-8 text: byte {exc.start} is {exc.object[exc.start]:#04x}") from None
+    try:
+        data = json.loads(
+            text, parse_constant=_refuse_constant, parse_float=_finite_float, object_pairs_hook=_refuse_duplicates
+        )
+    except _Refused as exc:
+        return None, [Finding("error", exc.code, f"{what} {exc}")]
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{what} is not JSON: {exc}") from None
+    except ValueError as exc:  # e.g. an integer of more digits than Python converts
+        return None, [Finding("error", "unreadable", f"{what}: {exc}")]
+    except RecursionError:
+        raise ValueError(f"{what} is nested too deeply") from None
+    return data, []
 
 
 def load_submission(path: Path, max_bytes: int = MAX_SUBMISSION_BYTES) -> tuple[Any, list[Finding]]:
@@ -292,18 +359,8 @@ def load_submission(path: Path, max_bytes: int = MAX_SUBMISSION_BYTES) -> tuple[
     size = path.stat().st_size
     if size > max_bytes:
         return None, [Finding("error", "too_large", f"{path} has {size} bytes; a submission has at most {max_bytes}")]
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"{path} is not UTF-8 text: byte {exc.start} is {exc.object[exc.start]:#04x}") from None
-    try:
-        data = json.loads(text, parse_constant=_refuse_constant, object_pairs_hook=_refuse_duplicates)
-    except _Refused as exc:
-        return None, [Finding("error", exc.code, f"{path} {exc}")]
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path} is not JSON: {exc}") from None
-    except ValueError as exc:  # e.g. an integer of more digits than Python converts
-        return None, [Finding("error", "unreadable", f"{path}: {exc}")]
-    except RecursionError:
-        raise ValueError(f"{path} is nested too deeply to be a submission") from None
-    return data, []
+    with path.open("rb") as handle:
+        raw = handle.read(max_bytes + 1)
+    if len(raw) > max_bytes:
+        return None, [Finding("error", "too_large", f"{path} grew past {max_bytes} bytes, a submission's limit")]
+    return parse_strict_json(raw, str(path))

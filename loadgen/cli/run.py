@@ -19,14 +19,13 @@ from loadgen.benchmark.runner import Benchmark, run_benchmark
 from loadgen.cli.common import ExitCode, print_error, settings_from_args, sut_kwargs
 from loadgen.cli.progress import console_observer
 from loadgen.cli.repeat import run_repeated
-from loadgen.cli.sut_spec import build_sut, qsl_for
+from loadgen.cli.sut_spec import build_model_or_sut, model_adapter, qsl_for
 from loadgen.distributed.driver import run_distributed
 from loadgen.engine.query import QuerySampleLibrary, SystemUnderTest
 from loadgen.errors import Interrupted, LoadgenError, RunAborted, SettingsError
 from loadgen.results.folder import concluded, default_output, write_outputs
 from loadgen.settings.model import TRACE_SAMPLE_LIMIT, Mode, TestSettings, settings_schema
 from reports.summary import render_console
-from sut.tinytorch import looks_like_model, wrap_model_over_tinydigits
 
 DEFAULT_SUT = "sut.digit_mlp"
 
@@ -39,6 +38,7 @@ examples:
   python -m loadgen.run --scenario server --sut sut.fixed_time --sut-arg service_us=250 --sut-arg workers=2
   python -m loadgen.run --scenario my_rules.toml --config user.toml --trace --output results/mine
   python -m loadgen.run --scenario offline --mode accuracy
+  python -m loadgen.run --scenario offline --mode accuracy --sut my_model.py:model --dataset toy.npz
   python -m loadgen.run --scenario server --rules mlperf --model resnet50 --user-conf user.conf
   python -m loadgen.run --scenario server --mode find_peak --set min_duration_ms=1000
   python -m loadgen.run --scenario server --workers 2 --sut sut.fixed_time --set server_target_qps=1000
@@ -95,6 +95,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="keyword argument for the SUT factory (repeatable)",
     )
     parser.add_argument(
+        "--dataset", type=Path, metavar="FILE",
+        help="for a bare model: a labelled dataset instead of TinyDigits, a .npz with images (or features) and "
+        "labels, or the course's .pkl dict (images, labels; only numpy arrays are unpickled)",
+    )
+    parser.add_argument(
         "--samples", type=int, default=1024,
         help="size of the index-only QSL for SUTs without a qsl (1 to 64,000,000; default 1024)"
     )
@@ -122,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def model_as_sut(obj: object) -> SystemUnderTest | None:
     """A bare model (forward / predict / __call__, no issue_query) runs over TinyDigits."""
-    return wrap_model_over_tinydigits(obj) if looks_like_model(obj) else None
+    return model_adapter()(obj)
 
 
 def exit_code(benchmark: Benchmark) -> int:
@@ -146,7 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = settings_from_args(args)
         if args.workers is not None or args.ray_address:
             return _finish(args, settings.scenario.value, _run_on_ray(args, settings))
-        sut = build_sut(args.sut, sut_kwargs(args.sut_args), adapt=model_as_sut)
+        sut = build_model_or_sut(args.sut, sut_kwargs(args.sut_args), args.dataset)
         qsl = qsl_for(sut, args.samples)
         show = not args.no_progress and sys.stderr.isatty()
         observer = console_observer(sys.stderr, show)
@@ -172,15 +177,17 @@ def _finish(args: argparse.Namespace, label: str, benchmark: Benchmark) -> int:
     return exit_code(benchmark)
 
 
-def _sut_and_qsl(spec: str, kwargs: dict[str, object], samples: int) -> tuple[SystemUnderTest, QuerySampleLibrary]:
+def _sut_and_qsl(
+    spec: str, kwargs: dict[str, object], samples: int, dataset: Path | None = None
+) -> tuple[SystemUnderTest, QuerySampleLibrary]:
     """What each distributed worker builds: the --sut SUT and its QSL (pickled to the worker as a partial)."""
-    sut = build_sut(spec, kwargs, adapt=model_as_sut)
+    sut = build_model_or_sut(spec, kwargs, dataset)
     return sut, qsl_for(sut, samples)
 
 
 def _run_on_ray(args: argparse.Namespace, settings: TestSettings) -> Benchmark:
     """--workers / --ray-address: the run on Ray worker actors (loadgen.distributed)."""
-    make = functools.partial(_sut_and_qsl, args.sut, sut_kwargs(args.sut_args), args.samples)
+    make = functools.partial(_sut_and_qsl, args.sut, sut_kwargs(args.sut_args), args.samples, args.dataset)
     return run_distributed(make, settings, 1 if args.workers is None else args.workers, args.ray_address)
 
 

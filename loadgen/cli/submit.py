@@ -34,17 +34,17 @@ from loadgen.analysis.stats import (
     efficiency_score,
 )
 from loadgen.benchmark.runner import Benchmark, run_benchmark
-from loadgen.capstone import validate_submission
+from loadgen.capstone import SubmissionVerdict, judge_submission
 from loadgen.capstone.building import build_evidence, build_submission
-from loadgen.capstone.course import latency_basis
-from loadgen.capstone.schema import Finding, is_valid, load_submission
+from loadgen.capstone.course import MEDIAN_RESAMPLES, median_speedup_interval
+from loadgen.capstone.schema import Finding, load_submission
 from loadgen.cli.common import ExitCode, print_error, settings_from_args, sut_kwargs
 from loadgen.cli.progress import progress_bar
-from loadgen.cli.run import model_as_sut
-from loadgen.cli.sut_spec import build_sut, qsl_for
+from loadgen.cli.sut_spec import build_model_or_sut, qsl_for
 from loadgen.engine.query import SystemUnderTest
 from loadgen.errors import Interrupted, LoadgenError, SettingsError
 from loadgen.machine.fingerprint import collect_fingerprint
+from loadgen.metrics.figures import query_latencies_ns
 from loadgen.results.folder import concluded, write_outputs
 from loadgen.settings.layers import shipped_file
 from loadgen.settings.model import Mode, Scenario, TestSettings
@@ -64,7 +64,12 @@ examples:
       --student "Ada" --output my_submission/submission.json
   python -m loadgen.submit --baseline sut.digit_mlp --optimized sut.digit_mlp \\
       --sut-arg-optimized model_name=digit_mlp_int8 --techniques "int8 quantization"
+  python -m loadgen.submit --baseline my_model.py:model --dataset toy.npz     # baseline only
   python -m loadgen.validate my_submission/submission.json
+
+improvements are the course's formulas: speedup = baseline / optimized latency_ms_mean,
+compression_ratio = baseline / optimized model_size_mb, accuracy_delta = optimized - baseline
+accuracy; harness.speedup_median (medians, with a bootstrap interval) is reported beside them.
 
 SPEC is what `python -m loadgen.run --sut` takes: module, module:attr, path/to/file.py:attr;
 attr may be a bare model object (forward / predict / __call__), run over TinyDigits.
@@ -83,10 +88,19 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--baseline", required=True, metavar="SPEC", help="the baseline model or SUT (a --sut spec)")
-    parser.add_argument("--optimized", required=True, metavar="SPEC", help="the optimized model or SUT (a --sut spec)")
     parser.add_argument(
-        "--techniques", required=True, nargs="+", metavar="T",
-        help="the optimizations applied, e.g. quantization pruning (one or more)",
+        "--optimized", metavar="SPEC",
+        help="the optimized model or SUT (a --sut spec); leave it out for a baseline-only submission, as the "
+        "course's run_example_benchmark() writes",
+    )
+    parser.add_argument(
+        "--techniques", nargs="+", metavar="T",
+        help="with --optimized: the optimizations applied, e.g. quantization pruning (one or more)",
+    )
+    parser.add_argument(
+        "--dataset", type=Path, metavar="FILE",
+        help="for bare models: a labelled dataset instead of TinyDigits, a .npz (images or features, labels) or "
+        "the course's .pkl dict; both models are scored on it",
     )
     parser.add_argument("--student", metavar="NAME", help="your name, as student_name")
     parser.add_argument(
@@ -225,81 +239,153 @@ def _ms(value: float) -> str:
     return format_ns(value * 1e6)
 
 
-def render_report(submission: Mapping[str, Any], findings: Sequence[Finding]) -> str:
-    """Both models side by side, the improvements with their formulas, the events, the findings."""
-    base, opt = submission["baseline"]["metrics"], submission["optimized"]["metrics"]
-    rows = [
-        ("model", submission["baseline"]["model_name"], submission["optimized"]["model_name"]),
-        ("accuracy (top-1)", f"{base['accuracy']:.4f}", f"{opt['accuracy']:.4f}"),
-        ("size (MiB)", f"{base['model_size_mb']:.6g}", f"{opt['model_size_mb']:.6g}"),
-        ("parameters", f"{base['parameter_count']:,}", f"{opt['parameter_count']:,}"),
-        ("latency median", _ms(base["latency_ms_median"]), _ms(opt["latency_ms_median"])),
-        ("latency p99", _ms(base["latency_ms_p99"]), _ms(opt["latency_ms_p99"])),
+def _side_rows(submission: Mapping[str, Any], sides: Sequence[str]) -> list[tuple[str, ...]]:
+    metrics = [submission[side]["metrics"] for side in sides]
+    return [
+        ("model", *(submission[side]["model_name"] for side in sides)),
+        ("accuracy (top-1)", *(f"{m['accuracy']:.4f}" for m in metrics)),
+        ("size (MiB)", *(f"{m['model_size_mb']:.6g}" for m in metrics)),
+        ("parameters", *(f"{m['parameter_count']:,}" for m in metrics)),
+        ("latency mean", *(_ms(m["latency_ms_mean"]) for m in metrics)),
+        ("latency median", *(_ms(m["latency_ms_median"]) for m in metrics)),
+        ("latency p99", *(_ms(m["latency_ms_p99"]) for m in metrics)),
     ]
+
+
+def _improvement_lines(submission: Mapping[str, Any]) -> list[str]:
+    """The course's three improvements with their formulas, then this harness's median speedup."""
+    base, opt = submission["baseline"]["metrics"], submission["optimized"]["metrics"]
+    improvements = submission["improvements"]
+    lines = [
+        "improvements (the course's formulas):",
+        f"  {SPEEDUP_FORMULA} (latency_ms_mean) = {base['latency_ms_mean']:.6g} / {opt['latency_ms_mean']:.6g} "
+        f"= {improvements['speedup']:.4g}x",
+        f"  {COMPRESSION_FORMULA} (model_size_mb) = {base['model_size_mb']:.6g} / {opt['model_size_mb']:.6g} "
+        f"= {improvements['compression_ratio']:.4g}x",
+        f"  {ACCURACY_DELTA_FORMULA} = {opt['accuracy']:.4f} - {base['accuracy']:.4f} "
+        f"= {improvements['accuracy_delta']:+.4f}",
+    ]
+    score = efficiency_score(improvements["speedup"], improvements["compression_ratio"], improvements["accuracy_delta"])
+    lines.append(f"  {EFFICIENCY_FORMULA} = {score:.4g} (not part of submission.json)")
+    harness = submission.get("harness")
+    if harness is not None:
+        interval = harness.get("speedup_median_interval")
+        shown = f" [{interval[0]:.4g}, {interval[1]:.4g}] ({harness['interval_method']})" if interval else ""
+        lines.append(
+            f"harness.speedup_median = {base['latency_ms_median']:.6g} / {opt['latency_ms_median']:.6g} "
+            f"= {harness['speedup_median']:.4g}x{shown}"
+        )
+    return lines
+
+
+def render_report(submission: Mapping[str, Any], findings: Sequence[Finding], compliance: str = "") -> str:
+    """The models side by side, the improvements with their formulas, the events, the findings."""
+    sides = [side for side in SIDES if side in submission]
+    rows = _side_rows(submission, sides)
     width = max(len(str(row[1])) for row in rows) + 2
     who = f" for {submission['student_name']!r}" if submission.get("student_name") else ""
     lines = [f"capstone submission{who} ({submission.get('division', 'closed')} division, SingleStream):"]
-    lines.append(f"  {'':18}{'baseline':<{width}}optimized")
-    lines += [f"  {label:18}{b!s:<{width}}{o}" for label, b, o in rows]
-    improvements = submission["improvements"]
-    basis = latency_basis(base, opt)
-    lines.append("improvements:")
-    lines.append(
-        f"  {SPEEDUP_FORMULA} ({basis}) = {base[basis]:.6g} / {opt[basis]:.6g} = {improvements['speedup']:.4g}x"
-    )
-    lines.append(
-        f"  {COMPRESSION_FORMULA} (model_size_mb) = {base['model_size_mb']:.6g} / {opt['model_size_mb']:.6g} "
-        f"= {improvements['compression_ratio']:.4g}x"
-    )
-    lines.append(
-        f"  {ACCURACY_DELTA_FORMULA} = {opt['accuracy']:.4f} - {base['accuracy']:.4f} "
-        f"= {improvements['accuracy_delta']:+.4f}"
-    )
-    score = efficiency_score(improvements["speedup"], improvements["compression_ratio"], improvements["accuracy_delta"])
-    lines.append(f"  {EFFICIENCY_FORMULA} = {score:.4g} (not part of submission.json)")
+    lines.append(f"  {'':18}" + "".join(f"{side:<{width}}" for side in sides).rstrip())
+    lines += [f"  {row[0]:18}" + "".join(f"{cell!s:<{width}}" for cell in row[1:]).rstrip() for row in rows]
+    if "improvements" in submission:
+        lines += _improvement_lines(submission)
     lines.append("events:")
     lines += [f"  {finding.message}" for finding in findings if finding.code == "event"]
     lines += [str(finding) for finding in findings if finding.level != "info"]
+    if compliance:
+        lines.append(f"rules: {compliance}")
     return "\n".join(lines)
 
 
-def write_submission(submission: dict[str, Any], path: Path) -> list[Finding]:
+def median_speedup_figures(baseline: Benchmark, optimized: Benchmark) -> dict[str, Any]:
+    """The interval of the harness's speedup of medians, from both runs' query latencies."""
+    latencies = [query_latencies_ns(run.trace, Scenario.SingleStream) for run in (baseline, optimized)]
+    interval = median_speedup_interval(latencies[0], latencies[1])
+    if interval is None:
+        return {}
+    return {
+        "speedup_median_interval": list(interval),
+        "interval_method": f"95% percentile bootstrap, {MEDIAN_RESAMPLES} resamples of each run's query latencies",
+    }
+
+
+def write_submission(submission: dict[str, Any], path: Path) -> SubmissionVerdict:
     """Write through a temporary file, check it exactly as `loadgen.validate` reads it, keep it
-    only when it has no error; returns the findings."""
+    only when it has no error; returns the verdict (findings and compliance)."""
     temporary = path.with_name(path.name + ".tmp")
     temporary.write_text(json.dumps(submission, indent=2) + "\n", encoding="utf-8")
     try:
         data, findings = load_submission(temporary)
+        verdict = SubmissionVerdict(findings, ["the submission does not parse"])
         if data is not None:
-            findings += validate_submission(data, path.parent, strict=True)
-        if is_valid(findings):
+            judged = judge_submission(data, path.parent, strict=True)
+            verdict = SubmissionVerdict(findings + judged.findings, judged.broken_rules)
+        if verdict.valid:
             os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)
-    return findings
+    return verdict
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    path = submission_path(args.output)
-    problems = [f"--techniques {t!r}: must not be empty" for t in args.techniques if not t.strip()]
+def _check_arguments(args: argparse.Namespace) -> tuple[list[str], list[str]]:
+    """Problems with the options themselves, and the sides to run."""
+    sides = [side for side in SIDES if getattr(args, side) is not None]
+    problems = [f"--techniques {t!r}: must not be empty" for t in args.techniques or [] if not t.strip()]
+    if args.optimized is not None and not args.techniques:
+        problems.append("--techniques: required with --optimized (the optimizations applied, e.g. quantization)")
+    if args.optimized is None and args.techniques:
+        problems.append("--techniques: given without --optimized (a baseline-only submission applies none)")
     if args.student is not None and not args.student.strip():
         problems.append("--student: must not be empty")
+    return problems, sides
+
+
+def _build_suts(args: argparse.Namespace, sides: list[str]) -> tuple[dict[str, SystemUnderTest], list[str]]:
     suts: dict[str, SystemUnderTest] = {}
-    settings: TestSettings | None = None
-    try:
-        settings = capstone_settings(args)
-    except LoadgenError as exc:
-        problems += str(exc).splitlines()
-    for side in SIDES:  # every problem of both specs at once, before anything runs
+    problems: list[str] = []
+    for side in sides:  # every problem of both specs at once, before anything runs
         spec = getattr(args, side)
         try:
-            sut = build_sut(spec, sut_kwargs(getattr(args, f"sut_args_{side}")), adapt=model_as_sut)
+            sut = build_model_or_sut(spec, sut_kwargs(getattr(args, f"sut_args_{side}")), args.dataset)
         except LoadgenError as exc:  # its lines say "--sut SPEC: ..."; name the option given
             problems += [line.replace("--sut ", f"--{side} ", 1) for line in str(exc).splitlines()]
             continue
         problems += check_submittable(side, spec, sut)
         suts[side] = sut
+    return suts, problems
+
+
+def _assemble(
+    args: argparse.Namespace, path: Path, runs: dict[str, Benchmark], suts: dict[str, SystemUnderTest]
+) -> dict[str, Any]:
+    evidence = evidence_dir(path)
+    optimized = runs.get("optimized")
+    submission = build_submission(
+        runs["baseline"].result,
+        optimized.result if optimized else None,
+        facts_of(runs["baseline"], suts["baseline"]),
+        facts_of(optimized, suts["optimized"]) if optimized else None,
+        list(args.techniques or []),
+        args.student,
+        build_evidence(path.parent, {side: evidence / side for side in runs}),
+        harness=median_speedup_figures(runs["baseline"], optimized) if optimized else None,
+    )
+    submission["division"] = args.division
+    submission["evidence"] = submission.pop("evidence")  # keep the evidence block last
+    return submission
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    path = submission_path(args.output)
+    problems, sides = _check_arguments(args)
+    settings: TestSettings | None = None
+    try:
+        settings = capstone_settings(args)
+    except LoadgenError as exc:
+        problems += str(exc).splitlines()
+    suts, sut_problems = _build_suts(args, sides)
+    problems += sut_problems
     if problems or settings is None:
         for problem in problems:
             print_error(problem)
@@ -312,7 +398,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     fingerprint = collect_fingerprint()
     runs: dict[str, Benchmark] = {}
     failures: list[str] = []
-    for side in SIDES:
+    for side in sides:
         sut = suts[side]
         folder = evidence / side
         print(f"{side}: {getattr(args, side)}", flush=True)
@@ -336,28 +422,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return ExitCode.ERROR if aborted else ExitCode.INVALID
 
     try:
-        submission = build_submission(
-            runs["baseline"].result,
-            runs["optimized"].result,
-            facts_of(runs["baseline"], suts["baseline"]),
-            facts_of(runs["optimized"], suts["optimized"]),
-            args.techniques,
-            args.student,
-            build_evidence(path.parent, evidence / "baseline", evidence / "optimized"),
-        )
+        submission = _assemble(args, path, runs, suts)
     except (ValueError, TypeError) as exc:
         print_error(exc)
         print(f"no submission written; the evidence is in {evidence}", file=sys.stderr)
         return ExitCode.INVALID
-    submission["division"] = args.division
-    submission["evidence"] = submission.pop("evidence")  # keep the evidence block last
-    findings = write_submission(submission, path)
-    if not is_valid(findings):
-        for finding in findings:
+    verdict = write_submission(submission, path)
+    if not verdict.valid:
+        for finding in verdict.findings:
             print(finding, file=sys.stderr)
         print(f"no submission written: it would not be valid; the evidence is in {evidence}", file=sys.stderr)
         return ExitCode.INVALID
-    print(render_report(submission, findings))
+    print(render_report(submission, verdict.findings, verdict.compliance()))
     print(f"submission: {path} (evidence: {evidence}/)")
     print(f"check it:   python -m loadgen.validate {path}")
     return ExitCode.OK

@@ -2,7 +2,13 @@
 
 `attr` may name an object with the SUT protocol or a factory (a function or class) that
 returns one; a module given alone means its `make_sut` factory. Errors say what is
-missing, so a user's first try at wrapping a model tells them what to add.
+missing, so a user's first try at wrapping a model tells them what to add. A bare model
+object runs over TinyDigits, or over `--dataset FILE` (sut.datasets).
+
+The file's folder (and, for a module spec, the current folder) goes on sys.path after
+site-packages: the user's own modules import by name, but a folder there named like an
+installed package (a clone of the course named `tinytorch`) does not shadow it; when such
+a folder is all there is, the failed import says so in one line.
 """
 
 from __future__ import annotations
@@ -18,20 +24,56 @@ from typing import Any
 
 from loadgen.engine.query import IndexQSL, QuerySampleLibrary, SystemUnderTest
 from loadgen.errors import SutLoadError
+from sut.tinytorch import looks_like_model, wrap_model
 
 DEFAULT_FACTORY = "make_sut"
 SUT_METHODS = ("issue_query", "flush_queries")
 QSL_ATTRIBUTES = ("name", "total_sample_count", "performance_sample_count", "load_samples", "unload_samples")
 
 
-def _import_failure(spec: str, exc: BaseException) -> SutLoadError:
-    """A --sut module whose code fails as it is imported: where, and what it raised."""
+def _after_installed_packages(folder: Path) -> None:
+    """Put a user's folder on sys.path after site-packages (once), so their own modules import by
+    name but a folder there named like an installed package (a `tinytorch` clone) does not shadow it."""
+    entry = str(folder.resolve())
+    if entry not in sys.path:
+        sys.path.append(entry)
+
+
+def shadowing_package(name: str) -> str | None:
+    """Where `name` resolves when that is a bare folder (no __init__.py: a namespace package, such as
+    a clone of the course's repository named tinytorch) rather than the installed package; else None."""
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or spec.origin not in (None, "namespace") or not spec.submodule_search_locations:
+        return None
+    return ", ".join(str(location) for location in spec.submodule_search_locations)
+
+
+def _import_failure(where: str, exc: BaseException) -> SutLoadError:
+    """A --sut module whose code fails as it is imported, in one line: where, what it raised, and
+    why when TinyTorch is the cause."""
     if isinstance(exc, SyntaxError):
-        where = f"{exc.filename}:{exc.lineno}" if exc.filename else f"line {exc.lineno}"
-        return SutLoadError(f"--sut {spec}: {type(exc).__name__} at {where}: {exc.msg}")
-    frames = traceback.extract_tb(exc.__traceback__)
-    where = f" at {frames[-1].filename}:{frames[-1].lineno}" if frames else ""
-    return SutLoadError(f"--sut {spec}: importing it raised {type(exc).__name__}{where}: {exc}")
+        at = f"{exc.filename}:{exc.lineno}" if exc.filename else f"line {exc.lineno}"
+        return SutLoadError(f"--sut {where}: {type(exc).__name__} at {at}: {exc.msg}")
+    if not isinstance(exc, ImportError):
+        frames = traceback.extract_tb(exc.__traceback__)
+        at = f" at {frames[-1].filename}:{frames[-1].lineno}" if frames else ""
+        return SutLoadError(f"--sut {where}: importing it raised {type(exc).__name__}{at}: {exc}")
+    missing = exc.name or ""
+    top = missing.split(".")[0]
+    message = f"--sut {where}: importing it raised {type(exc).__name__}: {exc}"
+    if top == "tinytorch":
+        shadow = shadowing_package(top)
+        if shadow is not None:
+            message += (
+                f"; the folder {shadow} is not the course's package but shadows it (a clone of the course?): "
+                "install the course (pip install -e COURSE_CHECKOUT, then tito export --all) or rename that folder"
+            )
+        else:
+            message += "; is the course installed? (pip install -e COURSE_CHECKOUT, then tito export --all)"
+    return SutLoadError(message)
 
 
 def _import_file(path: Path) -> ModuleType:
@@ -47,15 +89,12 @@ def _import_file(path: Path) -> ModuleType:
         raise SutLoadError(f"--sut {path}: cannot be imported as a Python file")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
-    folder = str(path.parent.resolve())
-    sys.path.insert(0, folder)
+    _after_installed_packages(path.parent)
     try:
         spec.loader.exec_module(module)
     except (Exception, SystemExit) as exc:
-        del sys.modules[name]
+        sys.modules.pop(name, None)
         raise _import_failure(str(path), exc) from exc
-    finally:
-        sys.path.remove(folder)
     return module
 
 
@@ -66,8 +105,7 @@ def _import(target: str) -> ModuleType:
         raise SutLoadError(
             f"--sut {target!r}: not a module name; give module:attr, module (with make_sut) or path/to/file.py:attr"
         )
-    if str(Path.cwd()) not in sys.path:
-        sys.path.insert(0, str(Path.cwd()))
+    _after_installed_packages(Path.cwd())
     try:
         return importlib.import_module(target)
     except ModuleNotFoundError as exc:
@@ -139,6 +177,32 @@ def build_sut(spec: str, kwargs: dict[str, Any], adapt: Adapter | None = None) -
     if not hasattr(obj, "name"):
         raise SutLoadError(f"--sut {spec}: the SUT has no 'name' attribute")
     return obj
+
+
+def model_adapter(dataset: Path | None = None, wrapped: list[object] | None = None) -> Adapter:
+    """What `--sut` does with a bare model (forward / predict / __call__, no issue_query): run it over
+    `--dataset FILE` when given, else over the TinyDigits test split. Each model wrapped is appended
+    to `wrapped`, so the caller can tell a wrapped model from a SUT that brought its own data."""
+
+    def adapt(obj: Any) -> SystemUnderTest | None:
+        if not looks_like_model(obj):
+            return None
+        if wrapped is not None:
+            wrapped.append(obj)
+        return wrap_model(obj, dataset)
+
+    return adapt
+
+
+def build_model_or_sut(spec: str, kwargs: dict[str, Any], dataset: Path | None = None) -> SystemUnderTest:
+    """`build_sut` with bare models wrapped; `--dataset` is refused for a SUT, which has its own data."""
+    wrapped: list[object] = []
+    sut = build_sut(spec, kwargs, adapt=model_adapter(dataset, wrapped))
+    if dataset is not None and not wrapped:
+        raise SutLoadError(
+            f"--dataset {dataset}: {spec} is a SUT, not a bare model; a SUT brings its own data (its qsl)"
+        )
+    return sut
 
 
 def qsl_for(sut: object, samples: int) -> QuerySampleLibrary:

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from loadgen.errors import SutError
+
 if TYPE_CHECKING:
     from loadgen.engine.recorder import Recorder
 
@@ -44,6 +46,11 @@ class SampleBatch:
     def first_token(self, ids: int | Sequence[int] | np.ndarray | None = None) -> None:
         """Mark the first token of samples (all of this batch by default) produced now."""
         self._recorder.first_token(self.ids if ids is None else ids)
+
+    def breach(self, reason: str) -> None:
+        """End the phase under way INVALID with this reason: the SUT (or an adapter in front of
+        it, such as the drop-in API) broke the protocol in a way the harness cannot see itself."""
+        self._recorder.fail(SutError(reason))
 
     def complete(
         self,

@@ -37,7 +37,6 @@ claim("reports")
 from loadgen.benchmark.peak import run_find_peak
 from loadgen.benchmark.runner import Benchmark, run_benchmark
 from loadgen.engine.query import SampleBatch
-from loadgen.engine.recorder import ACTIVE_RECORDER
 from loadgen.errors import SettingsError, SutError
 from loadgen.mlperf.config import read_configs, rules_path
 from loadgen.results.folder import concluded, write_outputs
@@ -493,8 +492,9 @@ def DestroyQSL(qsl: int) -> None:
 
 def _fail_run(reason: str) -> None:
     """End the phase under way as INVALID with this reason (the engine reports it)."""
-    for recorder in ACTIVE_RECORDER:
-        recorder.fail(SutError(reason))
+    batch = _ACTIVE.batch
+    if batch is not None:
+        batch.breach(reason)
 
 
 def _checked_fields(responses: Sequence[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -11,12 +11,14 @@ backprop and full-batch AdamW from fixed seeds:
 Decoupled weight decay on the weight matrices matters for the optimized
 variants: it drives weights that never receive gradient (e.g. from border
 pixels that are always 0) towards zero, so magnitude pruning removes those
-rather than useful ones (50% pruning keeps ~0.94 test accuracy instead of
-~0.64 without decay).
+rather than useful ones.
 
 It prints each model's test accuracy and writes ``digit_mlp.npz``,
 ``tinydigits_cnn.npz`` and ``simple_mlp.npz`` (float32 weights) next to this
-file.  Run it as ``python sut/data/train_models.py``; it takes a few seconds.
+file.  Run it as ``python sut/data/train_models.py``; it takes under a minute.
+Top-1 on the course's TinyDigits test split, each from
+``python -m loadgen.run --scenario offline --mode accuracy --sut-arg model_name=NAME``:
+digit_mlp 0.980, digit_mlp_int8 0.980, digit_mlp_pruned50 0.955, tinydigits_cnn 0.960.
 """
 
 from __future__ import annotations

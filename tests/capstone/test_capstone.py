@@ -78,7 +78,7 @@ def course_submission() -> dict[str, Any]:
             "metrics": metrics(**OPTIMIZED),
             "techniques_applied": ["int8 quantization"],
         },
-        "improvements": {"speedup": 2.0, "compression_ratio": 4.0, "accuracy_delta": -0.01},
+        "improvements": {"speedup": 10.5 / 5.2, "compression_ratio": 4.0, "accuracy_delta": -0.01},
     }
 
 
@@ -135,7 +135,7 @@ def evidence_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
         runs["optimized"][1],
         ["int8 quantization"],
         "Ada",
-        build_evidence(folder, folder / "baseline", folder / "optimized"),
+        build_evidence(folder, {"baseline": folder / "baseline", "optimized": folder / "optimized"}),
         created=dt.datetime(2026, 11, 28, 12, 0, 0),
     )
     (folder / "submission.json").write_text(json.dumps(submission, indent=2), encoding="utf-8")
@@ -176,8 +176,12 @@ def test_a_generated_submission_passes_with_its_evidence(evidence_source: Path) 
     assert [f for f in findings if f.level != "info"] == [], text(findings)
     assert set(data) == {
         "tinytorch_version", "submission_type", "timestamp", "system_info", "student_name",
-        "baseline", "optimized", "improvements", "evidence",
+        "baseline", "optimized", "improvements", "harness", "evidence",
     }
+    course = data["improvements"]
+    base, opt = data["baseline"]["metrics"], data["optimized"]["metrics"]
+    assert course["speedup"] == base["latency_ms_mean"] / opt["latency_ms_mean"]  # the course's formula, exactly
+    assert data["harness"]["speedup_median"] == base["latency_ms_median"] / opt["latency_ms_median"]
     for side in ("baseline", "optimized"):
         values = data[side]["metrics"]
         assert type(values["parameter_count"]) is int
@@ -190,7 +194,7 @@ def test_a_generated_submission_passes_with_its_evidence(evidence_source: Path) 
 @pytest.mark.parametrize(
     ("path", "value", "code", "reason"),
     [
-        ("optimized.metrics.latency_ms_median", 5.5, "improvement_mismatch", "improvements.speedup is 2.0 but"),
+        ("optimized.metrics.latency_ms_mean", 5.5, "improvement_mismatch", "improvements.speedup is 2.019"),
         ("improvements.compression_ratio", 4.1, "improvement_mismatch", "two model_size_mb values give 4"),
         (
             "baseline.metrics.latency_ms_mean",
@@ -392,8 +396,10 @@ def run_cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
 def test_cli_accepts_a_sound_submission(evidenced: Path) -> None:
     done = run_cli(evidenced / "submission.json")
     assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout.splitlines()[-1] == "submission VALID"
-    assert all(line.startswith("info: event: ") for line in done.stdout.splitlines()[:-1])
+    *findings, verdict, compliance = done.stdout.splitlines()
+    assert verdict == "submission VALID"
+    assert compliance.startswith("NOT COMPLIANT: baseline: min_duration_ms = 0, the capstone rules require >= 5000")
+    assert all(line.startswith("info: event: ") for line in findings)
 
 
 def test_cli_rejects_a_tampered_submission_one_finding_a_line(evidenced: Path) -> None:
@@ -404,7 +410,7 @@ def test_cli_rejects_a_tampered_submission_one_finding_a_line(evidenced: Path) -
     assert lines[0] == (
         "error: evidence_hash: evidence file baseline/trace.npz: sha256 differs (edited after submission?)"
     )
-    assert lines[-1] == "submission INVALID"
+    assert lines[-2:] == ["submission INVALID", "NOT COMPLIANT: the evidence files do not check out"]
 
 
 def test_cli_strict_rejects_an_unverified_submission(tmp_path: Path) -> None:

@@ -112,3 +112,32 @@ def make_model():
     assert len(wrapped) == 2
     with pytest.raises(SutLoadError, match="is a model object, not a factory"):
         build_sut(f"{sut_file}:model", {"x": 1}, adapt=adapt)
+
+
+def test_dataset_is_refused_for_a_sut_that_brings_its_own_data(tmp_path: Path) -> None:
+    from loadgen.cli.sut_spec import build_model_or_sut
+
+    with pytest.raises(SutLoadError, match=r"--dataset .*x\.npz: sut\.digit_mlp is a SUT, not a bare model"):
+        build_model_or_sut("sut.digit_mlp", {}, tmp_path / "x.npz")
+
+
+def test_the_files_folder_goes_after_site_packages(tmp_path: Path) -> None:
+    """A module beside the user's file named like an installed one does not shadow it."""
+    import sys
+
+    from loadgen.cli.sut_spec import load_object
+
+    installed, student = tmp_path / "site-packages", tmp_path / "student"
+    installed.mkdir()
+    student.mkdir()
+    (installed / "shadowed_pkg_a1.py").write_text("WHO = 'installed'\n")
+    (student / "shadowed_pkg_a1.py").write_text("WHO = 'the student folder'\n")
+    (student / "mine.py").write_text("import shadowed_pkg_a1\nmodel = shadowed_pkg_a1.WHO\n")
+    sys.path.append(str(installed))
+    try:
+        assert load_object(f"{student / 'mine.py'}:model") == "installed"
+        assert sys.path.index(str(student.resolve())) > sys.path.index(str(installed))
+    finally:
+        sys.path.remove(str(installed))
+        sys.path.remove(str(student.resolve()))
+        sys.modules.pop("shadowed_pkg_a1", None)

@@ -106,13 +106,29 @@ def test_submit_writes_a_submission_in_the_course_schema(made: tuple[Path, Any])
         assert metrics["accuracy"] >= 0.90
     base, opt = data["baseline"]["metrics"], data["optimized"]["metrics"]
     recomputed = {
-        "speedup": base["latency_ms_median"] / opt["latency_ms_median"],
+        "speedup": base["latency_ms_mean"] / opt["latency_ms_mean"],  # the course's formula
         "compression_ratio": base["model_size_mb"] / opt["model_size_mb"],
         "accuracy_delta": opt["accuracy"] - base["accuracy"],
     }
     for name, value in recomputed.items():
         assert math.isclose(data["improvements"][name], value, rel_tol=RTOL, abs_tol=1e-12), name
     assert base["model_size_mb"] == 2410 * 4 / 2**20  # float32 parameters, in MiB
+    assert data["harness"]["speedup_median"] == base["latency_ms_median"] / opt["latency_ms_median"]
+    low, high = data["harness"]["speedup_median_interval"]
+    assert low <= data["harness"]["speedup_median"] <= high
+
+
+def test_it_passes_the_courses_own_schema_check(made: tuple[Path, Any]) -> None:
+    """Module 20's validate_submission_schema (through the replica of the course) accepts it."""
+    sys.path.insert(0, str(REPO / "tests" / "replica"))
+    try:
+        import course_capstone
+
+        assert course_capstone.validate_submission_schema(load(made[0])) is True
+    finally:
+        sys.path.remove(str(REPO / "tests" / "replica"))
+        for name in [name for name in sys.modules if name == "course_capstone" or name.startswith("tinytorch")]:
+            del sys.modules[name]
 
 
 def test_the_evidence_sits_beside_the_submission_and_is_referenced(made: tuple[Path, Any]) -> None:
@@ -135,7 +151,8 @@ def test_the_evidence_sits_beside_the_submission_and_is_referenced(made: tuple[P
         assert result["fingerprint"]["hardware_hash"] == evidence["hardware_hash"]
         for name in ("result", "trace"):
             assert sha256_file(folder / evidence[side][name]) == evidence["sha256"][evidence[side][name]]
-    assert "speedup = baseline_time / optimized_time (latency_ms_median)" in done.stdout
+    assert "speedup = baseline_time / optimized_time (latency_ms_mean)" in done.stdout
+    assert "harness.speedup_median = " in done.stdout
     assert "compression ratio = baseline_size / optimized_size" in done.stdout
     assert "latency_sprint: eligible" in done.stdout
 
@@ -144,19 +161,24 @@ def test_the_validator_passes_it(made: tuple[Path, Any]) -> None:
     folder, _ = made
     checked = validate(folder)
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert checked.stdout.splitlines()[-1] == "submission VALID"
+    *_, verdict, compliance = checked.stdout.splitlines()
+    assert verdict == "submission VALID"
     assert "error:" not in checked.stdout
+    # a practice run shortened with --set is a valid file, but not compliant with the capstone rules
+    assert compliance.startswith("NOT COMPLIANT: baseline: min_duration_ms = 300, the capstone rules require >= 5000")
+    strict = python_m("loadgen.validate", folder / "submission.json", "--strict", cwd=folder)
+    assert strict.returncode == EXIT_INVALID and "NOT COMPLIANT" in strict.stdout
 
 
 def change_latency(data: dict[str, Any], folder: Path) -> None:
-    data["baseline"]["metrics"]["latency_ms_median"] *= 1.5
+    data["baseline"]["metrics"]["latency_ms_mean"] *= 1.5
 
 
 def change_latency_and_speedup(data: dict[str, Any], folder: Path) -> None:
     """A careful forger: the improvements still recompute, only the trace disagrees."""
-    data["baseline"]["metrics"]["latency_ms_median"] *= 1.05
+    data["baseline"]["metrics"]["latency_ms_mean"] *= 1.05
     base, opt = data["baseline"]["metrics"], data["optimized"]["metrics"]
-    data["improvements"]["speedup"] = base["latency_ms_median"] / opt["latency_ms_median"]
+    data["improvements"]["speedup"] = base["latency_ms_mean"] / opt["latency_ms_mean"]
 
 
 def numpy_dict(data: dict[str, Any], folder: Path) -> None:
@@ -186,8 +208,8 @@ def append_byte(relative: str) -> Callable[[dict[str, Any], Path], None]:
 @pytest.mark.parametrize(
     ("edit", "reasons"),
     [
-        (change_latency, ["improvements.speedup is", "baseline.metrics.latency_ms_median is", "the trace gives"]),
-        (change_latency_and_speedup, ["baseline.metrics.latency_ms_median is", "the trace gives"]),
+        (change_latency, ["improvements.speedup is", "baseline.metrics.latency_ms_mean is", "the trace gives"]),
+        (change_latency_and_speedup, ["baseline.metrics.latency_ms_mean is", "the trace gives"]),
         (numpy_dict, ["optimized.metrics.accuracy: expected a plain number", "an object with keys"]),
         (numpy_repr, ["baseline.metrics.latency_ms_p99: expected a plain number", "np.float32("]),
         (missing_field, ["baseline.metrics.parameter_count: missing required field"]),
@@ -214,7 +236,7 @@ def test_an_edited_copy_is_rejected_with_its_reason(
     save(copy, data)
     checked = validate(copy)
     assert checked.returncode == EXIT_INVALID, checked.stdout + checked.stderr
-    assert checked.stdout.splitlines()[-1] == "submission INVALID"
+    assert checked.stdout.splitlines()[-2] == "submission INVALID"
     errors = "\n".join(line for line in checked.stdout.splitlines() if line.startswith("error:"))
     for reason in reasons:
         assert reason in errors, f"{reason!r} not in:\n{checked.stdout}"

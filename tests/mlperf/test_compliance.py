@@ -15,6 +15,7 @@ import pytest
 from loadgen.benchmark.runner import run_benchmark
 from loadgen.cli import compliance as compliance_cli
 from loadgen.cli.compliance import outcome_exit_code
+from loadgen.engine.clock import FakeClock as EngineFakeClock
 from loadgen.engine.query import IndexQSL, SampleBatch
 from loadgen.engine.schedule import select_loaded_samples, server_arrivals_ns
 from loadgen.errors import SettingsError, SutError
@@ -47,18 +48,14 @@ SHORT: dict[str, dict[str, Any]] = {
 }
 
 
-class FakeClock:
+class FakeClock(EngineFakeClock):
     """Moves 1 us per read; a SUT spends its service time by moving it on."""
 
     def __init__(self) -> None:
-        self.now_ns = 0
-
-    def __call__(self) -> int:
-        self.now_ns += US
-        return self.now_ns
+        super().__init__(step_ns=US)
 
     def spend(self, ns: int) -> None:
-        self.now_ns += ns
+        self.advance(ns)
 
 
 class ServiceSUT:

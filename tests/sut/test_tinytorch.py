@@ -106,7 +106,7 @@ def test_array_tensor_has_the_tensor_surface() -> None:
     tensor = ArrayTensor([[1, 2], [3, 4]])
     assert tensor.data.dtype == np.float32 and tensor.shape == (2, 2) and tensor.size == 4
     assert tensor.reshape(-1).shape == (4,)
-    assert np.asarray(tensor) is tensor.data
+    assert np.asarray(tensor).dtype == object  # no __array__, as the course's Tensor: models must read .data
     assert tensor.numpy() is tensor.data
 
 
@@ -214,12 +214,20 @@ def test_the_wrapper_refuses_mismatched_data_and_a_zero_batch() -> None:
 
 def test_model_facts_of_digit_mlp() -> None:
     facts = model_facts(load_model("digit_mlp"))
-    assert facts == {"name": "digit_mlp", "parameter_count": 2410, "model_size_mb": 2410 * 4 / 2**20}
+    assert facts == {
+        "name": "digit_mlp", "parameter_count": 2410, "model_size_mb": 2410 * 4 / 2**20,
+        "size_source": "DigitMLP.size_bytes()",
+    }
 
 
 def test_model_facts_from_parameters_and_without_them() -> None:
-    assert model_facts(StudentMLP()) == {"name": "StudentMLP", "parameter_count": 650, "model_size_mb": 650 * 4 / 2**20}
-    assert model_facts(Returns(np.zeros(1))) == {"name": "Returns", "parameter_count": None, "model_size_mb": None}
+    assert model_facts(StudentMLP()) == {
+        "name": "StudentMLP", "parameter_count": 650, "model_size_mb": 650 * 4 / 2**20,
+        "size_source": "2 parameter array(s) at their dtype (float32)",
+    }
+    assert model_facts(Returns(np.zeros(1))) == {
+        "name": "Returns", "parameter_count": None, "model_size_mb": None, "size_source": None,
+    }
 
 
 def test_looks_like_model_tells_models_from_suts_and_factories() -> None:

@@ -1,0 +1,1 @@
+"""Replica of `tinytorch.perf` (modules 15 and 16)."""
