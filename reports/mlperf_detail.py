@@ -1,6 +1,6 @@
 """mlperf_log_detail.txt, rendered from a RunResult in MLPerf LoadGen's format.
 
-One `:::MLLOG {json}` line per key, laid out as LoadGen's logging.cc writes them (key,
+One `:::MLLOG {json}` line per key, laid out as LoadGen's logger writes them (key,
 value, time_ms with six decimals, namespace "mlperf::logging", event_type
 "POINT_IN_TIME", metadata {is_error, is_warning, file, line_no, pid, tid}), so MLCommons'
 log_parser.py and submission tools read ours. Every key LoadGen 6.0 writes for the

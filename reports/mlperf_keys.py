@@ -310,7 +310,7 @@ def requested_loadgen_values(scenario: str, requested: Mapping[str, Any]) -> dic
             values[loadgen_setting_name(name)] = to_loadgen(requested[name])
         elif scenario == "Server" and name in LOADGEN_ONLY_SERVER_SETTINGS:
             values[name] = LOADGEN_ONLY_SERVER_SETTINGS[name]
-    values |= _features(requested)
+    values |= feature_values(requested)
     values |= {name: to_loadgen(requested.get(name, off)) for name, off in TRAILING_SETTINGS.items()}
     if requested.get("use_token_latencies"):
         values["use_token_latencies"] = True
@@ -325,7 +325,7 @@ def effective_loadgen_values(
     sample_counts: Mapping[str, int] | None = None,
 ) -> dict[str, Any]:
     """LoadGen's effective_* settings (without the prefix), in its order, as
-    test_settings_internal.cc derives them: expected latencies become a target_qps of
+    LoadGen's internal test settings derive them: expected latencies become a target_qps of
     1e9 / latency. `sample_counts` gives min_sample_count, performance_sample_count and
     accuracy_sample_count, which come from the run rather than the settings."""
     counts = dict(sample_counts or {})
@@ -345,13 +345,14 @@ def effective_loadgen_values(
     if "min_sample_count" in counts:
         values["min_sample_count"] = counts["min_sample_count"]
     values |= {name: to_loadgen(effective.get(name)) for name in SEED_SETTINGS}
-    values |= _features(effective)
+    values |= feature_values(effective)
     values |= {name: counts[name] for name in ("performance_sample_count", "accuracy_sample_count") if name in counts}
     values["sample_concatenate_permutation"] = bool(effective.get("sample_concatenate_permutation", False))
     return values
 
 
-def _features(settings: Mapping[str, Any]) -> dict[str, Any]:
+def feature_values(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """LoadGen's feature settings as it logs them: ours where we have the feature, else off."""
     return {name: to_loadgen(settings[name]) if name in settings else off for name, off in FEATURE_SETTINGS.items()}
 
 

@@ -1,11 +1,10 @@
 """mlperf_log_summary.txt and the console summary, rendered from a RunResult.
 
-The summary file copies the layout of MLPerf LoadGen's own (loadgen/results.cc
-`PerformanceSummary::LogSummary`, test_settings_internal.cc `LogSummary`, and the
-warning/error footer of logging.cc) line for line, so that people who know that file
+The summary file copies the layout of MLPerf LoadGen's own (its performance summary, its
+test-parameters block and its warning/error footer) line for line, so that people who know that file
 and the tools that grep it (`^Result is\\s*:`, `^Samples per second\\s*:`,
 `^Completed samples per second\\s*:`, `^90.0th percentile latency (ns)`) read ours
-unchanged. Every figure is read from the RunResult, which loadgen.results computed
+unchanged. Every figure is read from the RunResult, which loadgen.metrics computed
 once; a figure LoadGen prints but our result lacks is left out rather than made up.
 """
 
@@ -17,6 +16,7 @@ from typing import Any
 from loadgen.metrics.figures import EarlyStopping, LatencySummary, Metrics, percentile_label
 from loadgen.metrics.percentile import REPORTED_PERCENTILES
 from loadgen.metrics.result import RunResult
+from reports.mlperf_keys import feature_values
 
 BANNER = "================================================"
 STAT_WIDTH = 32
@@ -26,17 +26,6 @@ ISSUE_DELAY_WIDTH = 36
 
 LATENCY_SCENARIOS = ("SingleStream", "MultiStream")
 CONSOLE_PERCENTILES = (0.5, 0.9, 0.99)
-
-ABSENT_FEATURE_SETTINGS = (
-    "accuracy_log_rng_seed",
-    "accuracy_log_probability",
-    "accuracy_log_sampling_target",
-    "print_timestamps",
-    "performance_issue_unique",
-    "performance_issue_same",
-    "performance_issue_same_index",
-)
-"""LoadGen settings for features this harness does not have; they are off, printed as 0."""
 
 _OMIT = object()
 """Marks a test parameter our result cannot state."""
@@ -303,7 +292,8 @@ def _test_parameters(result: RunResult) -> list[str]:
         "sample_index_rng_seed : ": effective["sample_index_rng_seed"],
         "schedule_rng_seed : ": effective["schedule_rng_seed"],
     }
-    values |= {f"{name} : ": 0 for name in ABSENT_FEATURE_SETTINGS}
+    features = feature_values(effective)  # the one list, shared with the detail log
+    values |= {f"{name} : ": int(value) if isinstance(value, bool) else value for name, value in features.items()}
     values["performance_sample_count : "] = result.performance_sample_count
     values["accuracy_sample_count : "] = effective.get("accuracy_sample_count_override") or result.total_sample_count
     return [label + _cpp_value(value) for label, value in values.items() if value is not _OMIT]

@@ -6,7 +6,7 @@ and in what unit; `aggregate` summarizes each across runs with loadgen.analysis.
 gives each run's latency percentiles a batch-means interval from its trace, which holds
 for autocorrelated queries (a loaded server), or says why there is none. Percentile
 intervals are per run, never over the pooled queries of several runs: the unit of
-replication is the run (statistics.md).
+replication is the run (docs/statistics.md).
 
 A results folder holds one run (`result.json`) or several (`run-1/result.json`, ...,
 from `--runs N`); `load_runs` reads either and leaves out runs that ended in an error.

@@ -154,7 +154,9 @@ def _smallest_n(reaches: Any, target: float, what: str) -> int:
 def runs_needed(
     cv: float, effect: float, alpha: float = 0.05, power_target: float = DEFAULT_POWER, test: PowerTest = "student"
 ) -> int:
-    """Runs per side for a two-sample t-test on raw figures to detect effect at this CV (statistics.md's table)."""
+    """Runs per side for a two-sample t-test on raw figures to detect effect at this CV.
+
+    It reproduces the table in docs/statistics.md."""
     if not (cv > 0 and effect > 0):
         raise ValueError(f"cv and effect must be positive, got {cv!r} and {effect!r}")
     d = effect / cv

@@ -176,7 +176,8 @@ def run_benchmark(
     mode = settings.mode
     error_text = str(record.error) if record.error else None
     metrics = compute_metrics(record.trace, effective.settings) if mode is not Mode.AccuracyOnly else None
-    validity = judge(metrics, effective, error_text, accuracy_problems(accuracy) if accuracy else None)
+    found = accuracy_problems(accuracy) if accuracy else None
+    validity = judge(metrics, effective, error_text, found, record.failed_samples)
     result = RunResult(
         tool=tool_version(),
         started_at=started_at,
@@ -189,6 +190,7 @@ def run_benchmark(
         checks=validity.checks,
         stop_reason=record.stop_reason,
         error=error_text,
+        failed_samples=record.failed_samples,
         metrics=metrics,
         accuracy=score(accuracy, qsl) if accuracy else None,
         model=model_facts(sut),

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from loadgen.analysis import stats
 from loadgen.capstone.schema import ATOL, RTOL
 from loadgen.metrics.figures import Metrics, percentile_label
 
@@ -19,12 +20,12 @@ BOOTSTRAP_CHUNK = 2_000_000
 
 def speedup(baseline: Mapping[str, Any], optimized: Mapping[str, Any]) -> float:
     """The course's speedup (module 20's generate_submission): baseline / optimized `latency_ms_mean`."""
-    return float(baseline["latency_ms_mean"] / optimized["latency_ms_mean"])
+    return stats.speedup(baseline["latency_ms_mean"], optimized["latency_ms_mean"])
 
 
 def median_speedup(baseline: Mapping[str, Any], optimized: Mapping[str, Any]) -> float:
     """This harness's speedup of medians (robust to a few slow samples), reported beside the course's."""
-    return float(baseline["latency_ms_median"] / optimized["latency_ms_median"])
+    return stats.speedup(baseline["latency_ms_median"], optimized["latency_ms_median"])
 
 
 def median_speedup_interval(
@@ -54,12 +55,12 @@ def median_speedup_interval(
 
 def compression_ratio(baseline: Mapping[str, Any], optimized: Mapping[str, Any]) -> float:
     """The course's compression: baseline / optimized `model_size_mb`."""
-    return float(baseline["model_size_mb"] / optimized["model_size_mb"])
+    return stats.compression_ratio(baseline["model_size_mb"], optimized["model_size_mb"])
 
 
 def accuracy_delta(baseline: Mapping[str, Any], optimized: Mapping[str, Any]) -> float:
     """The course's accuracy delta: optimized - baseline `accuracy`."""
-    return float(optimized["accuracy"] - baseline["accuracy"])
+    return stats.accuracy_delta(baseline["accuracy"], optimized["accuracy"])
 
 
 IMPROVEMENT_INPUTS = {"speedup": "latency_ms_mean", "compression_ratio": "model_size_mb", "accuracy_delta": "accuracy"}

@@ -1,9 +1,8 @@
 """`python -m loadgen.compliance TEST01|TEST04|TEST06|TEST07|TEST09|TEST05`: MLPerf's compliance tests as commands.
 
 TEST01 (three), TEST04 and TEST05 make two runs of one SUT object, one after the other, and judge
-them by the rules of LoadGen's verification scripts (mlcommons/inference
-`compliance/TEST01`, `TEST04`; TEST05 is no longer part of the upstream suite and is kept
-for its own sake):
+them by the rules of MLPerf's compliance verification (TEST01, TEST04; TEST05 is no longer
+part of the upstream suite and is kept for its own sake):
 
 * TEST01, accuracy in performance mode. An AccuracyOnly run keeps every response; a
   reference PerformanceOnly run logs none; then a PerformanceOnly run logs a seeded share of

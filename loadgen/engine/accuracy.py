@@ -10,7 +10,7 @@ carries `labels` (one class per sample index).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -34,6 +34,8 @@ class AccuracyRecord:
     """With token latencies: each logged row's token count (LoadGen's token_count)."""
     first_tokens: dict[int, bytes] | None = None
     """With token latencies: each logged row's first token as reported (LoadGen's token_data)."""
+    failed_samples: dict[str, int] = field(default_factory=dict)
+    """Samples the SUT reported failed (SampleBatch.fail), per reason; not in `completed`."""
 
 
 def query_size(effective: EffectiveSettings, loaded: int) -> int:
@@ -68,4 +70,8 @@ def run_accuracy(
         error = exc
     responses = loop.recorder.responses
     assert responses is not None
-    return AccuracyRecord(sample_index=order, completed=loop.recorder.completed, responses=responses, error=error)
+    failures = dict(loop.recorder.failures)
+    completed = loop.recorder.completed - sum(failures.values())  # the recorder counts failures as answered
+    return AccuracyRecord(
+        sample_index=order, completed=completed, responses=responses, error=error, failed_samples=failures
+    )

@@ -48,6 +48,8 @@ class RunRecord:
     error: RunAborted | None = None
     notes: list[str] = field(default_factory=list)
     logged_responses: dict[int, Any] | None = None
+    failed_samples: dict[str, int] = field(default_factory=dict)
+    """Samples the SUT reported failed (SampleBatch.fail), per reason."""
 
 
 def response_log_mask(settings: TestSettings, n_samples: int) -> np.ndarray | bool:
@@ -107,7 +109,11 @@ class Engine:
         if error is not None:
             stop = f"aborted: {error}"
         return RunRecord(
-            trace=self.trace.issued_part(), stop_reason=stop, error=error, logged_responses=self.recorder.responses
+            trace=self.trace.issued_part(),
+            stop_reason=stop,
+            error=error,
+            logged_responses=self.recorder.responses,
+            failed_samples=dict(self.recorder.failures),
         )
 
     def _drain(self, stop: str) -> tuple[int, str] | None:

@@ -71,6 +71,14 @@ class SampleBatch:
         else:
             self._recorder.complete(ids, response_sizes, responses, n_tokens)
 
+    def fail(self, ids: int | Sequence[int] | np.ndarray | None = None, reason: str = "failed") -> None:
+        """Mark samples failed now, with a short reason ("HTTP 503", "timeout"). Thread-safe.
+
+        A failed sample is answered (the run waits for it no longer) but not completed: it has
+        no latency, and the run ends INVALID with the count of failed samples per reason.
+        """
+        self._recorder.fail_samples(self.ids if ids is None else ids, reason)
+
 
 @runtime_checkable
 class SystemUnderTest(Protocol):

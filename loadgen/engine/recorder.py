@@ -68,6 +68,10 @@ class Recorder:
         self.last_completed_ns = 0
         self.responses: dict[int, Any] | None = {} if np.any(keep_responses) else None
         self._keep_mask = keep_responses if isinstance(keep_responses, np.ndarray) else None
+        self.failures: dict[str, int] = {}
+        """Samples the SUT reported failed, counted per reason; they are answered, not completed."""
+        self._failed: np.ndarray | None = None
+        """Which rows failed; allocated at the first failure, so runs without any pay nothing."""
 
     def start(self) -> int:
         """Make now the zero of the run's times; returns the absolute start."""
@@ -162,7 +166,7 @@ class Recorder:
                 self.fail(SutError(f"the SUT completed sample id {hi}, which was never issued"))
                 return
             block = trace.completed_ns[lo:hi]
-            if (block[0] != NOT_YET) if hi - lo == 1 else bool((block != NOT_YET).any()):
+            if ((block[0] != NOT_YET) if hi - lo == 1 else bool((block != NOT_YET).any())) or self._any_failed(lo, hi):
                 self.fail(SutError(f"the SUT completed sample id {lo + 1 + int(np.argmax(block != NOT_YET))} twice"))
                 return
             block[:] = now
@@ -204,7 +208,7 @@ class Recorder:
             if not 0 <= row < self._open:
                 self.fail(SutError(f"the SUT completed sample id {row + 1}, which was never issued"))
                 return False
-            if trace.completed_ns[row] != NOT_YET:
+            if trace.completed_ns[row] != NOT_YET or self._any_failed(row, row + 1):
                 self.fail(SutError(f"the SUT completed sample id {row + 1} twice"))
                 return False
             trace.completed_ns[row] = now
@@ -232,6 +236,8 @@ class Recorder:
             bad = rows[(rows < 0) | (rows >= self._open)][0]
             return f"the SUT completed sample id {bad + 1}, which was never issued"
         done = self.trace.completed_ns[rows] != NOT_YET
+        if self._failed is not None:
+            done |= self._failed[rows]
         if done.any():
             return f"the SUT completed sample id {rows[done][0] + 1} twice"
         if rows.size > 1 and not bool(np.all(rows[1:] > rows[:-1])):
@@ -239,6 +245,27 @@ class Recorder:
             if (counts > 1).any():
                 return f"the SUT completed sample id {unique[counts > 1][0] + 1} twice in one call"
         return None
+
+    def fail_samples(self, ids: int | Sequence[int] | np.ndarray, reason: str) -> None:
+        """The SUT gave up on these samples: they count as answered, so nothing waits for them,
+        but keep no completion time; `failures` counts them under `reason`."""
+        now = self._clock() - self.start_ns
+        rows = np.atleast_1d(np.asarray(ids, dtype=np.int64)).ravel() - 1
+        if not rows.size:
+            return
+        with self._lock:
+            problem = self._check_rows(rows)
+            if problem:
+                self.fail(SutError(f"reporting a failure ({reason}): {problem}"))
+                return
+            if self._failed is None:
+                self._failed = np.zeros(len(self.trace), dtype=bool)
+            self._failed[rows] = True
+            self.failures[reason] = self.failures.get(reason, 0) + int(rows.size)
+            self._count(int(rows.size), now)
+
+    def _any_failed(self, lo: int, hi: int) -> bool:
+        return self._failed is not None and bool(self._failed[lo:hi].any())
 
     def _count(self, n: int, now: int) -> None:
         self.completed += n

@@ -4,10 +4,10 @@ A benchmark is only as steady as the machine under it. While a run is timed, a d
 thread samples each CPU's frequency and the load average at a low rate (2 Hz by default:
 a few file reads, well under a millisecond of the run's time per second); afterwards
 `noise_warnings` turns the samples and the run's fingerprint into plain warnings that
-land in result.json. The rules are those of statistics.md: governor not `performance`,
+land in result.json. The rules are those of docs/statistics.md: governor not `performance`,
 turbo on, load average high for the number of cores, frequency changing during the run.
 (The fifth, per-run figures with a CV above 10%, needs repeated runs: see
-`loadgen.stats.noise_warnings`.)
+`loadgen.analysis.stats.noise_warnings`.)
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict
 
 from loadgen.engine.accuracy import AccuracyRecord
 from loadgen.engine.query import QuerySampleLibrary
+from loadgen.metrics.verdict import describe_failures
 
 
 class AccuracyResult(BaseModel):
@@ -45,5 +46,8 @@ def score(record: AccuracyRecord, qsl: QuerySampleLibrary) -> AccuracyResult:
 
 
 def accuracy_problems(record: AccuracyRecord) -> list[str]:
-    """Why an accuracy pass is not valid: it ended early, so some samples were never answered."""
-    return [f"the accuracy run did not complete: {record.error}"] if record.error else []
+    """Why an accuracy pass is not valid: it ended early, or the SUT failed samples."""
+    problems = [f"the accuracy run did not complete: {record.error}"] if record.error else []
+    if record.failed_samples:
+        problems.append("accuracy run: " + describe_failures(record.failed_samples, len(record.sample_index)))
+    return problems

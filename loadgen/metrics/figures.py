@@ -191,7 +191,7 @@ def compute_metrics(trace: Trace, settings: TestSettings) -> Metrics:
 
 
 def _loadgen_figures(trace: Trace, scenario: Scenario, latency: LatencySummary | None) -> dict[str, Any]:
-    """The figures LoadGen logs beside the headline, each as its results.cc defines it."""
+    """The figures LoadGen logs beside the headline, each as LoadGen's C++ results code defines it."""
     figures: dict[str, Any] = {}
     queries = trace.n_queries
     last_issued = int(trace.issued_ns.max()) if queries else 0

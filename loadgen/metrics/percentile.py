@@ -2,7 +2,7 @@
 
 LoadGen reports order statistics, never interpolated values, so every reported
 latency is one that was actually measured. Its index is the C++ expression
-``sorted[sample_count * percentile]`` (loadgen/results.cc): the size_t count is
+``sorted[sample_count * percentile]`` (in LoadGen's C++ results code): the size_t count is
 converted to double, multiplied by the double percentile in IEEE double
 arithmetic, and the product truncated to an integer index. We compute exactly
 that, float product included, so every p gives LoadGen's index: at n = 100,

@@ -31,6 +31,8 @@ class RunResult(BaseModel):
     checks: dict[str, bool]
     stop_reason: str
     error: str | None
+    failed_samples: dict[str, int] = {}
+    """Samples the SUT reported failed, per reason (a network SUT's "HTTP 503", "timeout", ...)."""
     metrics: Metrics | None
     accuracy: AccuracyResult | None = None
     model: dict[str, Any] | None = None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from loadgen.metrics.figures import Metrics, _Frozen, percentile_label
 from loadgen.settings.effective import EffectiveSettings
@@ -22,8 +22,10 @@ def judge(
     settings: TestSettings | EffectiveSettings,
     error: str | None,
     accuracy_problems: list[str] | None = None,
+    failed_samples: Mapping[str, int] | None = None,
 ) -> Validity:
-    """LoadGen's validity rules for the scenario, plus how the run ended (and the accuracy pass)."""
+    """LoadGen's validity rules for the scenario, plus how the run ended (and the accuracy pass,
+    and the samples the SUT reported failed)."""
     effective = EffectiveSettings.of(settings)
     scenario, request = effective.scenario, effective.settings
     checks: dict[str, bool] = {}
@@ -35,6 +37,9 @@ def judge(
             reasons.append(reason)
 
     check("run_completed", error is None, f"the run did not complete: {error}")
+    if failed_samples:
+        issued = metrics.samples_issued if metrics else None
+        check("no_failed_samples", False, describe_failures(failed_samples, issued))
     if accuracy_problems is not None:
         check("accuracy", not accuracy_problems, "; ".join(accuracy_problems))
     if metrics is None:
@@ -66,6 +71,14 @@ def judge(
             f"exceeds server_target_latency_ns {effective.target_latency_ns}: lower server_target_qps",
         )
     return Validity(valid=not reasons, checks=checks, reasons=reasons)
+
+
+def describe_failures(failed_samples: Mapping[str, int], samples_issued: int | None) -> str:
+    """'12 of 500 samples failed: 10 connection refused, 2 HTTP 503' (most frequent first)."""
+    total = sum(failed_samples.values())
+    of = f" of {samples_issued}" if samples_issued is not None else ""
+    counts = sorted(failed_samples.items(), key=lambda item: (-item[1], item[0]))
+    return f"{total}{of} samples failed: " + ", ".join(f"{n} {reason}" for reason, n in counts)
 
 
 def _check_token_bounds(

@@ -44,7 +44,7 @@ responses a run), which needs the run's expected length before its pilot has mea
 
 
 TEST01_LOG_RNG_SEED = 720381539243781796
-"""accuracy_log_rng_seed of every TEST01 audit.config in mlcommons/inference."""
+"""accuracy_log_rng_seed of every TEST01 audit.config in MLPerf's compliance suite."""
 
 
 TEST04_SAME_INDEX = 3

@@ -293,7 +293,7 @@ def _first_int(*candidates: Any) -> int | None:
 
 def _early_stopping(values: Mapping[str, Any], scenario: str, p: float | None, queries: int) -> EarlyStopping | None:
     """Ours logs every field; LoadGen's are read from early_stopping_result's wording
-    (results.cc), and a met Server check's threshold, which LoadGen does not print, is
+    (its C++ results code), and a met Server check's threshold, which LoadGen does not print, is
     derived with the same rule (h_min(t) + t)."""
     if scenario == "Offline" or p is None or "early_stopping_met" not in values:
         return None

@@ -4,7 +4,7 @@ Each test makes one PerformanceOnly run that logs every response (accuracy_log_p
 1, the seed of the upstream audit.config files) and judges the logged entries, shaped as
 LoadGen's mlperf_log_accuracy.json ({"seq_id", "qsl_idx", "data" hex, and with token
 latencies "token_data" hex of the first token and "token_count"}), by the pass criteria of
-mlcommons/inference `compliance/TESTxx/run_verification.py`:
+MLPerf's compliance suite's verification of each test:
 
 * TEST06, LLM output consistency; three checks over every entry. First token: the tokens
   reported as the first token equal the output's first tokens, position by position over the

@@ -1,0 +1,40 @@
+"""bench/network.py's verdict and table on made-up figures (a real run takes about a minute of
+child processes, too long for the suite: `python -m bench.network --quick`)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+if str(REPO) not in sys.path:  # bench/ is run from a checkout, not installed
+    sys.path.insert(0, str(REPO))
+
+from bench.network import sustained, table  # noqa: E402
+
+STEP = {"rate": 500.0, "requests": 100, "issued": 100, "failed": 0, "issue_delay_p99_ns": 400_000}
+
+
+def test_a_step_is_sustained_only_with_every_request_answered_and_a_small_issue_delay() -> None:
+    assert sustained(STEP)
+    assert not sustained({**STEP, "failed": 1})
+    assert not sustained({**STEP, "requests": 99})
+    assert not sustained({**STEP, "issue_delay_p99_ns": 1_000_000})
+
+
+def test_the_table_gives_ours_locust_and_the_ratio() -> None:
+    figures = {
+        "ours_best": STEP,
+        "locust_peak": {"requests": 2000, "cpu_seconds": 1.0, "requests_per_second": 1000.0},
+        "ours_back_to_back": {"requests": 3000, "cpu_seconds": 1.0, "requests_per_second": 1500.0},
+        "ours_light": {"mean_latency_ns": 500_000.0},
+        "locust_light": {"mean_ms": 1.0},
+        "start_qps": 250.0,
+        "light_qps": 100.0,
+    }
+    text = table(figures)
+    assert "| back to back, 64 in flight (requests/s) | 1,500 | 1,000 | 1.50x |" in text
+    assert "| highest sustained rate (requests/s) | 500 Poisson | 1,000 back to back | 0.50x |" in text
+    assert "| requests per CPU-second, back to back | 3,000 | 2,000 | 1.50x |" in text
+    assert "| mean latency at 100 requests/s (us) | 500 | 1,000 | 0.50x |" in text
+    assert "< 250" in table({**figures, "ours_best": None})

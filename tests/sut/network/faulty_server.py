@@ -1,0 +1,113 @@
+"""A loopback server that misbehaves on purpose, one way per path, for the network SUT's tests.
+
+    python tests/sut/network/faulty_server.py      # prints "listening on http://127.0.0.1:PORT"
+
+POST /ok            `{"output": [1, 2]}`, recording each arrival (GET /arrivals lists them, ns)
+POST /status/N      HTTP status N
+POST /bad-json      200 with a body that is not JSON
+POST /hang          never answers
+POST /drop          closes the connection without an answer
+POST /sse/ok        a valid OpenAI completion stream of 3 tokens, usage included
+POST /sse/garbage   a stream whose lines are not server-sent events
+POST /sse/not-json  a data line that is not JSON
+POST /sse/no-done   3 tokens, then the stream ends without [DONE]
+POST /sse/empty     [DONE] without a token
+POST /auth          200 only with `Authorization: Bearer <$FAULTY_SERVER_KEY>`, else 401
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+
+from aiohttp import web
+
+ARRIVALS: list[int] = []
+TOKEN = b'data: {"choices":[{"index":0,"text":" t","finish_reason":null}]}\n\n'
+
+
+async def ok(request: web.Request) -> web.Response:
+    ARRIVALS.append(time.perf_counter_ns())
+    await request.read()
+    return web.json_response({"output": [1.0, 2.0]})
+
+
+async def arrivals(request: web.Request) -> web.Response:
+    return web.json_response(ARRIVALS)
+
+
+async def status(request: web.Request) -> web.Response:
+    return web.Response(status=int(request.match_info["code"]), text="no")
+
+
+async def bad_json(request: web.Request) -> web.Response:
+    return web.Response(body=b"{not json", content_type="application/json")
+
+
+async def hang(request: web.Request) -> web.Response:
+    await asyncio.sleep(3600)
+    return web.Response()
+
+
+async def drop(request: web.Request) -> web.Response:
+    assert request.transport is not None
+    request.transport.close()
+    await asyncio.sleep(0.1)
+    return web.Response()
+
+
+async def stream(request: web.Request) -> web.StreamResponse:
+    kind = request.match_info["kind"]
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+    await response.prepare(request)
+    if kind == "garbage":
+        await response.write(b"<html>oops</html>\n")
+        return response
+    if kind == "not-json":
+        await response.write(b"data: {oops\n\n")
+        return response
+    if kind != "empty":
+        for _ in range(3):
+            await response.write(TOKEN)
+            await asyncio.sleep(0.002)
+    if kind == "no-done":
+        return response
+    if kind == "ok":
+        await response.write(b'data: {"choices":[],"usage":{"completion_tokens":3}}\n\n')
+    await response.write(b"data: [DONE]\n\n")
+    return response
+
+
+async def auth(request: web.Request) -> web.Response:
+    expected = f"Bearer {os.environ.get('FAULTY_SERVER_KEY', '')}"
+    if request.headers.get("Authorization") != expected:
+        return web.Response(status=401)
+    return web.json_response({"output": [1.0]})
+
+
+async def main() -> None:
+    app = web.Application()
+    app.add_routes(
+        [
+            web.post("/ok", ok),
+            web.get("/arrivals", arrivals),
+            web.get("/health", arrivals),
+            web.post("/status/{code}", status),
+            web.post("/bad-json", bad_json),
+            web.post("/hang", hang),
+            web.post("/drop", drop),
+            web.post("/sse/{kind}", stream),
+            web.post("/auth", auth),
+        ]
+    )
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    host, port = runner.addresses[0][:2]
+    print(f"listening on http://{host}:{port}", flush=True)
+    await asyncio.Event().wait()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
