@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import json
 import sys
 import traceback
@@ -24,6 +25,7 @@ from loadgen.cli.progress import console_observer
 from loadgen.cli.repeat import run_repeated
 from loadgen.cli.supervise import GRACE_S, ChildRun, supervise
 from loadgen.cli.sut_spec import build_model_or_sut, model_adapter, qsl_for
+from loadgen.distributed.driver import run_distributed
 from loadgen.engine.loops import Engine
 from loadgen.engine.query import QuerySampleLibrary, SystemUnderTest
 from loadgen.errors import Interrupted, LoadgenError, RunAborted, SettingsError
@@ -129,6 +131,15 @@ def build_parser() -> argparse.ArgumentParser:
         "OUTPUT/aggregate.json: per figure the median, mean with its Student-t interval, CV, n, outliers (default 1)",
     )
     parser.add_argument("--in-process", action="store_true", help="with --runs: run them in this process instead")
+    parser.add_argument(
+        "--workers", type=int,
+        help="Server/Offline: split the one schedule across N Ray worker processes, each with its own SUT "
+        "from --sut/--sut-arg, and merge their traces into one result (needs pip install '.[ray]'; "
+        "see docs/distributed.md)",
+    )
+    parser.add_argument(
+        "--ray-address", help="with --workers: run the workers on this Ray cluster (default: a local Ray instance)"
+    )
     parser.add_argument("--print-schema", action="store_true", help="print the settings' JSON schema and exit")
     parser.add_argument(
         "--overwrite", action="store_true",
@@ -173,6 +184,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         output = args.output or default_output(settings.scenario.value)
         made = missing_top(output)
         notes = prepare_output(output, args.overwrite, estimated_bytes(settings, args.trace))
+        if args.workers is not None or args.ray_address:
+            return _finish_distributed(args, output, _run_on_ray(args, settings))
     except LoadgenError as exc:
         print_error(exc)
         return ExitCode.USAGE
@@ -229,6 +242,36 @@ def _run_child(args: argparse.Namespace, settings: TestSettings, output: Path, s
     if benchmark.error is not None:
         print_error(benchmark.error)
     return child.exit_code(exit_code(benchmark))
+
+
+def _finish_distributed(args: argparse.Namespace, output: Path, benchmark: Benchmark) -> int:
+    """--workers: the driver writes the merged run's folder (the workers are processes of their own,
+    watched by the driver, so this path is not forked under the supervisor)."""
+    benchmark = concluded(benchmark, args.trace)
+    write_outputs(benchmark, output, args.trace)
+    print(render_console(benchmark.result))
+    print(f"results: {output}")
+    if not args.no_report:
+        from loadgen.cli.report import report_run_folder  # here: matplotlib loads after the run, not before
+
+        report_run_folder(output, benchmark.result, benchmark.trace)
+    if benchmark.error is not None:
+        print_error(benchmark.error)
+    return exit_code(benchmark)
+
+
+def _sut_and_qsl(
+    spec: str, kwargs: dict[str, object], samples: int, dataset: Path | None = None
+) -> tuple[SystemUnderTest, QuerySampleLibrary]:
+    """What each distributed worker builds: the --sut SUT and its QSL (pickled to the worker as a partial)."""
+    sut = build_model_or_sut(spec, kwargs, dataset)
+    return sut, qsl_for(sut, samples)
+
+
+def _run_on_ray(args: argparse.Namespace, settings: TestSettings) -> Benchmark:
+    """--workers / --ray-address: the run on Ray worker actors (loadgen.distributed)."""
+    make = functools.partial(_sut_and_qsl, args.sut, sut_kwargs(args.sut_args), args.samples, args.dataset)
+    return run_distributed(make, settings, 1 if args.workers is None else args.workers, args.ray_address)
 
 
 def _benchmark(

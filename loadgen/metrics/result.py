@@ -38,6 +38,7 @@ class RunResult(BaseModel):
     model: dict[str, Any] | None = None
     memory: dict[str, int] = {}
     peak_search: list[tuple[float, bool]] | None = None
+    distributed: dict[str, Any] | None = None  # --workers: the split, each worker, the clocks' error bound
     settings_requested: dict[str, Any]
     settings_effective: dict[str, Any]
     chosen_by_pilot: dict[str, str]

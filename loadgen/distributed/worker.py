@@ -1,0 +1,148 @@
+"""A load-generating worker: builds its own SUT, issues its part of the schedule from a common
+start instant, and hands back what it recorded, also when told to stop early.
+
+A plain class; the driver makes it a Ray actor (with two threads, so `stop` can reach a
+running `run`). Nothing here imports Ray.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from loadgen.distributed.timing import kernel_identity
+from loadgen.engine.clock import Clock, monotonic_ns
+from loadgen.engine.context import RunContext
+from loadgen.engine.loops import Engine
+from loadgen.engine.pilot import warm_up
+from loadgen.engine.query import QuerySampleLibrary, SystemUnderTest
+from loadgen.engine.schedule import Schedule
+from loadgen.engine.trace import Trace
+from loadgen.errors import Interrupted, LoadgenError, RunAborted, SutError
+from loadgen.settings.effective import EffectiveSettings
+from loadgen.settings.model import Scenario, TestSettings
+
+SutFactory = Callable[[], tuple[SystemUnderTest, QuerySampleLibrary]]
+"""Builds one SUT and its QSL; called once in every worker (pickled to it by Ray)."""
+
+
+@dataclass
+class PartRecord:
+    """A worker's report: its trace part (times from its own start), how far its start lay after
+    the common instant, how it ended, and the error's kind and text when it failed."""
+
+    worker: int
+    trace: Trace
+    shift_ns: int
+    stop_reason: str
+    error_kind: str | None
+    error: str | None
+
+
+class PartWorker:
+    """One worker process's SUT and its share of the run."""
+
+    def __init__(self, worker: int, make_sut: SutFactory) -> None:
+        self.worker = worker
+        self.build_error: str | None = None
+        try:
+            self.sut, self.qsl = make_sut()
+        except Exception as exc:  # reported by describe(), so the driver can name the cause
+            self.build_error = str(exc) if isinstance(exc, LoadgenError) else f"{type(exc).__name__}: {exc}"
+        self._engine: Engine | None = None
+        self._stop_reason: str | None = None
+        self._lock = threading.Lock()
+
+    def describe(self) -> dict[str, Any]:
+        """Who this worker is and what it drives, for the driver's checks and result.json."""
+        if self.build_error is not None:
+            return {"worker": self.worker, "pid": os.getpid(), "host": socket.gethostname(), "error": self.build_error}
+        return {
+            "worker": self.worker,
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "kernel": kernel_identity(),
+            "sut_name": str(getattr(self.sut, "name", type(self.sut).__name__)),
+            "qsl_name": str(self.qsl.name),
+            "total_sample_count": int(self.qsl.total_sample_count),
+            "performance_sample_count": int(self.qsl.performance_sample_count),
+        }
+
+    def clock(self) -> int:
+        """This process's monotonic clock, for the driver's offset measurement."""
+        return monotonic_ns()
+
+    def prepare(self, loaded: np.ndarray, settings: TestSettings) -> int:
+        """Load the sample set and warm the SUT up, untimed; returns the warm-up query count."""
+        self.qsl.load_samples(loaded)
+        effective = EffectiveSettings.derive(settings)
+        context = RunContext(effective.sample_timeout_ns)
+        with context.active():
+            count = warm_up(self.sut, loaded, effective, context)
+        breach = context.close()
+        if breach is not None:
+            raise breach
+        return count
+
+    def run(self, schedule: Schedule, settings: TestSettings, start_ns: int) -> PartRecord:
+        """Issue this part from `start_ns` (this process's clock); errors end it with what was recorded."""
+        effective = EffectiveSettings.derive(settings)
+        server = schedule.scenario is Scenario.Server
+        context = RunContext(effective.sample_timeout_ns, HeldClock(start_ns) if server else Clock())
+        try:
+            with context.active():
+                engine = Engine(self.sut, schedule, effective, context)
+                with self._lock:
+                    self._engine = engine
+                    if self._stop_reason is not None:
+                        engine.recorder.fail(Interrupted(self._stop_reason))
+                if not server:
+                    context.clock.wait_until(start_ns)  # Offline issues at once: not before the common start
+                record = engine.run()
+            breach = context.close()
+        finally:
+            unloaded = self._unload(schedule.loaded_indices)
+        error = record.error or breach or unloaded
+        return PartRecord(
+            worker=self.worker,
+            trace=record.trace,
+            shift_ns=engine.recorder.start_ns - start_ns,
+            stop_reason=record.stop_reason if error is record.error else f"aborted at the end: {error}",
+            error_kind=_kind(error),
+            error=str(error) if error is not None else None,
+        )
+
+    def _unload(self, loaded: np.ndarray) -> SutError | None:
+        try:
+            self.qsl.unload_samples(loaded)
+        except Exception as exc:
+            return SutError(f"the QSL raised {type(exc).__name__} in unload_samples: {exc}")
+        return None
+
+    def stop(self, reason: str) -> None:
+        """End a running part now (its issued samples are kept and returned by `run`)."""
+        with self._lock:
+            self._stop_reason = reason
+            if self._engine is not None:
+                self._engine.recorder.fail(Interrupted(reason))
+
+
+class HeldClock(Clock):
+    """The real clock, held at `start_ns` until it gets there: a Server engine started early takes
+    the common start as its zero and issues every query at its scheduled time from it."""
+
+    def __init__(self, start_ns: int) -> None:
+        super().__init__()
+        self.now_ns = lambda: max(monotonic_ns(), start_ns)
+
+
+def _kind(error: RunAborted | None) -> str | None:
+    if error is None:
+        return None
+    return "stopped" if isinstance(error, Interrupted) else "sut" if isinstance(error, SutError) else "timeout"

@@ -1,0 +1,45 @@
+"""SUTs for the fault tests: the one worker that claims a file first misbehaves after some queries."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+from loadgen.engine.query import IndexQSL, QuerySampleLibrary, SampleBatch, SystemUnderTest
+from sut.fixed_time import FixedTimeSUT
+
+
+class FaultySUT:
+    """A fixed-time SUT; in the claiming worker, after `after` queries it dies (SIGKILL) or raises.
+    It also notes, in `started`, that timed issuing has begun (for the Ctrl-C test)."""
+
+    def __init__(self, claim: Path, fault: str, after: int) -> None:
+        self.name = "FaultySUT"
+        self.inner = FixedTimeSUT(service_us=50)
+        self.fault, self.after, self.issued = fault, after, 0
+        self.started = claim.with_suffix(".started")
+        try:
+            os.close(os.open(claim, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+            claim.write_text(str(os.getpid()))
+            self.claimed = True
+        except FileExistsError:
+            self.claimed = False
+
+    def issue_query(self, samples: SampleBatch) -> None:
+        self.issued += 1
+        if self.issued == self.after:
+            self.started.touch()
+        if self.claimed and self.issued > self.after:
+            if self.fault == "die":
+                os.kill(os.getpid(), signal.SIGKILL)
+            if self.fault == "raise":
+                raise RuntimeError("injected fault")
+        self.inner.issue_query(samples)
+
+    def flush_queries(self) -> None:
+        self.inner.flush_queries()
+
+
+def make_faulty(claim: Path, fault: str, after: int) -> tuple[SystemUnderTest, QuerySampleLibrary]:
+    return FaultySUT(claim, fault, after), IndexQSL(256)
