@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from loadgen.cli.common import ExitCode, print_error
-from loadgen.results.folder import LIVE_HEARTBEAT_S, RESULT_FILE
-from loadgen.results.live import LIVE_FOLDER, has_live_recording, heartbeat_age_s, remove_live
+from loadgen.results.folder import RESULT_FILE
+from loadgen.results.live import LIVE_FOLDER, has_live_recording, recording_age_s, remove_live
 from loadgen.results.recovery import recover
 from reports.summary import render_console
 
@@ -46,8 +46,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not has_live_recording(folder):
         print_error(f"{folder}: no live recording to recover (no {LIVE_FOLDER}/state.json)")
         return ExitCode.USAGE
-    age = heartbeat_age_s(folder)
-    if age is not None and age < LIVE_HEARTBEAT_S:
+    age = recording_age_s(folder)
+    if age is not None:
         print_error(f"{folder}: a run is recording there now (heartbeat {age:.1f} s ago); stop it first")
         return ExitCode.USAGE
     try:

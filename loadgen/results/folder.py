@@ -17,7 +17,7 @@ from loadgen.errors import SettingsError
 from loadgen.metrics.result import RunResult
 from loadgen.results.atomic import PARTIAL_MARK, atomic_binary, atomic_text, fsync_folder, write_text_atomic
 from loadgen.results.files import sha256_file
-from loadgen.results.live import LIVE_FOLDER, heartbeat_age_s, remove_live
+from loadgen.results.live import LIVE_FOLDER, recording_age_s, remove_live
 from loadgen.results.reading import read_result
 from loadgen.settings.model import Scenario, TestSettings
 from reports.accuracy_log import render_accuracy_log
@@ -38,9 +38,6 @@ RUN_FILES = (
     "aggregate.json",
 )
 """What a run (or `--runs N`) writes; `--overwrite` removes these, and what an old result.json names."""
-
-LIVE_HEARTBEAT_S = 2.0
-"""A live recording whose heartbeat is younger than this belongs to a running run."""
 
 OTHER_FILES_BYTES = 16 * 2**20
 """Room for everything but the trace (summaries, logs); a Chrome trace is counted by its samples."""
@@ -100,8 +97,8 @@ def prepare_output(output: Path, overwrite: bool, needed_bytes: int) -> list[str
             [f"--output {output}: not empty ({shown}); choose a new folder, or pass --overwrite to replace "
              "an earlier run's files there"]
         )
-    age = heartbeat_age_s(output)
-    if age is not None and age < LIVE_HEARTBEAT_S:
+    age = recording_age_s(output)
+    if age is not None:
         raise SettingsError([f"--output {output}: a run is recording there now (heartbeat {age:.1f} s ago)"])
     if entries:
         notes += clear_run_files(output)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import enum
 import json
 import mmap
+import os
 import shutil
 import time
 from pathlib import Path
@@ -148,12 +149,32 @@ def open_status(output: Path) -> Status | None:
         return None
 
 
+LIVE_HEARTBEAT_S = 2.0
+"""A live recording whose heartbeat is younger than this, from a process still alive, belongs to a running run."""
+
+
 def heartbeat_age_s(output: Path) -> float | None:
     """Seconds since the run's last heartbeat, None where it never beat (a live run beats every 50 ms)."""
     status = open_status(output)
     if status is None or status.heartbeat_ns == 0:
         return None
     return (time.monotonic_ns() - status.heartbeat_ns) / 1e9
+
+
+def recording_age_s(output: Path) -> float | None:
+    """Seconds since the heartbeat of a run that is recording into `output` now, else None: the
+    heartbeat is fresh and the process it names is alive (a run killed a moment ago is not live)."""
+    age = heartbeat_age_s(output)
+    status = open_status(output)
+    if age is None or age >= LIVE_HEARTBEAT_S or status is None:
+        return None
+    try:
+        os.kill(status.pid, 0)
+    except ProcessLookupError:
+        return None
+    except (PermissionError, OverflowError, ValueError):
+        return age
+    return age
 
 
 def write_state(output: Path, state: dict[str, Any]) -> None:

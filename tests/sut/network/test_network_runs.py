@@ -23,12 +23,12 @@ QUICK: dict[str, Any] = dict(
     warmup_ms=0,
     min_duration_ms=200,
     sample_timeout_ms=20_000,
-    single_stream_expected_latency_ns=3_000_000,
-    multi_stream_expected_latency_ns=10_000_000,
+    single_stream_expected_latency_ns=100_000,  # small on purpose: the schedule then outlasts min_duration
+    multi_stream_expected_latency_ns=1_000_000,  # however fast the server answers (the run stops at 200 ms)
     multi_stream_samples_per_query=4,
     server_target_qps=400.0,
     server_target_latency_ns=2_000_000_000,  # generous: the test machine is shared
-    offline_expected_qps=1_000.0,
+    offline_expected_qps=10_000.0,  # high on purpose: one query that outlasts min_duration on a fast machine
 )
 MIN_QUERIES = {"SingleStream": 64, "MultiStream": 662, "Server": 460, "Offline": 400}
 """Early stopping's minimum for each scenario's percentile (p90: 64, p99: 662; Server's 459)."""
