@@ -168,13 +168,22 @@ def recording_age_s(output: Path) -> float | None:
     status = open_status(output)
     if age is None or age >= LIVE_HEARTBEAT_S or status is None:
         return None
+    return age if _alive(status.pid) else None
+
+
+def _alive(pid: int) -> bool:
+    """Whether process `pid` still runs: it exists and is not a zombie waiting to be reaped."""
     try:
-        os.kill(status.pid, 0)
+        os.kill(pid, 0)
     except ProcessLookupError:
-        return None
+        return False
     except (PermissionError, OverflowError, ValueError):
-        return age
-    return age
+        return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state not in ("Z", "X")
 
 
 def write_state(output: Path, state: dict[str, Any]) -> None:

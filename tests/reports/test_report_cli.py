@@ -68,6 +68,7 @@ def test_models_of_different_scenarios_are_refused(tmp_path: Path, capsys: pytes
 def test_no_report_skips_the_page(tmp_path: Path) -> None:
     out = tmp_path / "run"
     assert run_main(["--scenario", "single_stream", "--sut", "sut.null", "--set", "min_duration_ms=50",
-                     "--set", "pilot_ms=20", "--set", "warmup_ms=0", "--output", str(out), "--no-progress",
+                     "--set", "single_stream_expected_latency_ns=1000", "--set", "warmup_ms=0",
+                     "--output", str(out), "--no-progress",
                      "--no-report"]) == 0
     assert (out / "result.json").is_file() and not (out / "report.html").exists()
