@@ -84,7 +84,7 @@ class Engine:
 
     def batch(self, lo: int, hi: int) -> SampleBatch:
         """Rows [lo, hi) as the batch the SUT sees (views, no copies)."""
-        return SampleBatch(self.recorder.ids[lo:hi], self.schedule.sample_index[lo:hi], self.recorder, lo)
+        return SampleBatch(None, None, self.recorder, lo, hi, self.schedule.sample_index)
 
     def run(self) -> RunRecord:
         """Issue the whole schedule, then drain; errors and Ctrl-C end the run with what was recorded."""
@@ -129,21 +129,28 @@ class Engine:
         return self._max_duration_ns is not None and now >= self._max_duration_ns
 
     def _one_outstanding(self) -> str:
-        """SingleStream/MultiStream: the next query is issued when the previous completes."""
-        recorder, scheduled = self.recorder, self.trace.scheduled_ns
+        """SingleStream/MultiStream: the next query is issued when the previous completes.
+
+        Per query, plain ints only: the columns are written through memoryviews and the batch
+        slices its numpy views only if the SUT asks for them (a numpy call on a one-element
+        array costs about a microsecond; LoadGen's whole C++ loop takes a few)."""
+        recorder, context, sut = self.recorder, self.context, self.sut
+        scheduled, sample_index = memoryview(self.trace.scheduled_ns), self.schedule.sample_index
         min_queries, min_duration_ns = self.settings.min_query_count, self.settings.min_duration_ns
+        max_ns, timeout_ns, drain = self._max_duration_ns, self._timeout_ns, self._drain_at_max
+        clock, t0 = recorder.clock_ns, recorder.start_ns
         for query in range(self.schedule.n_queries):
             if query >= min_queries and recorder.last_completed_ns >= min_duration_ns:
                 return STOP_MET
-            if self._past_max_duration(recorder.now()):
+            if max_ns is not None and clock() - t0 >= max_ns:
                 return STOP_MAX_DURATION
             lo, hi = recorder.open_queries(query, query + 1)
-            batch = self.batch(lo, hi)
-            now = recorder.now()  # as late as possible: the harness's own work is not the SUT's latency
-            self.context.issue(self.sut, batch)
+            batch = SampleBatch(None, None, recorder, lo, hi, sample_index)
+            now = clock() - t0  # as late as possible: the harness's own work is not the SUT's latency
+            context.issue(sut, batch)
             scheduled[query] = now
             recorder.stamp_issued(query, query + 1, now)
-            recorder.wait_for(hi, self._timeout_ns, self._drain_at_max)
+            recorder.wait_for(hi, timeout_ns, drain)
         if self.schedule.n_queries >= min_queries and recorder.last_completed_ns >= min_duration_ns:
             return STOP_MET
         return STOP_OUT_OF_QUERIES if self.settings.max_query_count is None else STOP_SCHEDULE_DONE

@@ -19,33 +19,76 @@ if TYPE_CHECKING:
 
 
 class SampleBatch:
-    """The samples of one issued query (or of several coalesced Server queries)."""
+    """The samples of one issued query (or of several coalesced Server queries): rows [lo, hi)
+    of its phase's trace, whose ids are rows + 1."""
 
-    __slots__ = ("_first_row", "_recorder", "ids", "indices")
+    __slots__ = ("_end_row", "_first_row", "_ids", "_indices", "_recorder", "_source")
 
-    def __init__(self, ids: np.ndarray, indices: np.ndarray, recorder: Recorder, first_row: int) -> None:
-        self.ids = ids
-        self.indices = indices
+    def __init__(
+        self,
+        ids: np.ndarray | None,
+        indices: np.ndarray | None,
+        recorder: Recorder,
+        first_row: int,
+        end_row: int | None = None,
+        sample_index: np.ndarray | None = None,
+    ) -> None:
+        """Either the arrays themselves, or (ids and indices None) rows [first_row, end_row) of
+        the recorder's ids and of `sample_index`, sliced only when a SUT asks for them: a SUT
+        that reads `rows` (the drop-in API) costs no numpy work per query."""
+        self._ids = ids
+        self._indices = indices
         self._recorder = recorder
         self._first_row = first_row
+        self._end_row = end_row if end_row is not None else first_row + len(ids)  # type: ignore[arg-type]
+        self._source = sample_index
+
+    @property
+    def ids(self) -> np.ndarray:
+        """The samples' ids (int64), to complete them with."""
+        ids = self._ids
+        if ids is None:
+            ids = self._ids = self._recorder.ids[self._first_row:self._end_row]
+        return ids
+
+    @property
+    def indices(self) -> np.ndarray:
+        """The samples' indices into the QSL."""
+        indices = self._indices
+        if indices is None:
+            assert self._source is not None
+            indices = self._indices = self._source[self._first_row:self._end_row]
+        return indices
+
+    @property
+    def rows(self) -> tuple[int, int]:
+        """The batch's rows [lo, hi) in its phase's trace; the ids are lo + 1 .. hi."""
+        return self._first_row, self._end_row
+
+    @property
+    def phase(self) -> Recorder:
+        """The phase this batch belongs to (pilot, warm-up, accuracy pass or timed run), as its
+        recorder: ids restart in each phase, so per-phase state of an adapter is keyed by it."""
+        return self._recorder
 
     def __len__(self) -> int:
-        return len(self.ids)
+        return self._end_row - self._first_row
 
     def __iter__(self) -> Iterator[tuple[int, int]]:
         return zip(self.ids.tolist(), self.indices.tolist(), strict=False)
 
     def __repr__(self) -> str:
-        return f"SampleBatch({len(self)} samples, ids {self.ids[:1].tolist()}..)"
+        return f"SampleBatch({len(self)} samples, ids {self._first_row + 1}..)"
 
     @property
     def keeps_responses(self) -> bool:
         """True when this run logs responses (accuracy mode), so they are worth passing."""
         return self._recorder.responses is not None
 
-    def first_token(self, ids: int | Sequence[int] | np.ndarray | None = None) -> None:
-        """Mark the first token of samples (all of this batch by default) produced now."""
-        self._recorder.first_token(self.ids if ids is None else ids)
+    def first_token(self, ids: int | Sequence[int] | np.ndarray | None = None, at_ns: int | None = None) -> None:
+        """Mark the first token of samples (all of this batch by default) produced now (or at
+        `at_ns`, a reading of the run's clock an adapter took on entry)."""
+        self._recorder.first_token(self.ids if ids is None else ids, at_ns)
 
     def breach(self, reason: str) -> None:
         """End the phase under way INVALID with this reason: the SUT (or an adapter in front of
@@ -58,18 +101,20 @@ class SampleBatch:
         response_sizes: int | Sequence[int] | np.ndarray | None = None,
         responses: Any = None,
         n_tokens: int | Sequence[int] | np.ndarray | None = None,
+        at_ns: int | None = None,
     ) -> None:
         """Mark samples done now: all of this batch by default, else the ids given. Thread-safe.
 
         `responses` (one per id: a numpy array row per sample, or bytes) is what accuracy
         mode scores and logs; performance runs only take its size. `n_tokens` (per id) feeds
-        time per output token when the run measures token latencies.
+        time per output token when the run measures token latencies. `at_ns`: the completion
+        time as a reading of the run's clock (`phase.clock_ns`), for an adapter that stamps on
+        entry, before its own conversions (the drop-in API); by default, the time of this call.
         """
         if ids is None:
-            first = self._first_row
-            self._recorder.complete_block(first, first + len(self.ids), response_sizes, responses, n_tokens)
+            self._recorder.complete_block(self._first_row, self._end_row, response_sizes, responses, n_tokens, at_ns)
         else:
-            self._recorder.complete(ids, response_sizes, responses, n_tokens)
+            self._recorder.complete(ids, response_sizes, responses, n_tokens, at_ns)
 
     def fail(self, ids: int | Sequence[int] | np.ndarray | None = None, reason: str = "failed") -> None:
         """Mark samples failed now, with a short reason ("HTTP 503", "timeout"). Thread-safe.

@@ -16,15 +16,17 @@ on assignment or at StartTest, raises SettingsError naming the attribute and the
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import dataclasses
 import enum
+import gc
 import math
 import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +106,10 @@ class QuerySampleResponse:
     __slots__ = ("data", "id", "n_tokens", "size")
 
     def __init__(self, id: int = 0, data: int = 0, size: int = 0, n_tokens: int = 0) -> None:
+        if (type(id) is int and type(data) is int and type(size) is int and type(n_tokens) is int
+                and not (id | data) >> 64 and not (size | n_tokens) >> 63):  # the common case, in plain ints
+            self.id, self.data, self.size, self.n_tokens = id, data, size, n_tokens
+            return
         self.id = _whole_number("id", id, UINT64_LIMIT)
         self.data = _whole_number("data", data, UINT64_LIMIT)
         self.size = _whole_number("size", size, INT64_LIMIT)
@@ -329,6 +335,9 @@ class _SutHandle:
         self._flush = flush
         self._fast = fast
         self._name_cb = name_cb
+        self._phase: Any = None
+        self._row_index: list[int] = []
+        """Per row of the phase's trace, its sample index as one of a shared set of ints."""
 
     def resolve_name(self) -> None:
         """Ask the name callback (if any) for the SUT's name, timing the call."""
@@ -342,15 +351,74 @@ class _SutHandle:
         self.name_duration_ns = time.perf_counter_ns() - start
         self.name = str(name)
 
+    def _enter(self, phase: Any) -> None:
+        """A new phase (pilot, warm-up, accuracy pass, timed run): its rows' index ints, and its
+        clock for the completion stamps."""
+        self._phase = phase
+        self._row_index = _shared_index_list(phase.trace.sample_index)
+        _ACTIVE.now_ns = phase.clock_ns
+
+    @contextlib.contextmanager
+    def prepared(self, engine: Any) -> Iterator[None]:
+        """An observer of the timed run: its rows' index ints are built before timing starts."""
+        self._enter(engine.recorder)
+        yield
+
     def issue_query(self, samples: SampleBatch) -> None:
+        """LoadGen's lists for the batch's rows: ids lo+1..hi and the shared index ints."""
+        phase = samples.phase
+        if phase is not self._phase:
+            self._enter(phase)
         _ACTIVE.batch = samples
+        lo, hi = samples.rows
+        ids = [hi] if hi - lo == 1 else list(range(lo + 1, hi + 1))
         if self._fast:
-            self._issue(samples.ids.tolist(), samples.indices.tolist())
+            self._issue(ids, self._row_index[lo:hi])
         else:
-            self._issue([QuerySample(sample_id, index) for sample_id, index in samples])
+            self._issue(_query_samples(ids, self._row_index[lo:hi]))
 
     def flush_queries(self) -> None:
         self._flush()
+
+    def forget_phase(self) -> None:
+        """After a test: drop the last phase's rows (a SUT handle may outlive many tests)."""
+        self._phase, self._row_index = None, []
+
+
+SCALAR_RESPONSES = 16
+"""Up to this many responses (no token counts, nothing logged) are checked and recorded in
+plain ints, one by one; numpy's fixed cost per call is more than the whole of that."""
+
+CHUNK = 1 << 16
+"""Larger completions are converted and recorded this many responses at a time, so a call with
+a million responses never holds several million-element lists at once."""
+
+GC_PAUSED_BUILD = 4096
+"""Building at least this many QuerySample objects pauses the garbage collector (docs/latency.md)."""
+
+
+def _shared_index_list(sample_index: np.ndarray) -> list[int]:
+    """Each row's sample index as a list whose ints are shared: one object per distinct index,
+    8 bytes a row instead of a fresh int (and 28 bytes more) for each."""
+    if not len(sample_index):
+        return []
+    shared = list(range(int(sample_index.max()) + 1))
+    rows: list[int] = []
+    for start in range(0, len(sample_index), CHUNK):
+        rows.extend(map(shared.__getitem__, sample_index[start:start + CHUNK].tolist()))
+    return rows
+
+
+def _query_samples(ids: list[int], indices: list[int]) -> list[QuerySample]:
+    """The QuerySample list with the least work; a large one is built with the garbage collector
+    paused (its objects are all live: a collection would only scan them)."""
+    if len(ids) < GC_PAUSED_BUILD or not gc.isenabled():
+        return list(map(QuerySample, ids, indices))
+    gc.disable()
+    try:
+        return list(map(QuerySample, ids, indices))
+    finally:
+        gc.enable()
 
 
 MAX_RESPONSE_BYTES = 256 << 20
@@ -422,6 +490,8 @@ class _Active:
 
     def __init__(self) -> None:
         self.batch: SampleBatch | None = None
+        self.now_ns: Callable[[], int] = time.perf_counter_ns
+        """The running phase's clock: completions are stamped with it on entry."""
         self.memory: ResponseMemory | None = None
         self.running = threading.Lock()
         self.log_tokens = False
@@ -536,13 +606,12 @@ def _response_data(responses: Sequence[QuerySampleResponse]) -> list[bytes]:
 
 def _phase_tokens(batch: SampleBatch) -> tuple[dict[int, int], dict[int, bytes]]:
     """The token records of the batch's phase (ids restart in each: accuracy, pilot, timed run)."""
-    phase = getattr(batch, "_recorder", None)
-    return _ACTIVE.tokens.setdefault(phase, ({}, {}))
+    return _ACTIVE.tokens.setdefault(batch.phase, ({}, {}))
 
 
 def _keep_token_counts(batch: SampleBatch, ids: list[int], counts: list[int]) -> None:
     """Token counts of the samples the phase logs (the others are not kept)."""
-    logged = getattr(getattr(batch, "_recorder", None), "responses", None) or {}
+    logged = batch.phase.responses or {}
     kept = _phase_tokens(batch)[0]
     for sample_id, count in zip(ids, counts, strict=True):
         if sample_id - 1 in logged:
@@ -566,21 +635,56 @@ def _with_token_log(benchmark: Benchmark, scenario: str) -> Benchmark:
     return benchmark
 
 
+def _scalar_fields(responses: Sequence[Any]) -> tuple[list[int], list[int]] | None:
+    """ids and sizes of a few responses whose fields are all plain ints in range (sizes within the
+    trace's int32 column) and carry no token count; None sends them the vectorized way, which
+    checks them again and names what is wrong."""
+    ids, sizes = [], []
+    for response in responses:
+        try:
+            sample_id, data, size = response.id, response.data, response.size
+        except AttributeError:
+            return None
+        tokens = getattr(response, "n_tokens", 0)
+        if not (type(sample_id) is int and type(data) is int and type(size) is int and type(tokens) is int
+                and not tokens and not sample_id >> 63 and not data >> 64 and not size >> 31):
+            return None
+        ids.append(sample_id)
+        sizes.append(size)
+    return ids, sizes
+
+
+def _complete_chunk(batch: SampleBatch, responses: Sequence[Any], stamp: int) -> None:
+    """Check, convert and record one chunk of responses, all completed at `stamp`."""
+    ids, sizes, tokens = _checked_fields(responses)
+    data = _response_data(responses) if batch.keeps_responses else None
+    batch.complete(ids, response_sizes=sizes, responses=data, n_tokens=tokens if tokens.any() else None, at_ns=stamp)
+    if data is not None and _ACTIVE.log_tokens:
+        _keep_token_counts(batch, ids.tolist(), tokens.tolist())
+
+
 def QuerySamplesComplete(
     responses: Sequence[QuerySampleResponse],
     response_cb: Callable[[QuerySampleResponse], None] | None = None,
 ) -> None:
-    """Complete samples from any thread; response data is read only when it is logged."""
+    """Complete samples from any thread; response data is read only when it is logged.
+
+    The completion time is read first, on entry, as LoadGen does: the checks and conversions
+    that follow are the harness's work, not the SUT's latency (docs/latency.md)."""
+    stamp = _ACTIVE.now_ns()
     batch = _ACTIVE.batch
     if batch is None:
         raise RuntimeError("QuerySamplesComplete called with no test running")
+    if not isinstance(responses, (list, tuple)):
+        responses = list(responses)
     if not responses:
         return
-    ids, sizes, tokens = _checked_fields(responses)
-    data = _response_data(responses) if batch.keeps_responses else None
-    batch.complete(ids, response_sizes=sizes, responses=data, n_tokens=tokens if tokens.any() else None)
-    if data is not None and _ACTIVE.log_tokens:
-        _keep_token_counts(batch, ids.tolist(), tokens.tolist())
+    few = _scalar_fields(responses) if len(responses) <= SCALAR_RESPONSES and not batch.keeps_responses else None
+    if few is not None:
+        batch.phase.complete_few(few[0], few[1], stamp)
+    else:
+        for start in range(0, len(responses), CHUNK):
+            _complete_chunk(batch, responses[start:start + CHUNK], stamp)
     if response_cb is not None:
         for response in responses:
             response_cb(response)
@@ -590,14 +694,15 @@ def FirstTokenComplete(
     responses: Sequence[QuerySampleResponse],
     response_cb: Callable[[QuerySampleResponse], None] | None = None,
 ) -> None:
-    """Record time to first token for these samples."""
+    """Record time to first token for these samples, stamped on entry as QuerySamplesComplete is."""
+    stamp = _ACTIVE.now_ns()
     batch = _ACTIVE.batch
     if batch is None:
         raise RuntimeError("FirstTokenComplete called with no test running")
     if not responses:
         return
     ids, _, _ = _checked_fields(responses)
-    batch.first_token(ids)
+    batch.first_token(ids, at_ns=stamp)
     if batch.keeps_responses and _ACTIVE.log_tokens:
         _phase_tokens(batch)[1].update(zip(ids.tolist(), _response_data(responses), strict=True))
     if response_cb is not None:
@@ -659,11 +764,13 @@ def _run_test(sut: int, qsl: int, test_settings: TestSettings, audit_config_file
     _ACTIVE.tokens, _ACTIVE.log_tokens = {}, settings.use_token_latencies
     try:
         if settings.mode is Mode.FindPeakPerformance:
-            benchmark = run_find_peak(sut_obj, qsl_obj, settings, progress=sys.stderr)
+            benchmark = run_find_peak(sut_obj, qsl_obj, settings, observer=sut_obj.prepared, progress=sys.stderr)
         else:
-            benchmark = run_benchmark(sut_obj, qsl_obj, settings)
+            benchmark = run_benchmark(sut_obj, qsl_obj, settings, observer=sut_obj.prepared)
     finally:
         _ACTIVE.batch = None
+        _ACTIVE.now_ns = time.perf_counter_ns
+        sut_obj.forget_phase()
         _ACTIVE.memory.close()
         _ACTIVE.memory = None
     if settings.use_token_latencies:
