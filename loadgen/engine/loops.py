@@ -23,6 +23,7 @@ from loadgen.engine.query import SampleBatch, SystemUnderTest
 from loadgen.engine.recorder import WAIT_SLICE_NS
 from loadgen.engine.schedule import Schedule
 from loadgen.engine.trace import Trace
+from loadgen.engine.watch import issue
 from loadgen.errors import RunAborted
 from loadgen.settings.effective import EffectiveSettings
 from loadgen.settings.model import Scenario, TestSettings
@@ -84,7 +85,7 @@ class Engine:
 
     def batch(self, lo: int, hi: int) -> SampleBatch:
         """Rows [lo, hi) as the batch the SUT sees (views, no copies)."""
-        return SampleBatch(None, None, self.recorder, lo, hi, self.schedule.sample_index)
+        return SampleBatch(self.recorder, self.schedule.sample_index, lo, hi)
 
     def run(self) -> RunRecord:
         """Issue the whole schedule, then drain; errors and Ctrl-C end the run with what was recorded."""
@@ -138,19 +139,21 @@ class Engine:
         scheduled, sample_index = memoryview(self.trace.scheduled_ns), self.schedule.sample_index
         min_queries, min_duration_ns = self.settings.min_query_count, self.settings.min_duration_ns
         max_ns, timeout_ns, drain = self._max_duration_ns, self._timeout_ns, self._drain_at_max
-        clock, t0 = recorder.clock_ns, recorder.start_ns
+        clock, t0, watch = recorder.clock_ns, recorder.start_ns, context.watch
         for query in range(self.schedule.n_queries):
             if query >= min_queries and recorder.last_completed_ns >= min_duration_ns:
                 return STOP_MET
             if max_ns is not None and clock() - t0 >= max_ns:
                 return STOP_MAX_DURATION
             lo, hi = recorder.open_queries(query, query + 1)
-            batch = SampleBatch(None, None, recorder, lo, hi, sample_index)
-            now = clock() - t0  # as late as possible: the harness's own work is not the SUT's latency
-            context.issue(sut, batch)
+            batch = SampleBatch(recorder, sample_index, lo, hi)
+            stamp = clock()  # as late as possible: the harness's own work is not the SUT's latency
+            issue(sut, batch, watch, stamp)
+            now = stamp - t0
             scheduled[query] = now
             recorder.stamp_issued(query, query + 1, now)
-            recorder.wait_for(hi, timeout_ns, drain)
+            if recorder.completed < hi or recorder.error is not None:  # a SUT that answered in the call waits not
+                recorder.wait_for(hi, timeout_ns, drain)
         if self.schedule.n_queries >= min_queries and recorder.last_completed_ns >= min_duration_ns:
             return STOP_MET
         return STOP_OUT_OF_QUERIES if self.settings.max_query_count is None else STOP_SCHEDULE_DONE
@@ -188,9 +191,9 @@ class Engine:
                 recorder.wait_for(end - cap, timeout_ns, self._drain_at_max)
             lo, hi = recorder.open_queries(query, end)
             batch = self.batch(lo, hi)
-            now = recorder.now()
-            self.context.issue(self.sut, batch)
-            recorder.stamp_issued(query, end, now)
+            stamp = recorder.clock_ns()
+            self.context.issue(self.sut, batch, stamp)
+            recorder.stamp_issued(query, end, stamp - recorder.start_ns)
             query = end
         return STOP_SCHEDULE_DONE
 

@@ -22,43 +22,26 @@ class SampleBatch:
     """The samples of one issued query (or of several coalesced Server queries): rows [lo, hi)
     of its phase's trace, whose ids are rows + 1."""
 
-    __slots__ = ("_end_row", "_first_row", "_ids", "_indices", "_recorder", "_source")
+    __slots__ = ("_end_row", "_first_row", "_recorder", "_source")
 
-    def __init__(
-        self,
-        ids: np.ndarray | None,
-        indices: np.ndarray | None,
-        recorder: Recorder,
-        first_row: int,
-        end_row: int | None = None,
-        sample_index: np.ndarray | None = None,
-    ) -> None:
-        """Either the arrays themselves, or (ids and indices None) rows [first_row, end_row) of
-        the recorder's ids and of `sample_index`, sliced only when a SUT asks for them: a SUT
-        that reads `rows` (the drop-in API) costs no numpy work per query."""
-        self._ids = ids
-        self._indices = indices
+    def __init__(self, recorder: Recorder, sample_index: np.ndarray, first_row: int, end_row: int) -> None:
+        """Rows [first_row, end_row) of the recorder's trace, their indices in `sample_index` (the
+        trace's, or the schedule's it was made from). Nothing is sliced until a SUT asks for
+        `ids` or `indices`: a SUT that reads `rows` (the drop-in API) costs no numpy work."""
         self._recorder = recorder
-        self._first_row = first_row
-        self._end_row = end_row if end_row is not None else first_row + len(ids)  # type: ignore[arg-type]
         self._source = sample_index
+        self._first_row = first_row
+        self._end_row = end_row
 
     @property
     def ids(self) -> np.ndarray:
-        """The samples' ids (int64), to complete them with."""
-        ids = self._ids
-        if ids is None:
-            ids = self._ids = self._recorder.ids[self._first_row:self._end_row]
-        return ids
+        """The samples' ids (int64, a view), to complete them with."""
+        return self._recorder.ids[self._first_row:self._end_row]
 
     @property
     def indices(self) -> np.ndarray:
-        """The samples' indices into the QSL."""
-        indices = self._indices
-        if indices is None:
-            assert self._source is not None
-            indices = self._indices = self._source[self._first_row:self._end_row]
-        return indices
+        """The samples' indices into the QSL (a view)."""
+        return self._source[self._first_row:self._end_row]
 
     @property
     def rows(self) -> tuple[int, int]:

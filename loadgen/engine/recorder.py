@@ -226,6 +226,24 @@ class Recorder:
             if mask is None or mask[row]:
                 self.responses[row] = response.copy() if isinstance(response, np.ndarray) else bytes(response)  # type: ignore[index]
 
+    def complete_sample(self, sample_id: int, size: int, at_ns: int) -> None:
+        """`complete_few` of one sample (SingleStream through the drop-in API): a plain-int id,
+        a size in int32 range, completed at `at_ns`; no numpy call unless a sample failed."""
+        now, row = at_ns - self.start_ns, sample_id - 1
+        with self._lock:
+            if not 0 <= row < self._open:
+                return self.fail(SutError(f"the SUT completed sample id {sample_id}, which was never issued"))
+            if self._done_col[row] != NOT_YET or (self._failed is not None and self._failed[row]):
+                return self.fail(SutError(f"the SUT completed sample id {sample_id} twice"))
+            self._done_col[row] = now
+            self._size_col[row] = size
+            self.completed += 1
+            self._progress_ns = self.last_completed_ns = now
+            if self.completed >= self._wake_at:
+                self._wake.set()
+        if self.responses is not None and self.error is None:
+            self._keep([row], None)
+
     def complete_few(self, ids: Sequence[int], sizes: Sequence[int], at_ns: int) -> None:
         """The scalar path: a few samples (plain ints, sizes in int32 range, no responses or token
         counts), checked and written one row at a time, at `at_ns`; all or none are recorded."""

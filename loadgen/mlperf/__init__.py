@@ -635,23 +635,34 @@ def _with_token_log(benchmark: Benchmark, scenario: str) -> Benchmark:
     return benchmark
 
 
-def _scalar_fields(responses: Sequence[Any]) -> tuple[list[int], list[int]] | None:
-    """ids and sizes of a few responses whose fields are all plain ints in range (sizes within the
-    trace's int32 column) and carry no token count; None sends them the vectorized way, which
-    checks them again and names what is wrong."""
-    ids, sizes = [], []
-    for response in responses:
-        try:
-            sample_id, data, size = response.id, response.data, response.size
-        except AttributeError:
-            return None
-        tokens = getattr(response, "n_tokens", 0)
-        if not (type(sample_id) is int and type(data) is int and type(size) is int and type(tokens) is int
-                and not tokens and not sample_id >> 63 and not data >> 64 and not size >> 31):
-            return None
-        ids.append(sample_id)
-        sizes.append(size)
-    return ids, sizes
+def _plain_fields(response: Any) -> tuple[int, int] | None:
+    """The id and size of a response whose fields are all plain ints in range (its size within the
+    trace's int32 column) and that carries no token count; None sends it the vectorized way,
+    which checks it again and names what is wrong."""
+    try:
+        sample_id, data, size = response.id, response.data, response.size
+    except AttributeError:
+        return None
+    tokens = getattr(response, "n_tokens", 0)
+    if (type(sample_id) is int and type(data) is int and type(size) is int and type(tokens) is int
+            and not tokens and not sample_id >> 63 and not data >> 64 and not size >> 31):
+        return sample_id, size
+    return None
+
+
+def _complete_few(phase: Any, responses: Sequence[Any], stamp: int) -> bool:
+    """The scalar path, for a few plain responses when nothing is logged; False if it does not apply."""
+    if len(responses) == 1:
+        fields = _plain_fields(responses[0])
+        if fields is None:
+            return False
+        phase.complete_sample(fields[0], fields[1], stamp)
+        return True
+    few = list(map(_plain_fields, responses))
+    if None in few:
+        return False
+    phase.complete_few([f[0] for f in few], [f[1] for f in few], stamp)  # type: ignore[index]
+    return True
 
 
 def _complete_chunk(batch: SampleBatch, responses: Sequence[Any], stamp: int) -> None:
@@ -677,12 +688,11 @@ def QuerySamplesComplete(
         raise RuntimeError("QuerySamplesComplete called with no test running")
     if not isinstance(responses, (list, tuple)):
         responses = list(responses)
-    if not responses:
+    count = len(responses)
+    if not count:
         return
-    few = _scalar_fields(responses) if len(responses) <= SCALAR_RESPONSES and not batch.keeps_responses else None
-    if few is not None:
-        batch.phase.complete_few(few[0], few[1], stamp)
-    else:
+    phase = batch.phase
+    if count > SCALAR_RESPONSES or phase.responses is not None or not _complete_few(phase, responses, stamp):
         for start in range(0, len(responses), CHUNK):
             _complete_chunk(batch, responses[start:start + CHUNK], stamp)
     if response_cb is not None:
