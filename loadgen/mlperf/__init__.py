@@ -652,12 +652,6 @@ def _plain_fields(response: Any) -> tuple[int, int] | None:
 
 def _complete_few(phase: Any, responses: Sequence[Any], stamp: int) -> bool:
     """The scalar path, for a few plain responses when nothing is logged; False if it does not apply."""
-    if len(responses) == 1:
-        fields = _plain_fields(responses[0])
-        if fields is None:
-            return False
-        phase.complete_sample(fields[0], fields[1], stamp)
-        return True
     few = list(map(_plain_fields, responses))
     if None in few:
         return False
@@ -692,7 +686,10 @@ def QuerySamplesComplete(
     if not count:
         return
     phase = batch.phase
-    if count > SCALAR_RESPONSES or phase.responses is not None or not _complete_few(phase, responses, stamp):
+    fields = _plain_fields(responses[0]) if count == 1 and phase.responses is None else None
+    if fields is not None:  # SingleStream's one response
+        phase.complete_sample(fields[0], fields[1], stamp)
+    elif count > SCALAR_RESPONSES or phase.responses is not None or not _complete_few(phase, responses, stamp):
         for start in range(0, len(responses), CHUNK):
             _complete_chunk(batch, responses[start:start + CHUNK], stamp)
     if response_cb is not None:
