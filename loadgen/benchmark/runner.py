@@ -7,7 +7,10 @@ recorded so far; only a SettingsError (nothing ran) propagates.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+import gc
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -34,7 +37,14 @@ from loadgen.metrics.verdict import judge
 from loadgen.settings.effective import EffectiveSettings
 from loadgen.settings.model import TRACE_SAMPLE_LIMIT, Mode, Scenario, TestSettings
 
-__all__ = ["Benchmark", "Observer", "performance_sample_count", "run_benchmark"]
+__all__ = ["Benchmark", "Observer", "performance_sample_count", "run_benchmark", "timed_run_policy"]
+
+SWITCH_INTERVAL_S = 0.0002
+"""The interpreter's thread switch interval during the timed run (Python's default is 5 ms): a
+SUT thread holding the GIL delays the issuing thread by up to this much (docs/latency.md)."""
+
+GC_YOUNG_THRESHOLD = 50_000
+"""Allocations between young collections during the timed run (Python's default is 700)."""
 
 
 @dataclass
@@ -79,6 +89,37 @@ def performance_sample_count(settings: TestSettings, qsl: QuerySampleLibrary) ->
     return count
 
 
+@contextmanager
+def timed_run_policy() -> Iterator[dict[str, Any]]:
+    """The interpreter as the timed run needs it, restored after, whatever happens (errors, Ctrl-C).
+
+    Garbage collection: every object the setup made (modules, settings, schedule) is frozen
+    out of the collector's scans (`gc.freeze`), and young collections run every
+    GC_YOUNG_THRESHOLD allocations instead of 700, so a million live responses or QuerySample
+    objects no longer set off a string of full collections, each scanning the whole heap. The
+    collector stays ON: a SUT that makes reference cycles on every query has them collected as
+    it runs. Threads: the switch interval is SWITCH_INTERVAL_S, so a SUT's own Python thread
+    (an asyncio loop, a worker pool) hands the GIL back to the issuing thread within that, not
+    within 5 ms. Yields what was set, for result.json's `run_policy`."""
+    interval, thresholds, frozen_before = sys.getswitchinterval(), gc.get_threshold(), gc.get_freeze_count()
+    gc.freeze()
+    policy: dict[str, Any] = {
+        "switch_interval_s": SWITCH_INTERVAL_S,
+        "gc_enabled": gc.isenabled(),
+        "gc_thresholds": [GC_YOUNG_THRESHOLD, *thresholds[1:]],
+        "gc_frozen_objects": gc.get_freeze_count(),
+    }
+    gc.set_threshold(*policy["gc_thresholds"])
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
+    try:
+        yield policy
+    finally:
+        sys.setswitchinterval(interval)
+        gc.set_threshold(*thresholds)
+        if not frozen_before:  # a harness that froze its own objects keeps them frozen
+            gc.unfreeze()
+
+
 def _qsl_call(action: Callable[[np.ndarray], None], name: str, indices: np.ndarray) -> None:
     try:
         action(indices)
@@ -106,7 +147,10 @@ def _performance(
         try:
             warmup_queries = warm_up(sut, loaded, requested, context)  # before the pilot: it measures a warm SUT
             effective, chosen = fill_by_pilot(sut, loaded, requested, context)
-            record = Engine(sut, build_schedule(effective, loaded), effective, context).run()
+            engine = Engine(sut, build_schedule(effective, loaded), effective, context)
+            with timed_run_policy() as policy:
+                record = engine.run()
+            record.run_policy = policy
         finally:
             _qsl_call(qsl.unload_samples, "unload_samples", loaded)
     except RunAborted as exc:
@@ -201,6 +245,7 @@ def run_benchmark(
         accuracy=score(accuracy, qsl) if accuracy else None,
         model=model_facts(sut),
         memory=memory,
+        run_policy=record.run_policy,
         settings_requested=settings.model_dump(mode="json"),
         settings_effective=effective.settings.model_dump(mode="json"),
         chosen_by_pilot=chosen,

@@ -51,6 +51,8 @@ class RunRecord:
     logged_responses: dict[int, Any] | None = None
     failed_samples: dict[str, int] = field(default_factory=dict)
     """Samples the SUT reported failed (SampleBatch.fail), per reason."""
+    run_policy: dict[str, Any] = field(default_factory=dict)
+    """The interpreter's settings during the timed run (loadgen.benchmark.runner.timed_run_policy)."""
 
 
 def response_log_mask(settings: TestSettings, n_samples: int) -> np.ndarray | bool:
