@@ -138,7 +138,7 @@ class Engine:
         slices its numpy views only if the SUT asks for them (a numpy call on a one-element
         array costs about a microsecond; LoadGen's whole C++ loop takes a few)."""
         recorder, context, sut = self.recorder, self.context, self.sut
-        scheduled, sample_index = memoryview(self.trace.scheduled_ns), self.schedule.sample_index
+        scheduled, sample_index = self.trace.scheduled_ns.data, self.schedule.sample_index
         min_queries, min_duration_ns = self.settings.min_query_count, self.settings.min_duration_ns
         max_ns, timeout_ns, drain = self._max_duration_ns, self._timeout_ns, self._drain_at_max
         clock, t0, watch = recorder.clock_ns, recorder.start_ns, context.watch

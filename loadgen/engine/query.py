@@ -7,8 +7,8 @@ samples from any thread, one id or an array of ids at a time.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, overload, runtime_checkable
 
 import numpy as np
 
@@ -16,6 +16,25 @@ from loadgen.errors import SutError
 
 if TYPE_CHECKING:
     from loadgen.engine.recorder import Recorder
+
+
+class _RowView:
+    """A batch's rows of a column, sliced when read. Only `__get__`: a subclass that holds its own
+    arrays (sut.serve's ServedBatch) sets the attribute on its instances, and that wins."""
+
+    def __init__(self, column: Callable[[SampleBatch], np.ndarray]) -> None:
+        self._column = column
+
+    @overload
+    def __get__(self, batch: None, owner: type) -> _RowView: ...
+
+    @overload
+    def __get__(self, batch: SampleBatch, owner: type) -> np.ndarray: ...
+
+    def __get__(self, batch: SampleBatch | None, owner: type) -> np.ndarray | _RowView:
+        if batch is None:
+            return self
+        return self._column(batch)[batch._first_row:batch._end_row]
 
 
 class SampleBatch:
@@ -33,15 +52,11 @@ class SampleBatch:
         self._first_row = first_row
         self._end_row = end_row
 
-    @property
-    def ids(self) -> np.ndarray:
-        """The samples' ids (int64, a view), to complete them with."""
-        return self._recorder.ids[self._first_row:self._end_row]
+    ids = _RowView(lambda batch: batch._recorder.ids)
+    """The samples' ids (int64, a view), to complete them with."""
 
-    @property
-    def indices(self) -> np.ndarray:
-        """The samples' indices into the QSL (a view)."""
-        return self._source[self._first_row:self._end_row]
+    indices = _RowView(lambda batch: batch._source)
+    """The samples' indices into the QSL (a view)."""
 
     @property
     def rows(self) -> tuple[int, int]:
@@ -55,7 +70,7 @@ class SampleBatch:
         return self._recorder
 
     def __len__(self) -> int:
-        return self._end_row - self._first_row
+        return len(self.ids)
 
     def __iter__(self) -> Iterator[tuple[int, int]]:
         return zip(self.ids.tolist(), self.indices.tolist(), strict=False)
@@ -68,10 +83,9 @@ class SampleBatch:
         """True when this run logs responses (accuracy mode), so they are worth passing."""
         return self._recorder.responses is not None
 
-    def first_token(self, ids: int | Sequence[int] | np.ndarray | None = None, at_ns: int | None = None) -> None:
-        """Mark the first token of samples (all of this batch by default) produced now (or at
-        `at_ns`, a reading of the run's clock an adapter took on entry)."""
-        self._recorder.first_token(self.ids if ids is None else ids, at_ns)
+    def first_token(self, ids: int | Sequence[int] | np.ndarray | None = None) -> None:
+        """Mark the first token of samples (all of this batch by default) produced now."""
+        self._recorder.first_token(self.ids if ids is None else ids)
 
     def breach(self, reason: str) -> None:
         """End the phase under way INVALID with this reason: the SUT (or an adapter in front of
@@ -84,20 +98,18 @@ class SampleBatch:
         response_sizes: int | Sequence[int] | np.ndarray | None = None,
         responses: Any = None,
         n_tokens: int | Sequence[int] | np.ndarray | None = None,
-        at_ns: int | None = None,
     ) -> None:
         """Mark samples done now: all of this batch by default, else the ids given. Thread-safe.
 
         `responses` (one per id: a numpy array row per sample, or bytes) is what accuracy
         mode scores and logs; performance runs only take its size. `n_tokens` (per id) feeds
-        time per output token when the run measures token latencies. `at_ns`: the completion
-        time as a reading of the run's clock (`phase.clock_ns`), for an adapter that stamps on
-        entry, before its own conversions (the drop-in API); by default, the time of this call.
+        time per output token when the run measures token latencies. (An adapter that stamps
+        completions itself, on entry, calls `phase.complete(..., at_ns=)`: the drop-in API.)
         """
         if ids is None:
-            self._recorder.complete_block(self._first_row, self._end_row, response_sizes, responses, n_tokens, at_ns)
+            self._recorder.complete_block(self._first_row, self._end_row, response_sizes, responses, n_tokens)
         else:
-            self._recorder.complete(ids, response_sizes, responses, n_tokens, at_ns)
+            self._recorder.complete(ids, response_sizes, responses, n_tokens)
 
     def fail(self, ids: int | Sequence[int] | np.ndarray | None = None, reason: str = "failed") -> None:
         """Mark samples failed now, with a short reason ("HTTP 503", "timeout"). Thread-safe.

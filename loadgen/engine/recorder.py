@@ -53,10 +53,10 @@ class Recorder:
         `on_breach` hears of the first breach too (the run context keeps it to the end)."""
         self.trace = trace
         self.ids = np.arange(1, len(trace) + 1, dtype=np.int64)
-        self._done_col = memoryview(trace.completed_ns)
-        self._size_col = memoryview(trace.response_size)
-        self._offsets = memoryview(trace.query_offsets)
-        self._issued_col = memoryview(trace.issued_ns)
+        self._done_col = trace.completed_ns.data
+        self._size_col = trace.response_size.data
+        self._offsets = trace.query_offsets.data
+        self._issued_col = trace.issued_ns.data
         self.completed = 0
         self.issued = 0
         self.issued_queries = 0

@@ -663,7 +663,7 @@ def _complete_chunk(batch: SampleBatch, responses: Sequence[Any], stamp: int) ->
     """Check, convert and record one chunk of responses, all completed at `stamp`."""
     ids, sizes, tokens = _checked_fields(responses)
     data = _response_data(responses) if batch.keeps_responses else None
-    batch.complete(ids, response_sizes=sizes, responses=data, n_tokens=tokens if tokens.any() else None, at_ns=stamp)
+    batch.phase.complete(ids, sizes, data, tokens if tokens.any() else None, at_ns=stamp)
     if data is not None and _ACTIVE.log_tokens:
         _keep_token_counts(batch, ids.tolist(), tokens.tolist())
 
@@ -709,7 +709,7 @@ def FirstTokenComplete(
     if not responses:
         return
     ids, _, _ = _checked_fields(responses)
-    batch.first_token(ids, at_ns=stamp)
+    batch.phase.first_token(ids, at_ns=stamp)
     if batch.keeps_responses and _ACTIVE.log_tokens:
         _phase_tokens(batch)[1].update(zip(ids.tolist(), _response_data(responses), strict=True))
     if response_cb is not None:
