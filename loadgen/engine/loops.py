@@ -176,14 +176,15 @@ class Engine:
         """Server: open loop; each query goes out at its scheduled time, late or not."""
         scheduled = self.schedule.scheduled_ns
         assert scheduled is not None
-        recorder, timeout_ns = self.recorder, self._timeout_ns
+        recorder, timeout_ns, max_ns = self.recorder, self._timeout_ns, self._max_duration_ns
+        due_ns = scheduled.data  # plain ints per query, no numpy scalar
         n = len(scheduled)
         cap = self.settings.max_async_queries
         coalesce = self.settings.coalesce_queries
         query = 0
         while query < n:
-            now = self._wait_to_issue(int(scheduled[query]))
-            if self._past_max_duration(now):
+            now = self._wait_to_issue(due_ns[query])
+            if max_ns is not None and now >= max_ns:
                 return STOP_MAX_DURATION
             recorder.check(now, timeout_ns)
             end = query + 1
