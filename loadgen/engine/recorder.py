@@ -89,8 +89,9 @@ class Recorder:
         return self.start_ns
 
     def last_completion_abs(self) -> int:
-        """Clock time of the last completion (or of the start), for the issue watch on its thread."""
-        return self.start_ns + self.last_completed_ns
+        """Clock time of the last completion recorded (or of the start), for the issue watch on its
+        thread: a completion stamped on entry but recorded later counts from its recording."""
+        return self.start_ns + max(self.last_completed_ns, self._progress_ns)
 
     def close(self) -> None:
         """Take nothing more: later completions and breaches are counted in `ignored_after_close`
@@ -167,6 +168,8 @@ class Recorder:
         rows = np.asarray(ids, dtype=np.int64).ravel() - 1
         if rows.size and self._complete_many(rows, now, sizes):
             self._after(rows.tolist() if self.responses is not None else rows, rows, responses, n_tokens)
+            if at_ns is not None:  # stamped on entry of a long call: recording it is progress too
+                self._progress_ns = max(self._progress_ns, self._clock() - self.start_ns)
 
     def complete_block(
         self, lo: int, hi: int, sizes: Any = None, responses: Any = None, n_tokens: Any = None,

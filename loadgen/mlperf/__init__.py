@@ -570,17 +570,26 @@ def _fail_run(reason: str) -> None:
 def _checked_fields(responses: Sequence[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """ids, sizes and token counts, each checked (a response's fields may have been reassigned
     after it was built); a bad one ends the run and raises TypeError/ValueError to the caller."""
-    columns: list[list[int]] = [[], [], []]
+    ids: list[int] = []
+    sizes: list[int] = []
+    tokens: list[int] = []
     try:
         for response in responses:
-            columns[0].append(_whole_number("id", getattr(response, "id", None), INT64_LIMIT))
-            columns[1].append(_whole_number("size", getattr(response, "size", None), INT64_LIMIT))
-            columns[2].append(_whole_number("n_tokens", getattr(response, "n_tokens", 0), INT64_LIMIT))
-            _whole_number("data", getattr(response, "data", None), UINT64_LIMIT)
+            sample_id, size = getattr(response, "id", None), getattr(response, "size", None)
+            count, data = getattr(response, "n_tokens", 0), getattr(response, "data", None)
+            if not (type(sample_id) is int and type(size) is int and type(count) is int and type(data) is int
+                    and not (sample_id | size | count) >> 63 and not data >> 64):  # else: which field, and why
+                sample_id = _whole_number("id", sample_id, INT64_LIMIT)
+                size = _whole_number("size", size, INT64_LIMIT)
+                count = _whole_number("n_tokens", count, INT64_LIMIT)
+                _whole_number("data", data, UINT64_LIMIT)
+            ids.append(sample_id)
+            sizes.append(size)
+            tokens.append(count)
     except (TypeError, ValueError) as exc:
         _fail_run(f"QuerySamplesComplete: {exc}")
         raise
-    return tuple(np.asarray(column, dtype=np.int64) for column in columns)  # type: ignore[return-value]
+    return np.asarray(ids, dtype=np.int64), np.asarray(sizes, dtype=np.int64), np.asarray(tokens, dtype=np.int64)
 
 
 def _response_data(responses: Sequence[QuerySampleResponse]) -> list[bytes]:

@@ -102,3 +102,16 @@ def test_a_first_token_takes_the_callers_stamp() -> None:
     recorder.open_queries(0, 2)
     recorder.first_token([2], at_ns=700)
     assert recorder.trace.first_token_ns.tolist() == [NOT_YET, 600]
+
+
+def test_a_completion_stamped_earlier_counts_as_progress_when_it_is_recorded() -> None:
+    """The drop-in stamps a million responses on entry and records them chunk by chunk: the issue
+    watch and the stall timeout see each chunk's recording, not the stamp, as the last progress."""
+    clock = FakeClock(start_ns=1_000)
+    recorder = Recorder(Trace.allocate(np.arange(5), np.arange(4)), clock)
+    recorder.start()
+    recorder.open_queries(0, 4)
+    clock.advance(60_000)
+    recorder.complete(np.array([1, 2]), at_ns=1_500)
+    assert recorder.trace.completed_ns[:2].tolist() == [500, 500]
+    assert recorder.last_completion_abs() >= 61_000 and recorder.stalled_for(recorder.now()) < 1_000
