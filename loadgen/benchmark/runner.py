@@ -93,7 +93,8 @@ def performance_sample_count(settings: TestSettings, qsl: QuerySampleLibrary) ->
 
 @contextmanager
 def timed_run_policy() -> Iterator[dict[str, Any]]:
-    """The interpreter as the timed run needs it, restored after, whatever happens (errors, Ctrl-C).
+    """The interpreter as the timed run needs it (and the warm-up and pilot, which measure the SUT
+    for it), restored after, whatever happens (errors, Ctrl-C).
 
     Garbage collection: every object the setup made (modules, settings, schedule) is frozen
     out of the collector's scans (`gc.freeze`), and full collections run a hundred times more
@@ -147,11 +148,10 @@ def _performance(
     try:
         _qsl_call(qsl.load_samples, "load_samples", loaded)
         try:
-            warmup_queries = warm_up(sut, loaded, requested, context)  # before the pilot: it measures a warm SUT
-            effective, chosen = fill_by_pilot(sut, loaded, requested, context)
-            engine = Engine(sut, build_schedule(effective, loaded), effective, context)
-            with timed_run_policy() as policy:
-                record = engine.run()
+            with timed_run_policy() as policy:  # the pilot measures the SUT as the timed run will run it
+                warmup_queries = warm_up(sut, loaded, requested, context)  # before the pilot: it measures a warm SUT
+                effective, chosen = fill_by_pilot(sut, loaded, requested, context)
+                record = Engine(sut, build_schedule(effective, loaded), effective, context).run()
             record.run_policy = policy
         finally:
             _qsl_call(qsl.unload_samples, "unload_samples", loaded)
