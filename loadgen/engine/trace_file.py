@@ -50,6 +50,7 @@ REFERENCE = {"completed_ns": "issued_ns", "first_token_ns": "issued_ns"}
 WIDTHS = (1, 2, 4, 8)
 CHUNK = 1 << 22
 """Rows encoded or decoded at a time: temporaries stay near 32 MB whatever the trace's size."""
+READ_SLICE = 1 << 24
 PROBE_BYTES = 1 << 16
 DEFLATE_BELOW = 0.85
 """A plane is deflated when its first PROBE_BYTES deflate to less than this fraction."""
@@ -208,7 +209,12 @@ def read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> 
                 f"but the member holds {info.file_size} bytes"
             )
         flat = np.empty(math.prod(shape), dtype=dtype)
-        got = member.readinto(flat.view(np.uint8)) if nbytes else 0  # type: ignore[attr-defined]
+        data, got = flat.view(np.uint8), 0
+        while got < nbytes:  # in slices: reading a member whole would hold its bytes twice
+            read = member.readinto(data[got:got + READ_SLICE])  # type: ignore[attr-defined]
+            if not read:
+                break
+            got += read
     if got != nbytes:
         raise ValueError(f"{name}: truncated ({got} of {nbytes} bytes)")
     return flat.reshape(shape[::-1]).T if fortran else flat.reshape(shape)
@@ -226,14 +232,17 @@ class MemberReader:
             if key == info.filename or key in self.infos:
                 raise ValueError(f"member {info.filename!r}: not one .npy array per name")
             self.infos[key] = info
-        self._read: dict[str, np.ndarray] = {}
+        self._small: dict[str, np.ndarray] = {}
 
     def __call__(self, key: str) -> np.ndarray | None:
         if key not in self.infos:
             return None
-        if key not in self._read:
-            self._read[key] = read_member(self.archive, self.infos[key], self.limit)
-        return self._read[key]
+        if key in self._small:
+            return self._small[key]
+        array = read_member(self.archive, self.infos[key], self.limit)
+        if array.nbytes <= 4096:  # metadata is asked for more than once; columns are not kept alive here
+            self._small[key] = array
+        return array
 
     def shape(self, key: str) -> tuple[int, ...] | None:
         """A member's shape from its header alone."""
@@ -284,17 +293,25 @@ def rows_of(get: Getter, shape: Callable[[str], tuple[int, ...] | None], version
     return _meta(get, name)[0]
 
 
-def _stored_values(get: Getter, name: str, width: int, count: int) -> np.ndarray:
-    """The little-endian integers of a column's byte planes."""
-    joined = np.empty((count, width), dtype=np.uint8)
+def _planes(get: Getter, name: str, width: int, count: int) -> list[np.ndarray]:
+    """A column's byte planes, each checked to hold `count` bytes."""
+    planes = []
     for k in range(width):
         plane = get(f"{name}.{k}")
         if plane is None:
             raise ValueError(f"lacks {name}.{k}, byte {k} of its {width}-byte values")
         if plane.shape != (count,) or plane.dtype != np.uint8:
             raise ValueError(f"{name}.{k}: expected {count} uint8 bytes, got shape {plane.shape} {plane.dtype}")
-        joined[:, k] = plane
-    return joined.view(f"<i{width}").reshape(count)
+        planes.append(plane)
+    return planes
+
+
+def _joined(planes: list[np.ndarray], start: int, stop: int) -> np.ndarray:
+    """The little-endian integers that rows [start, stop) of the byte planes spell."""
+    joined = np.empty((stop - start, len(planes)), dtype=np.uint8)
+    for k, plane in enumerate(planes):
+        joined[:, k] = plane[start:stop]
+    return joined.view(f"<i{len(planes)}").reshape(stop - start)
 
 
 def _running_sum(differences: np.ndarray, name: str) -> np.ndarray:
@@ -312,7 +329,11 @@ def _running_sum(differences: np.ndarray, name: str) -> np.ndarray:
 
 def _bound(first: int, stored: np.ndarray) -> int:
     """The largest magnitude first + a running sum of `stored` could reach, from its width alone."""
-    return abs(first) + (1 << (8 * stored.itemsize - 1)) * stored.size
+    return _reach(first, stored.itemsize, stored.size)
+
+
+def _reach(first: int, width: int, count: int) -> int:
+    return abs(first) + (1 << (8 * width - 1)) * count
 
 
 def _add(values: np.ndarray, offset: np.ndarray | int, bound: int, name: str) -> None:
@@ -342,20 +363,49 @@ def _add_offsets(values: np.ndarray, first: int, reference: np.ndarray | None, o
 
 
 def _decode_v2(get: Getter, name: str, done: Columns) -> np.ndarray:
+    """A format 2 column: chunk by chunk where no sum can leave int64, else with every step checked."""
     rows, width, delta, first, relative = _meta(get, name)
-    count = rows - 1 if delta and rows else rows
-    stored = _stored_values(get, name, width, count)
-    if delta and rows:
-        values, bound = _running_sum(stored, name), _bound(0, stored)
-    else:
-        values, bound, first = stored.astype(np.int64), 1 << (8 * width - 1), 0
-    reference = REFERENCE[name] if relative else None
+    delta = delta and rows > 0
+    count = rows - 1 if delta else rows
+    planes = _planes(get, name, width, count)
     offsets = done.get("query_offsets", np.zeros(1, dtype=np.int64))
-    if reference is not None and rows and (
+    reference = done[REFERENCE[name]] if relative and rows else None
+    if reference is not None and (
             offsets.size == 0 or int(offsets[-1]) != rows or offsets[0] != 0 or np.any(np.diff(offsets) < 0)):
         raise ValueError(f"query_offsets must rise from 0 to the {rows} rows of {name}")
-    if rows and (first or (reference is not None)):
-        _add_offsets(values, first, done[reference] if reference is not None else None, offsets, bound, name)
+    largest_reference = int(np.abs(reference).max(initial=0)) if reference is not None else 0
+    if _reach(first if delta else 0, width, count) + largest_reference > INT64.max:
+        return _decode_checked(planes, name, delta, first, reference, offsets)
+    out = np.empty(rows, dtype=np.int64)
+    lead = int(delta)
+    if delta:
+        out[0] = first
+    carry = first
+    for start in range(0, count, CHUNK):
+        stop = min(count, start + CHUNK)
+        part = out[lead + start:lead + stop]
+        part[:] = _joined(planes, start, stop)
+        if delta:
+            np.cumsum(part, out=part)
+            part += carry
+            carry = int(part[-1])
+    if reference is not None:
+        for start in range(0, rows, CHUNK):
+            stop = min(rows, start + CHUNK)
+            out[start:stop] += _sample_reference(reference, offsets, start, stop)
+    return out
+
+
+def _decode_checked(planes: list[np.ndarray], name: str, delta: bool, first: int, reference: np.ndarray | None,
+                    offsets: np.ndarray) -> np.ndarray:
+    """A column whose sums could leave int64 (8-byte values): decoded whole, every step checked."""
+    stored = _joined(planes, 0, planes[0].size) if planes else np.zeros(0, dtype=np.int64)
+    if delta:
+        values, bound = _running_sum(stored, name), _bound(0, stored)
+    else:
+        values, bound, first = stored.astype(np.int64), 1 << (8 * stored.itemsize - 1), 0
+    if values.size and (first or reference is not None):
+        _add_offsets(values, first, reference, offsets, bound, name)
     return values
 
 
