@@ -381,18 +381,21 @@ def _decode_v2(get: Getter, name: str, done: Columns) -> np.ndarray:
         return _decode_checked(planes, name, delta, first, reference, offsets)
     out = np.empty(rows, dtype=np.int64)
     lead = int(delta)
+    shift = int(reference[0]) if reference is not None and reference.size == 1 else 0  # one query: a constant
     if delta:
-        out[0] = first
-    carry = first
+        out[0] = first + shift
+    carry = first + shift if delta else shift
     for start in range(0, count, CHUNK):
         stop = min(count, start + CHUNK)
         part = out[lead + start:lead + stop]
         part[:] = _joined(planes, start, stop)
         if delta:
             np.cumsum(part, out=part)
+        if carry:
             part += carry
+        if delta:
             carry = int(part[-1])
-    if reference is not None:
+    if reference is not None and reference.size > 1:
         for start in range(0, rows, CHUNK):
             stop = min(rows, start + CHUNK)
             out[start:stop] += _sample_reference(reference, offsets, start, stop)
