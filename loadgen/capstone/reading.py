@@ -6,8 +6,10 @@ and a symlink to it are one file) is read and hashed once; everything read count
 one budget (`MAX_READ_BYTES`), reported when exceeded. An `.npz` is opened with the zip
 reader and each `.npy` member's header (shape, dtype) is checked against the member's
 declared size before a byte of array data is read, so a header claiming 2**40 elements
-costs nothing; object dtypes (pickles) are refused. Every problem is a `ValueError` whose
-message the validator turns into a finding.
+costs nothing; object dtypes (pickles) are refused. A format 2 trace (byte planes,
+loadgen.engine.trace_file) expands when decoded, so the rows its metadata claims are held
+to the same limit before anything is decoded, and decoding refuses what no writer makes.
+Every problem is a `ValueError` whose message the validator turns into a finding.
 """
 
 from __future__ import annotations
