@@ -56,7 +56,7 @@ def assert_same(got: Trace, want: Trace) -> None:
         assert a.dtype == b.dtype and a.tolist() == b.tolist(), item.name
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(trace=traces(), chunk=st.sampled_from([3, 7, trace_file.CHUNK]))
 def test_any_trace_reads_back_exactly(trace: Trace, chunk: int) -> None:
     """Through Trace.load and through the validator's bounded reader alike."""
