@@ -7,9 +7,10 @@ is or as first value + differences, whichever a sample of the rows says is small
 narrowest signed width that holds it; each byte of that width is its own `.npy` member
 (`NAME.0`, `NAME.1`, ...), deflated at level 1 when a probe says it shrinks and stored when it
 does not (the low bytes of a time are noise). `NAME.meta` holds (rows, width, delta, first
-value). All arithmetic is int64 and wraps, so decoding is exact for any input the writer
-takes; a decoder refuses whatever a writer could not have produced (a running sum that leaves
-int64, a plane of the wrong length) with a ValueError. Format 1 (every column as its own
+value, relative). Values of 2**61 or more in magnitude (never a time) are written as they
+are, so no difference the writer takes wraps; a decoder refuses whatever a writer could not
+have produced (a running sum that leaves int64, a plane of the wrong length) with a
+ValueError. docs/trace.md describes the layout for readers outside this project. Format 1 (every column as its own
 int64/int32 `.npy`, written before 2026-12) still reads.
 
 The file stays an ordinary `.npz` of plain integer arrays: `np.load` opens it without pickle.
