@@ -105,7 +105,8 @@ def latency_evidence(data: Mapping[str, Any], measured: Sequence[MeasuredRun]) -
     if len(values) >= 2:
         low, high = stats.mean_interval_arrays(np.log(values), TIE_CONFIDENCE)
         method = f"{stats.METHOD_STUDENT} on the log of {len(values)} runs' {key} (geometric mean)"
-        return {"latency_ms": (math.exp(float(low)), math.exp(float(high)))}, {"latency_ms": method}, {"latency_ms": values}
+        interval_ms = (math.exp(float(low)), math.exp(float(high)))
+        return {"latency_ms": interval_ms}, {"latency_ms": method}, {"latency_ms": values}
     interval = runs[0].median_interval
     if key != "latency_ms_median" or interval is None:
         return {}, {}, {}
