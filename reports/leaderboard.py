@@ -38,9 +38,11 @@ TIE_RULES = (
     f"than 97% of the time at a 3% run-to-run CV. {RULE_INTERVALS}: otherwise, where both entries have a 95% "
     "interval (one run's batch-means interval of its median latency, or the Student-t interval of a repeated "
     "entry's geometric mean), overlapping intervals tie: identical systems tie more than 95% of the time when "
-    "their runs do not vary, but one run's interval knows nothing of run-to-run variation (identical systems "
-    "whose runs vary by 5% tie about half the time), which only repeated runs measure: submit with --runs 5. "
-    f"{RULE_VALUES}: without an interval on both sides, the values rank. Each adjacent pair is decided on its own."
+    "their runs do not vary, but one run's interval knows nothing of run-to-run variation (simulated 1,000-query "
+    "runs whose medians vary by 5% tie identical systems about half the time), which only repeated runs "
+    "measure: submit with --runs 5. "
+    f"{RULE_VALUES.capitalize()}: without an interval on both sides, the values rank. Each adjacent pair is decided "
+    "on its own."
 )
 """What the pages say about ties; every rate in it is checked by simulation (tests/reports/test_ties.py)."""
 
