@@ -66,6 +66,8 @@ except lg.SettingsError as exc:
 heavy = ('scipy', 'pydantic', 'sut', 'reports', 'loadgen.cli', 'loadgen.benchmark', 'loadgen.results',
          'loadgen.settings')
 loaded = sorted(m for m in sys.modules if m.startswith(heavy))
+from loadgen.benchmark.runner import Benchmark
+assert lg.Benchmark is Benchmark, "the names the module imported before are still there, loaded on use"
 print(json.dumps({"loaded": loaded, "refused": refused, "qps": settings.server_target_qps}))
 """
 

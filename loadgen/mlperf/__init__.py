@@ -19,6 +19,7 @@ from __future__ import annotations
 import ctypes
 import dataclasses
 import enum
+import importlib
 import math
 import os
 import sys
@@ -41,6 +42,28 @@ if TYPE_CHECKING:
     from loadgen.benchmark.runner import Benchmark
     from loadgen.engine.query import SampleBatch
     from loadgen.settings.model import TestSettings as HarnessSettings
+
+_LAZY = {
+    "Benchmark": ("loadgen.benchmark.runner", "Benchmark"),
+    "run_benchmark": ("loadgen.benchmark.runner", "run_benchmark"),
+    "run_find_peak": ("loadgen.benchmark.peak", "run_find_peak"),
+    "SampleBatch": ("loadgen.engine.query", "SampleBatch"),
+    "read_configs": ("loadgen.mlperf.config", "read_configs"),
+    "rules_path": ("loadgen.mlperf.config", "rules_path"),
+    "concluded": ("loadgen.results.folder", "concluded"),
+    "write_outputs": ("loadgen.results.folder", "write_outputs"),
+    "resolve_settings": ("loadgen.settings.layers", "resolve_settings"),
+    "Mode": ("loadgen.settings.model", "Mode"),
+    "HarnessSettings": ("loadgen.settings.model", "TestSettings"),
+}
+"""Names this module imported eagerly before, still reachable (`lg.Benchmark`), loaded on first use."""
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module, attribute = _LAZY[name]
+    return getattr(importlib.import_module(module), attribute)
 
 
 class TestScenario(enum.IntEnum):
