@@ -86,7 +86,12 @@ def _shared_files(evidence: Evidence, reader: EvidenceReader) -> list[Finding]:
     owners: dict[Path | str, str] = {}
     for _, label, run in evidence.runs():
         for kind, listed in (("result", run.result), ("trace", run.trace)):
-            for key in (reader.resolve(listed), f"{kind} {reader.sha256(listed)}"):
+            try:
+                keys: tuple[Path | str, ...] = (reader.resolve(listed), f"{kind} {reader.sha256(listed)}")
+            except (ValueError, OSError) as exc:  # gone since it was hashed
+                findings.append(Finding("error", "evidence_path", f"evidence file {listed!r}: {exc}"))
+                continue
+            for key in keys:
                 other = owners.setdefault(key, label)
                 if other != label:
                     how = "is" if isinstance(key, Path) else "is a byte-for-byte copy of"
@@ -208,6 +213,29 @@ def _mismatches(side: str, claimed: SubmissionMetrics, figures: Mapping[str, tup
     return findings
 
 
+def _check_runs_interval(
+    submission: Submission, runs: Mapping[str, list[tuple[str, Metrics, RunResult]]]
+) -> list[Finding]:
+    """Over repeated runs, harness.speedup_median_interval is the Welch t interval of the ratio of the
+    runs' medians (what loadgen.submit --runs writes): recomputed, it must match."""
+    harness = submission.harness
+    if harness is None or harness.speedup_median_interval is None or min(
+            len(runs.get("baseline", [])), len(runs.get("optimized", []))) < 2:
+        return []
+    try:
+        medians = [[run_figures(metrics)["latency_ms_median"] for _, metrics, _ in runs[side]]
+                   for side in ("baseline", "optimized")]
+        found = stats.ratio_interval(medians[0], medians[1], higher_is_better=False).interval
+    except ValueError:
+        return []  # no latencies: _check_claims says so
+    claimed = list(harness.speedup_median_interval)
+    if found is None or (close(claimed[0], found.low) and close(claimed[1], found.high)):
+        return []
+    message = (f"harness.speedup_median_interval {claimed} does not follow from the runs: the 95% "
+               f"{found.method} interval of their medians is [{found.low:.9g}, {found.high:.9g}]")
+    return [Finding("error", "harness", message)]
+
+
 def _measured(side: str, label: str, recomputed: Metrics, result: RunResult, trace: Trace) -> MeasuredRun:
     """What the leaderboard ranks by and decides ties with, from a run whose metrics recomputed."""
     try:
@@ -284,6 +312,7 @@ def check_evidence_runs(
     for side, runs in recomputed_runs.items():
         if len(runs) == sum(1 for listed_side, _, _ in listed if listed_side == side):
             findings += _check_claims(side, getattr(submission, side).metrics, runs)
+    findings += _check_runs_interval(submission, recomputed_runs)
     scenarios = {label: result.scenario for label, result in results.items()}
     if len(set(scenarios.values())) > 1:
         message = f"the runs used different scenarios: {scenarios}; compare like with like"

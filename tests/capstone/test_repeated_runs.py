@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
+from loadgen.analysis import stats
 from loadgen.benchmark.runner import run_benchmark
 from loadgen.capstone import judge_submission
 from loadgen.capstone.building import build_evidence, build_submission
@@ -178,3 +179,17 @@ def test_crafted_run_lists_get_findings_never_a_traceback(source: Path, data: st
     assert all(isinstance(f, Finding) for f in verdict.findings)
     if len({json.dumps(run, sort_keys=True) for run in listed}) < len(listed):
         assert not verdict.valid  # a run counted twice never passes
+
+
+def test_the_median_speedups_interval_over_runs_is_recomputed(folder: Path) -> None:
+    data = submission(folder)
+    medians = [[RunResult.model_validate_json((folder / run["result"]).read_text()).metrics.latency  # type: ignore[union-attr]
+                .percentiles_ns["50.0"] for run in data["evidence"][side]] for side in ("baseline", "optimized")]
+    found = stats.ratio_interval(medians[0], medians[1], higher_is_better=False).interval
+    assert found is not None
+    data["harness"] |= {"speedup_median_interval": [found.low, found.high], "interval_method": found.method}
+    assert judge_submission(data, folder).valid
+    data["harness"]["speedup_median_interval"] = [found.low * 0.9, found.high]
+    found_errors = errors(judge_submission(data, folder).findings)
+    assert len(found_errors) == 1 and "harness.speedup_median_interval" in found_errors[0]
+    assert "does not follow from the runs" in found_errors[0]
