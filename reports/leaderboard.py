@@ -98,6 +98,8 @@ class Entry:
     """How each interval was made."""
     runs: dict[str, list[float]] = field(default_factory=dict)
     """A figure's value in each verified evidence run, where the submission has repeated runs."""
+    evidence_runs: int = 0
+    """Evidence runs the validator re-derived for the model the events rank (0: none, or unknown)."""
 
 
 @dataclass(frozen=True)
@@ -132,9 +134,9 @@ def _repeated(above: Entry, entry: Entry, event: Event) -> Decision | None:
     if interval is None:
         return None
     tied = interval.contains(1.0)
-    return Decision(tied, RULE_RUNS, f"{len(runs)} vs {len(runs_above)} runs: {TIE_CONFIDENCE:.0%} interval of the "
-                    f"ratio of geometric means [{interval.low:.4g}, {interval.high:.4g}] "
-                    f"{'includes' if tied else 'excludes'} 1 ({interval.method})")
+    return Decision(tied, RULE_RUNS, f"this entry's {len(runs)} runs against the {len(runs_above)} above: "
+                    f"{TIE_CONFIDENCE:.0%} interval of the ratio of geometric means [{interval.low:.4g}, "
+                    f"{interval.high:.4g}] {'includes' if tied else 'excludes'} 1 ({interval.method})")
 
 
 def decide(above: Entry, entry: Entry, event: Event) -> Decision:
@@ -149,8 +151,8 @@ def decide(above: Entry, entry: Entry, event: Event) -> Decision:
     if a is not None and b is not None:
         tied = a[0] <= b[1] and b[0] <= a[1]
         methods = "; ".join(dict.fromkeys(e.interval_methods.get(event.figure, "95% interval") for e in (above, entry)))
-        return Decision(tied, RULE_INTERVALS, f"[{b[0]:.4g}, {b[1]:.4g}] and [{a[0]:.4g}, {a[1]:.4g}] "
-                        f"{'overlap' if tied else 'do not overlap'} ({methods})")
+        return Decision(tied, RULE_INTERVALS, f"this entry's [{b[0]:.4g}, {b[1]:.4g}] and the above's "
+                        f"[{a[0]:.4g}, {a[1]:.4g}] {'overlap' if tied else 'do not overlap'} ({methods})")
     return Decision(False, RULE_VALUES, "no interval on both sides: ranked by value")
 
 
@@ -207,9 +209,10 @@ def _event_table(standings: Sequence[Standing], event: Event) -> Table:
     for s in standings:
         interval = s.entry.intervals.get(event.figure)
         shown = _value(s.value, event.unit) + (f" [{interval[0]:.4g}, {interval[1]:.4g}]" if interval else "")
-        runs = len(s.entry.runs.get(event.figure, [])) or (1 if s.entry.verified else 0)
+        runs = s.entry.evidence_runs
         rank = f"{s.rank}{' (tie)' if s.tied else ''}"
-        evidence = Cell(f"verified, {runs} run{'s' if runs != 1 else ''}" if s.entry.verified else "unverified",
+        counted = f", {runs} run{'s' if runs != 1 else ''}" if runs else ""
+        evidence = Cell(f"verified{counted}" if s.entry.verified else "unverified",
                         "good" if s.entry.verified else "warn")
         standing = "COMPLIANT" if s.entry.compliant else "practice: NOT COMPLIANT"
         rows.append([rank, _who(s.entry), shown, evidence, Cell(standing, "good" if s.entry.compliant else "warn"),

@@ -87,6 +87,11 @@ def figures(data: Mapping[str, Any]) -> dict[str, float]:
     return found
 
 
+def ranked_side(data: Mapping[str, Any]) -> str:
+    """The model the events rank: the optimized one, else the baseline."""
+    return "optimized" if data.get("optimized") else "baseline"
+
+
 Measured = tuple[dict[str, tuple[float, float]], dict[str, str], dict[str, list[float]]]
 """An entry's intervals, their methods and its per-run values, by leaderboard figure."""
 
@@ -95,7 +100,7 @@ def latency_evidence(data: Mapping[str, Any], measured: Sequence[MeasuredRun]) -
     """The latency figure's per-run values and 95% interval, from the runs the validator re-derived
     (the side the figure is read from): over repeated runs the Student-t interval of their geometric
     mean, from one run the batch-means interval of its median latency."""
-    side = "optimized" if data.get("optimized") else "baseline"
+    side = ranked_side(data)
     metrics = (data.get(side) or {}).get("metrics") or {}
     key = "latency_ms_median" if metrics.get("latency_ms_median") is not None else "latency_ms_mean"
     runs = [run for run in measured if run.side == side]
@@ -150,6 +155,7 @@ def entry_for(path: Path, root: Path, strict: bool) -> Entry:
         intervals=intervals,
         interval_methods=methods,
         runs=runs,
+        evidence_runs=sum(1 for run in measured if run.side == ranked_side(document)) if verified else 0,
     )
 
 

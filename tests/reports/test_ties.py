@@ -146,7 +146,9 @@ def test_the_pages_name_the_rule_of_every_decision() -> None:
                      ("u1", 6, (False, RULE_VALUES)), ("u2", 6, (True, RULE_EQUAL))]
     page, markdown, document = render_leaderboard(entries, "subs")
     assert TIE_RULES in markdown
-    assert "tied by Welch t over repeated runs: 5 vs 5 runs: 95% interval of the ratio of geometric means" in markdown
-    assert "apart by 95% intervals: [1.9, 2.1] and" in page.decode() and "verified, 5 runs" in markdown
+    assert ("tied by Welch t over repeated runs: this entry's 5 runs against the 5 above: 95% interval of the ratio "
+            "of geometric means") in markdown
+    assert "apart by 95% intervals: this entry's [1.9, 2.1] and the above's" in markdown
+    assert "apart by 95% intervals: this entry&#x27;s [1.9, 2.1]" in page.decode()
     assert "tied by equal values: both 3" in markdown
     assert '"against_above": null' in document and '"rule": "Welch t over repeated runs"' in document
