@@ -150,7 +150,7 @@ def decide(above: Entry, entry: Entry, event: Event) -> Decision:
     a, b = above.intervals.get(event.figure), entry.intervals.get(event.figure)
     if a is not None and b is not None:
         tied = a[0] <= b[1] and b[0] <= a[1]
-        methods = "; ".join(dict.fromkeys(e.interval_methods.get(event.figure, "95% interval") for e in (above, entry)))
+        methods = "; ".join(dict.fromkeys(e.interval_methods.get(event.figure, "95% interval") for e in (entry, above)))
         return Decision(tied, RULE_INTERVALS, f"this entry's [{b[0]:.4g}, {b[1]:.4g}] and the above's "
                         f"[{a[0]:.4g}, {a[1]:.4g}] {'overlap' if tied else 'do not overlap'} ({methods})")
     return Decision(False, RULE_VALUES, "no interval on both sides: ranked by value")
