@@ -193,3 +193,15 @@ def test_the_median_speedups_interval_over_runs_is_recomputed(folder: Path) -> N
     found_errors = errors(judge_submission(data, folder).findings)
     assert len(found_errors) == 1 and "harness.speedup_median_interval" in found_errors[0]
     assert "does not follow from the runs" in found_errors[0]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.lists(st.floats(1e-3, 1e3), min_size=3, max_size=3), min_size=1, max_size=10))
+def test_figures_across_runs_keep_the_percentile_order_and_a_single_run_exactly(runs: list[list[float]]) -> None:
+    """median <= p95 <= p99 in every run stays so across runs (the validator's order check still holds), and one
+    run's figure is itself, so a single-run submission states exactly what it did before."""
+    ordered = [sorted(run) for run in runs]
+    stated = [across_runs([run[k] for run in ordered]) for k in range(3)]
+    assert stated[0] <= stated[1] * (1 + 1e-12) and stated[1] <= stated[2] * (1 + 1e-12)
+    assert min(run[0] for run in ordered) * (1 - 1e-12) <= stated[0] <= max(run[0] for run in ordered) * (1 + 1e-12)
+    assert across_runs([ordered[0][1]]) == ordered[0][1]

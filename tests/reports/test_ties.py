@@ -4,8 +4,12 @@ the command's latency_evidence, and rank_event's decision between neighbours."""
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from loadgen.analysis import stats
 from loadgen.capstone import MeasuredRun
@@ -152,3 +156,26 @@ def test_the_pages_name_the_rule_of_every_decision() -> None:
     assert "apart by 95% intervals: this entry&#x27;s [1.9, 2.1]" in page.decode()
     assert "tied by equal values: both 3" in markdown
     assert '"against_above": null' in document and '"rule": "Welch t over repeated runs"' in document
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.lists(st.floats(0.5, 2.0), min_size=1, max_size=6), st.booleans()),
+                min_size=1, max_size=8))
+def test_ranks_follow_the_decisions(specs: list[tuple[list[float], bool]]) -> None:
+    """Best first; an entry shares the rank above exactly when its decision ties it, else its rank is its place."""
+    entries = []
+    for k, (medians, one_run_interval) in enumerate(specs):
+        if one_run_interval:
+            median = medians[0]
+            interval = stats.Interval(median * 0.97, median * 1.03, 0.95, stats.METHOD_BATCH_MEANS)
+            entries.append(entry(f"e{k}", [median], [interval]))
+        else:
+            entries.append(entry(f"e{k}", medians))
+    standings = rank_event(entries, SPRINT)
+    assert [s.value for s in standings] == sorted(s.value for s in standings)
+    assert standings[0].rank == 1 and standings[0].decision is None
+    for place, (above, below) in enumerate(itertools.pairwise(standings), 2):
+        assert below.decision is not None
+        assert below.rank == (above.rank if below.decision.tied else place)
+        assert below.decision.rule in (RULE_EQUAL, RULE_RUNS, RULE_INTERVALS, RULE_VALUES)
+    assert all(s.tied == ([t.rank for t in standings].count(s.rank) > 1) for s in standings)
