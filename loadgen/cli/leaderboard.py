@@ -40,7 +40,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m loadgen.leaderboard",
         description="Validate every submission.json under SUBMISSIONS_DIR (never running its code), rank the valid "
         "ones per capstone event, and write leaderboard.html, .md and .json.",
-        epilog="exit codes: 0 written, 2 bad usage (no such folder, no submission.json in it).",
+        epilog="ties: each entry is tied with the one above it, or ranked apart, by a rule the pages name: over "
+        "repeated runs (python -m loadgen.submit --runs 5) a Welch t-test on the runs, else one run's 95% interval of "
+        "its median latency, else the values. exit codes: 0 written, 2 bad usage (no such folder, no submission.json "
+        "in it).",
     )
     parser.add_argument("submissions", type=Path, help="a folder holding submission.json files, at any depth")
     parser.add_argument("--output", type=Path, help="where the leaderboard goes (default: SUBMISSIONS_DIR)")
