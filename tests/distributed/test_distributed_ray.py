@@ -155,6 +155,19 @@ def test_a_sut_call_that_never_returns_in_a_worker_is_caught_by_its_issue_watch(
     assert_workers_gone(benchmark)
 
 
+def test_a_sut_call_that_never_returns_while_a_worker_warms_up_ends_the_run_before_timing(
+    ray_instance: ModuleType, tmp_path: Path
+) -> None:
+    settings = server().model_copy(update={"sample_timeout_ms": 1000, "warmup_ms": 500})
+    benchmark = run_distributed(functools.partial(make_faulty, tmp_path / "claim", "hang", 3), settings, workers=2)
+    hung = int((tmp_path / "claim").read_text())
+    assert isinstance(benchmark.error, SampleTimeout) and exit_code(benchmark) == 1
+    assert f"pid {hung} on " in str(benchmark.error) and ", warming up: the SUT's issue_query did not return" in str(
+        benchmark.error)
+    assert benchmark.trace.n_queries == 0
+    assert_workers_gone(benchmark)
+
+
 def test_a_sut_error_in_one_worker_ends_the_run_and_every_part_is_kept(
     ray_instance: ModuleType, tmp_path: Path
 ) -> None:
