@@ -17,6 +17,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import numpy as np
 import psutil
@@ -24,7 +25,7 @@ import pytest
 
 from loadgen.cli.progress import READY_LINE
 from loadgen.cli.run import main as run_main
-from loadgen.engine.schedule import build_schedule, select_loaded_samples
+from loadgen.engine.schedule import Schedule, build_schedule, select_loaded_samples
 from loadgen.engine.trace import NOT_YET, Trace
 from loadgen.settings.model import TestSettings
 
@@ -32,7 +33,7 @@ REPO = Path(__file__).parents[2]
 START_TIMEOUT_S = 60.0
 
 
-def one_process_schedule(result: dict):  # type: ignore[no-untyped-def,type-arg]
+def one_process_schedule(result: dict[str, Any]) -> Schedule:
     """The schedule a single-process run of these settings issues (loadgen.engine.schedule)."""
     effective = TestSettings.model_validate(result["settings_effective"])
     loaded = select_loaded_samples(result["total_sample_count"], result["performance_sample_count"],
@@ -99,7 +100,7 @@ def test_two_workers_against_a_loopback_model_server_answer_the_one_schedule_onc
     trace = Trace.load(out / "trace.npz")
     # every scheduled query issued and answered once (a second answer would have made it INVALID)
     assert trace.n_queries == schedule.n_queries == result["metrics"]["queries_completed"]
-    np.testing.assert_array_equal(trace.scheduled_ns, schedule.scheduled_ns)  # type: ignore[arg-type]
+    np.testing.assert_array_equal(trace.scheduled_ns, schedule.scheduled_ns)
     np.testing.assert_array_equal(trace.sample_index, schedule.sample_index)
     assert (trace.completed_ns != NOT_YET).all()
     per_worker = result["distributed"]["per_worker"]

@@ -130,7 +130,7 @@ def test_a_killed_worker_ends_the_run_invalid_naming_it_and_keeps_every_part_rec
                          parts[killed["worker"]].queries[:300]])
     trace = benchmark.trace
     assert trace.n_queries == survivor["queries_issued"] + 300  # every query either worker recorded
-    np.testing.assert_array_equal(trace.scheduled_ns, schedule.scheduled_ns[kept])  # type: ignore[index]
+    np.testing.assert_array_equal(trace.scheduled_ns, schedule.scheduled_ns[kept])
     assert (trace.completed_ns != NOT_YET).all() and (trace.issued_ns >= trace.scheduled_ns).all()
     assert benchmark.result.invalid_reasons[0].startswith("the run did not complete: worker ")
     assert_workers_gone(benchmark)

@@ -8,7 +8,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from loadgen.distributed.plan import split_schedule
+from loadgen.distributed.plan import Part, split_schedule
 from loadgen.distributed.stream import PartStream, take_progress
 from loadgen.engine.clock import FakeClock
 from loadgen.engine.recorder import Recorder
@@ -20,12 +20,16 @@ STEPS = st.lists(st.tuples(st.sampled_from(["issue", "open", "complete", "fail",
                  max_size=120)
 
 
-def part_of(sizes: list[int]):  # type: ignore[no-untyped-def]
-    """Worker 0's part of a Server schedule of queries with these sample counts, dealt to 2 workers."""
+def part_of(sizes: list[int], offline: bool = False) -> Part:
+    """Worker 0's part, dealt to 2 workers, of a Server schedule of queries with these sample
+    counts, or of an Offline schedule's one query holding as many samples as they add up to."""
     offsets = np.r_[0, np.cumsum(sizes)].astype(np.int64)
+    if offline:
+        offsets = offsets[[0, -1]]
     schedule = Schedule(
-        scenario=Scenario.Server, loaded_indices=np.arange(8), query_offsets=offsets,
-        sample_index=np.arange(int(offsets[-1])) % 8, scheduled_ns=np.arange(len(sizes), dtype=np.int64) * 1000,
+        scenario=Scenario.Offline if offline else Scenario.Server, loaded_indices=np.arange(8), query_offsets=offsets,
+        sample_index=np.arange(int(offsets[-1])) % 8,
+        scheduled_ns=None if offline else np.arange(len(sizes), dtype=np.int64) * 1000,
     )
     return split_schedule(schedule, 2)[0]
 
@@ -36,12 +40,15 @@ def assert_same(a: Trace, b: Trace) -> None:
 
 
 @settings(max_examples=150, deadline=None, derandomize=True)
-@given(sizes=st.lists(st.integers(1, 3), min_size=2, max_size=40), steps=STEPS)
-def test_the_drivers_copy_ends_equal_to_the_workers_record(sizes: list[int], steps: list[tuple[str, int]]) -> None:
-    part = part_of(sizes)
+@given(sizes=st.lists(st.integers(1, 3), min_size=2, max_size=40), offline=st.booleans(), steps=STEPS)
+def test_the_drivers_copy_ends_equal_to_the_workers_record(
+    sizes: list[int], offline: bool, steps: list[tuple[str, int]]
+) -> None:
+    part = part_of(sizes, offline)
     clock = FakeClock(step_ns=7)
     trace = Trace.allocate(part.schedule.query_offsets, part.schedule.sample_index)
-    trace.scheduled_ns[:] = part.schedule.scheduled_ns  # type: ignore[index]
+    if part.schedule.scheduled_ns is not None:
+        trace.scheduled_ns[:] = part.schedule.scheduled_ns
     recorder = Recorder(trace, clock)
     stream = PartStream(part, token_latencies=False)
     issued, opened = 0, False  # queries issued; whether the next one is inside issue_query (opened, unstamped)
@@ -76,7 +83,7 @@ def test_an_answer_covers_only_rows_not_yet_final() -> None:
     """Rows all answered in order: each answer carries only what changed since the last."""
     part = part_of([1] * 20)
     trace = Trace.allocate(part.schedule.query_offsets, part.schedule.sample_index)
-    trace.scheduled_ns[:] = part.schedule.scheduled_ns  # type: ignore[index]
+    trace.scheduled_ns[:] = part.schedule.scheduled_ns
     recorder = Recorder(trace, FakeClock(step_ns=3))
     stream = PartStream(part, token_latencies=False)
     windows = []
