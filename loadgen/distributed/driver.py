@@ -190,12 +190,12 @@ def run_distributed(
             handles = [actor_class.options(scheduling_strategy="SPREAD").remote(w, make_sut) for w in range(workers)]
             try:
                 return _run(ray, handles, settings, measure_clocks, signals, on_start)
-            except KeyboardInterrupt:
-                raise signals.kind()(f"{signals.reason()} before timing started: nothing was recorded") from None
             finally:
                 signals.armed = False  # a signal now only decides the exit code: the actors and Ray still go
                 for handle in handles:
                     ray.kill(handle)
+    except KeyboardInterrupt:  # while Ray started or the workers were set up (_run catches it once timed)
+        raise signals.kind()(f"{signals.reason()} before timing started: nothing was recorded") from None
     finally:
         signals.restore()
 

@@ -51,3 +51,9 @@ class FaultySUT:
 
 def make_faulty(claim: Path, fault: str, after: int) -> tuple[SystemUnderTest, QuerySampleLibrary]:
     return FaultySUT(claim, fault, after), IndexQSL(256)
+
+
+def make_slow(seconds: float) -> tuple[SystemUnderTest, QuerySampleLibrary]:
+    """A SUT that takes `seconds` to build (a model that loads slowly), for signals before timing."""
+    time.sleep(seconds)
+    return FixedTimeSUT(service_us=50), IndexQSL(64)

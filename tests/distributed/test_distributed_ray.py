@@ -7,6 +7,7 @@ from __future__ import annotations
 import _thread
 import functools
 import json
+import signal
 import threading
 import time
 from pathlib import Path
@@ -15,12 +16,12 @@ from types import ModuleType
 import numpy as np
 import psutil
 import pytest
-from faulty_suts import make_faulty
+from faulty_suts import make_faulty, make_slow
 
 from loadgen.benchmark.runner import Benchmark
 from loadgen.cli.run import _sut_and_qsl, exit_code
 from loadgen.cli.run import main as run_main
-from loadgen.distributed.driver import run_distributed
+from loadgen.distributed.driver import Terminated, run_distributed
 from loadgen.distributed.plan import split_schedule
 from loadgen.engine.schedule import build_schedule, select_loaded_samples
 from loadgen.engine.trace import NOT_YET, Trace
@@ -202,6 +203,19 @@ def test_ctrl_c_on_the_driver_stops_every_worker_and_keeps_their_parts(
     assert all(w["part_returned"] and w["queries_issued"] >= 100 for w in per_worker)
     assert benchmark.trace.n_queries == sum(w["queries_issued"] for w in per_worker)
     assert_workers_gone(benchmark)
+
+
+def test_sigterm_before_timing_ends_the_run_with_nothing_recorded(ray_instance: ModuleType) -> None:
+    """While the workers still build their SUTs: Terminated (exit 143 on the command line), no result."""
+    found = signal.getsignal(signal.SIGTERM)
+    timer = threading.Timer(1.0, _thread.interrupt_main, (signal.SIGTERM,))
+    timer.start()
+    try:
+        with pytest.raises(Terminated, match="terminated by SIGTERM on the driver before timing started"):
+            run_distributed(functools.partial(make_slow, 5.0), server(), workers=2)
+    finally:
+        timer.cancel()
+    assert signal.getsignal(signal.SIGTERM) is found  # the handler the run found is back
 
 
 def test_a_sut_that_cannot_be_built_is_refused_with_the_workers_reason(ray_instance: ModuleType) -> None:
