@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -30,7 +28,6 @@ from loadgen.engine.trace import NOT_YET, Trace
 from loadgen.settings.model import TestSettings
 
 REPO = Path(__file__).parents[2]
-START_TIMEOUT_S = 60.0
 
 
 def one_process_schedule(result: dict[str, Any]) -> Schedule:
@@ -50,36 +47,12 @@ def null_server_url() -> Iterator[str]:
         if os.environ.get("CI") == "true":
             raise RuntimeError("CI must install the http and serve extras") from None
         pytest.skip("aiohttp is not installed: pip install '.[http,serve]'")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "sut.serve", "--sut", "sut.null", "--port", "0"],
-        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        found = re.search(r"http://127\.0\.0\.1:\d+", line)
-        assert found, f"sut.serve printed no address: {line!r}"
-        url = found.group(0)
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=5) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
+    if str(REPO) not in sys.path:  # bench/ is run from a checkout, not installed
+        sys.path.insert(0, str(REPO))
+    from bench.distributed import loopback_server
+
+    with loopback_server("sut.null", []) as (url, _):
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if process.stdout is not None:
-            process.stdout.close()
 
 
 def test_two_workers_against_a_loopback_model_server_answer_the_one_schedule_once(
