@@ -25,7 +25,7 @@ from loadgen.cli.progress import READY_LINE, console_observer
 from loadgen.cli.repeat import run_repeated
 from loadgen.cli.supervise import GRACE_S, ChildRun, supervise
 from loadgen.cli.sut_spec import build_model_or_sut, model_adapter, qsl_for
-from loadgen.distributed.driver import Terminated, run_distributed
+from loadgen.distributed.driver import Terminated, run_distributed, signals_deferred
 from loadgen.engine.loops import Engine
 from loadgen.engine.query import QuerySampleLibrary, SystemUnderTest
 from loadgen.engine.schedule import Schedule
@@ -251,17 +251,20 @@ def _run_child(args: argparse.Namespace, settings: TestSettings, output: Path, s
 def _finish_distributed(args: argparse.Namespace, output: Path, benchmark: Benchmark) -> int:
     """--workers: the driver writes the merged run's folder (the workers are processes of their own,
     watched by the driver, so this path is not forked under the supervisor)."""
-    benchmark = concluded(benchmark, args.trace)
-    write_outputs(benchmark, output, args.trace)
-    print(render_console(benchmark.result))
-    print(f"results: {output}")
-    if not args.no_report:
-        from loadgen.cli.report import report_run_folder  # here: matplotlib loads after the run, not before
+    with signals_deferred() as late:  # a signal now waits for the results, then sets the exit code
+        benchmark = concluded(benchmark, args.trace)
+        write_outputs(benchmark, output, args.trace)
+        print(render_console(benchmark.result))
+        print(f"results: {output}")
+        if not args.no_report:
+            from loadgen.cli.report import report_run_folder  # here: matplotlib loads after the run, not before
 
-        report_run_folder(output, benchmark.result, benchmark.trace)
-    if benchmark.error is not None:
-        print_error(benchmark.error)
-    return ExitCode.TERMINATED if isinstance(benchmark.error, Terminated) else exit_code(benchmark)
+            report_run_folder(output, benchmark.result, benchmark.trace)
+        if benchmark.error is not None:
+            print_error(benchmark.error)
+    if isinstance(benchmark.error, Terminated) or late.kind() is Terminated:
+        return ExitCode.TERMINATED
+    return ExitCode.INTERRUPTED if late.received is not None else exit_code(benchmark)
 
 
 def _sut_and_qsl(

@@ -74,10 +74,10 @@ class DriverSignals:
         if threading.current_thread() is threading.main_thread():
             self._previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
 
-    def install(self) -> None:
+    def install(self, armed: bool = True) -> None:
         for signum in self._previous:
             signal.signal(signum, self._on_signal)
-        self.armed = True
+        self.armed = armed
 
     def restore(self) -> None:
         self.armed = False
@@ -97,6 +97,18 @@ class DriverSignals:
         if self.received == signal.SIGTERM:
             return "terminated by SIGTERM on the driver"
         return "interrupted by the user (Ctrl-C on the driver)"
+
+
+@contextlib.contextmanager
+def signals_deferred() -> Iterator[DriverSignals]:
+    """While the results are written (bounded work): SIGINT and SIGTERM are only noted, for the
+    exit code, as a one-process run defers them then."""
+    signals = DriverSignals()
+    signals.install(armed=False)
+    try:
+        yield signals
+    finally:
+        signals.restore()
 
 
 def import_ray() -> ModuleType:
