@@ -13,7 +13,7 @@ import os
 import socket
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -47,6 +47,8 @@ class PartRecord:
     stop_reason: str
     error_kind: str | None
     error: str | None
+    failed_samples: dict[str, int] = field(default_factory=dict)
+    """Samples the SUT reported failed, per reason (they end the merged run INVALID)."""
 
 
 class PartWorker:
@@ -122,6 +124,7 @@ class PartWorker:
             stop_reason=record.stop_reason if error is record.error else f"aborted at the end: {error}",
             error_kind=_kind(error),
             error=str(error) if error is not None else None,
+            failed_samples=dict(record.failed_samples),
         )
 
     def _unload(self, loaded: np.ndarray) -> SutError | None:
