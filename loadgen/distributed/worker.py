@@ -27,7 +27,7 @@ from loadgen.engine.pilot import warm_up
 from loadgen.engine.query import QuerySampleLibrary, SystemUnderTest
 from loadgen.engine.schedule import Schedule
 from loadgen.engine.trace import Trace
-from loadgen.engine.watch import WATCH_INTERVAL_S, IssueWatch
+from loadgen.engine.watch import IssueWatch
 from loadgen.errors import Interrupted, LoadgenError, RunAborted, SutError
 from loadgen.settings.effective import EffectiveSettings
 from loadgen.settings.model import Scenario, TestSettings
@@ -171,17 +171,11 @@ class WorkerWatch(IssueWatch):
         self._context = context
         self._on_fire = on_fire
 
-    def _watch(self) -> None:
-        now_ns = self.clock.now_ns
-        while not self.clock.pause(self._done, WATCH_INTERVAL_S):
-            since = self.since
-            if since is not None and now_ns() - max(since, self._last_completion()) > self.timeout_ns:
-                self.fired = True
-                error = self._context.interruption("")  # the watch fired: the single-process SampleTimeout
-                if self._context.recorder is not None:
-                    self._context.recorder.fail(error)
-                self._on_fire(error)
-                return
+    def fire(self) -> None:
+        error = self._context.interruption("")  # the watch fired: the single-process SampleTimeout
+        if self._context.recorder is not None:
+            self._context.recorder.fail(error)
+        self._on_fire(error)
 
 
 class HeldClock(Clock):
