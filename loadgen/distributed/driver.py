@@ -13,7 +13,7 @@ import datetime as dt
 import functools
 import signal
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from types import FrameType, ModuleType
 from typing import Any
@@ -135,7 +135,8 @@ def ray_session(address: str | None, workers: int) -> Iterator[ModuleType]:
             problem = f"--ray-address {address}: cannot connect to a Ray cluster there: {_cause(exc)}"
             raise SettingsError([problem]) from exc
     else:
-        ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=True)
+        # "local": a new instance even where RAY_ADDRESS is set or `ray start` left a cluster running
+        ray.init(address="local", num_cpus=workers, include_dashboard=False, log_to_driver=True)
     try:
         yield ray
     finally:
@@ -313,7 +314,8 @@ def _run(
     )
     error = outcome.kind("; ".join(outcome.failures)) if outcome.kind else None
     metrics = compute_metrics(merged, settings)
-    validity = judge(metrics, settings, str(error) if error else None)
+    failed = merged_failures(outcome.records.values())
+    validity = judge(metrics, settings, str(error) if error else None, failed_samples=failed)
     checks, reasons = dict(validity.checks), list(validity.reasons)
     problem = clock_problem(offsets, settings, metrics.duration_ns)
     checks["clock_offsets"] = problem is None
@@ -343,9 +345,20 @@ def _run(
         load_average_end=load_average(),
         memory=memory,
         warnings=_late_starts(outcome, settings, facts) + noise_warnings(fingerprint, noise),
+        failed_samples=failed,
         distributed=_distributed_facts(facts, offsets, parts, outcome, settings, metrics.duration_ns),
     )
     return Benchmark(result=result, trace=merged, error=error)
+
+
+def merged_failures(records: Iterable[PartRecord]) -> dict[str, int]:
+    """The workers' failed samples, summed per reason (a streamed part's are not known: that
+    worker's fault already ends the run INVALID)."""
+    total: dict[str, int] = {}
+    for record in records:
+        for reason, count in record.failed_samples.items():
+            total[reason] = total.get(reason, 0) + count
+    return total
 
 
 def _late_starts(outcome: _Outcome, settings: TestSettings, facts: list[Any]) -> list[str]:

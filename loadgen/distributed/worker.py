@@ -13,7 +13,7 @@ import os
 import socket
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -27,7 +27,7 @@ from loadgen.engine.pilot import warm_up
 from loadgen.engine.query import QuerySampleLibrary, SystemUnderTest
 from loadgen.engine.schedule import Schedule
 from loadgen.engine.trace import Trace
-from loadgen.engine.watch import WATCH_INTERVAL_S, IssueWatch
+from loadgen.engine.watch import IssueWatch
 from loadgen.errors import Interrupted, LoadgenError, RunAborted, SutError
 from loadgen.settings.effective import EffectiveSettings
 from loadgen.settings.model import Scenario, TestSettings
@@ -47,6 +47,8 @@ class PartRecord:
     stop_reason: str
     error_kind: str | None
     error: str | None
+    failed_samples: dict[str, int] = field(default_factory=dict)
+    """Samples the SUT reported failed, per reason (they end the merged run INVALID)."""
 
 
 class PartWorker:
@@ -122,6 +124,7 @@ class PartWorker:
             stop_reason=record.stop_reason if error is record.error else f"aborted at the end: {error}",
             error_kind=_kind(error),
             error=str(error) if error is not None else None,
+            failed_samples=dict(record.failed_samples),
         )
 
     def _unload(self, loaded: np.ndarray) -> SutError | None:
@@ -168,17 +171,11 @@ class WorkerWatch(IssueWatch):
         self._context = context
         self._on_fire = on_fire
 
-    def _watch(self) -> None:
-        now_ns = self.clock.now_ns
-        while not self.clock.pause(self._done, WATCH_INTERVAL_S):
-            since = self.since
-            if since is not None and now_ns() - max(since, self._last_completion()) > self.timeout_ns:
-                self.fired = True
-                error = self._context.interruption("")  # the watch fired: the single-process SampleTimeout
-                if self._context.recorder is not None:
-                    self._context.recorder.fail(error)
-                self._on_fire(error)
-                return
+    def fire(self) -> None:
+        error = self._context.interruption("")  # the watch fired: the single-process SampleTimeout
+        if self._context.recorder is not None:
+            self._context.recorder.fail(error)
+        self._on_fire(error)
 
 
 class HeldClock(Clock):

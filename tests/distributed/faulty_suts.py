@@ -15,8 +15,8 @@ from sut.fixed_time import FixedTimeSUT
 class FaultySUT:
     """A fixed-time SUT; in the claiming worker, after `after` queries it dies (SIGKILL: "die"; after a
     pause long enough for the driver to hear of every completion so far: "pause-die"), raises
-    ("raise") or blocks in issue_query for good ("hang"). It also notes, in `started`, that timed
-    issuing has begun (for the signal tests)."""
+    ("raise"), blocks in issue_query for good ("hang") or reports each later sample failed ("fail").
+    It also notes, in `started`, that timed issuing has begun (for the signal tests)."""
 
     def __init__(self, claim: Path, fault: str, after: int) -> None:
         self.name = "FaultySUT"
@@ -43,6 +43,9 @@ class FaultySUT:
                 threading.Event().wait()
             if self.fault == "raise":
                 raise RuntimeError("injected fault")
+            if self.fault == "fail":
+                samples.fail(reason="HTTP 503")
+                return
         self.inner.issue_query(samples)
 
     def flush_queries(self) -> None:

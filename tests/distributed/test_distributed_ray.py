@@ -183,6 +183,21 @@ def test_a_sut_error_in_one_worker_ends_the_run_and_every_part_is_kept(
     assert benchmark.trace.n_queries < schedule_of(server(), 256, 256).n_queries  # the others were stopped
 
 
+def test_samples_a_worker_reports_failed_end_the_merged_run_invalid_with_their_reasons(
+    ray_instance: ModuleType, tmp_path: Path
+) -> None:
+    claim = tmp_path / "claim"
+    benchmark = run_distributed(functools.partial(make_faulty, claim, "fail", 200), server(), workers=2)
+    result = benchmark.result
+    assert benchmark.error is None and exit_code(benchmark) == 3  # completed, judged INVALID
+    failed = result.failed_samples["HTTP 503"]
+    per_worker = result.distributed["per_worker"]  # type: ignore[index]
+    faulty = next(w for w in per_worker if w["pid"] == int(claim.read_text()))
+    assert failed == faulty["queries_issued"] - 200  # every sample after its 200th
+    assert not result.valid and result.checks["no_failed_samples"] is False
+    assert any(f"{failed} of " in reason and "HTTP 503" in reason for reason in result.invalid_reasons)
+
+
 def test_ctrl_c_on_the_driver_stops_every_worker_and_keeps_their_parts(
     ray_instance: ModuleType, tmp_path: Path
 ) -> None:
