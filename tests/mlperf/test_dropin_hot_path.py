@@ -17,8 +17,10 @@ import numpy as np
 import pytest
 
 import loadgen.mlperf as lg
+from loadgen.benchmark import runner
 from loadgen.benchmark.runner import run_benchmark
 from loadgen.engine.recorder import Recorder
+from loadgen.engine.trace import Trace
 
 
 class ReadLog:
@@ -78,7 +80,7 @@ def test_the_completion_stamp_is_the_first_clock_read_of_the_call(
     scenario: str, what: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     clock = ReadLog()
-    monkeypatch.setattr(lg, "run_benchmark", functools.partial(run_benchmark, clock=clock))
+    monkeypatch.setattr(runner, "run_benchmark", functools.partial(run_benchmark, clock=clock))
     tokens = what == "first token"
     seen: list[tuple[Recorder, list[int], int]] = []
 
@@ -148,9 +150,9 @@ def test_good_completions_on_each_path_record_every_sample_and_size(per_call: in
 
     result = _run(tmp_path, issue, _settings("Offline", 64))
     assert result["error"] is None, result["error"]
-    with np.load(tmp_path / "trace.npz") as trace:
-        assert (trace["completed_ns"] >= 0).all()
-        assert trace["response_size"].tolist() == [7 + i for i in range(1, 65)]
+    trace = Trace.load(tmp_path / "trace.npz")
+    assert (trace.completed_ns >= 0).all()
+    assert trace.response_size.tolist() == [7 + i for i in range(1, 65)]
 
 
 def test_query_samples_share_their_index_ints(tmp_path: Path) -> None:
