@@ -1,7 +1,7 @@
 """Systems under test over the network: model servers spoken to over HTTP.
 
     python -m loadgen.run --scenario server --sut sut.network \\
-        --sut-arg url=http://127.0.0.1:8100/infer --set server_target_qps=500
+        --sut-arg url=http://127.0.0.1:8100 --set server_target_qps=500
 
 `make_sut` is the `--sut sut.network` factory; the protocol follows from the URL's path
 (`/v1/completions`, `/v1/chat/completions`, `/v2/models/NAME/infer`, else generic JSON)

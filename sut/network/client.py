@@ -34,6 +34,18 @@ from sut.network.samples import RequestQSL
 PROBE_TIMEOUT_S = 5.0
 """How long the start-up check waits for a TCP connection to the server."""
 
+PROBE_ANSWER_S = 2.0
+"""How long the start-up check waits for the status of its sample request; a server slower
+than that is not refused (its answers are timed and counted like any other)."""
+
+PROBE_EXCERPT_CHARS = 200
+"""How much of an error answer's body the refusal quotes."""
+
+ROUTE_HINT = (
+    "sut.serve answers POST / and /infer (generic JSON), /v2/models/NAME/infer (KServe v2), "
+    "/v1/completions and /v1/chat/completions (OpenAI-compatible)"
+)
+
 ERROR_BODY_LIMIT = 64 * 1024
 """Bytes of an HTTP error answer that are read (and thrown away) so the connection is reused."""
 
@@ -90,6 +102,7 @@ class HttpClientSUT:
         self.name = name or f"HTTP {protocol.name} {redacted(url)}"
         self.qsl = qsl
         self._headers = {"Content-Type": "application/json", **(headers or {})}
+        self._masked = [value for value in (headers or {}).values() if len(value) >= 4]
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="http-client-loop", daemon=True)
         self._thread.start()
@@ -116,6 +129,7 @@ class HttpClientSUT:
             timeout=aiohttp.ClientTimeout(total=self.timeout_s),
             auto_decompress=False,
         )
+        await self.probe_request()
         self._queue = asyncio.Queue()
         self._workers = [asyncio.ensure_future(self._work()) for _ in range(self.max_in_flight)]
 
@@ -136,6 +150,34 @@ class HttpClientSUT:
                 f"{redacted(self.url)}: cannot connect to {where} ({reason}); is the server running?"
             ) from None
         writer.close()
+
+    async def probe_request(self) -> None:
+        """Refuse a server that answers a real sample request with an HTTP error (a wrong path,
+        missing credentials, a body it rejects), before anything is timed: otherwise every
+        sample of the run would fail the same way. Slow or malformed answers are not refused
+        here; once timed they are counted like any other."""
+        session = self._session
+        assert session is not None
+        try:
+            async with asyncio.timeout(min(self.timeout_s, PROBE_ANSWER_S)):
+                async with session.post(self.url, data=self.qsl.probe_body()) as response:
+                    if response.status < 400:
+                        return
+                    status, reason = response.status, response.reason or ""
+                    body = await response.content.read(PROBE_EXCERPT_CHARS * 4)
+        except (TimeoutError, aiohttp.ClientError):
+            return
+        raise SutLoadError(f"{redacted(self.url)}: a sample request was answered HTTP {status} {reason}"
+                           f"{self._excerpt(body)}; {probe_hint(status, self.protocol.name)}")
+
+    def _excerpt(self, body: bytes) -> str:
+        """The start of an error answer, on one line, with the values of the given headers masked
+        (a server may echo an API key back)."""
+        text = " ".join(body.decode("utf-8", errors="replace").split())
+        for value in self._masked:
+            text = text.replace(value, "***")
+        text = text[:PROBE_EXCERPT_CHARS]
+        return f" ({text})" if text else ""
 
     def issue_query(self, samples: SampleBatch) -> None:
         """Queue the batch's samples on the client's loop; returns at once."""
@@ -211,6 +253,19 @@ def _close_at_exit(ref: weakref.ref[HttpClientSUT]) -> None:
 async def _lines(content: aiohttp.StreamReader) -> AsyncIterator[bytes]:
     async for line in content:
         yield line
+
+
+def probe_hint(status: int, protocol: str) -> str:
+    """What to check when the start-up request is answered with an HTTP error."""
+    if status in (404, 405):
+        return f"is the path right? {ROUTE_HINT}"
+    if status in (401, 403):
+        return "the server wants credentials: give api_key_env=VARIABLE or headers={...}"
+    if status in (400, 415, 422):
+        return f"the server rejects a {protocol} request body: check protocol=, model= and dataset="
+    if status >= 500:
+        return "the server failed that request: see its log (is it still loading?)"
+    return "see the server's documentation for that status"
 
 
 def api_key_header(env_name: str | None) -> dict[str, str]:

@@ -148,6 +148,16 @@ class RequestQSL:
             body = self.bodies[index] = self._encode(self.source.sample(index))
         return body
 
+    def probe_body(self) -> bytes:
+        """Sample 0's body, loaded just for this and unloaded again, for the start-up check."""
+        first = np.zeros(1, dtype=np.int64)
+        self.source.load_samples(first)
+        try:
+            body: bytes = self._encode(self.source.sample(0))
+        finally:
+            self.source.unload_samples(first)
+        return body
+
     def load_samples(self, indices: np.ndarray) -> None:
         self.source.load_samples(indices)
         for index in indices.tolist():

@@ -4,6 +4,8 @@
 
 POST /ok            `{"output": [1, 2]}`, recording each arrival (GET /arrivals lists them, ns)
 POST /status/N      HTTP status N
+POST /echo/N        HTTP status N, echoing the request's headers in the body
+POST /flaky/N/TAG   200 to the first request for TAG (the client's start-up check), HTTP status N after
 POST /bad-json      200 with a body that is not JSON
 POST /hang          never answers
 POST /drop          closes the connection without an answer
@@ -24,6 +26,7 @@ import time
 from aiohttp import web
 
 ARRIVALS: list[int] = []
+FLAKY_SEEN: set[str] = set()
 TOKEN = b'data: {"choices":[{"index":0,"text":" t","finish_reason":null}]}\n\n'
 
 
@@ -38,6 +41,19 @@ async def arrivals(request: web.Request) -> web.Response:
 
 
 async def status(request: web.Request) -> web.Response:
+    return web.Response(status=int(request.match_info["code"]), text="no")
+
+
+async def echo(request: web.Request) -> web.Response:
+    lines = [f"{name}: {value}" for name, value in request.headers.items()]
+    return web.Response(status=int(request.match_info["code"]), text="\n".join(lines))
+
+
+async def flaky(request: web.Request) -> web.Response:
+    tag = request.match_info["tag"]
+    if tag not in FLAKY_SEEN:
+        FLAKY_SEEN.add(tag)
+        return web.json_response({"output": [1.0]})
     return web.Response(status=int(request.match_info["code"]), text="no")
 
 
@@ -94,6 +110,8 @@ async def main() -> None:
             web.get("/arrivals", arrivals),
             web.get("/health", arrivals),
             web.post("/status/{code}", status),
+            web.post("/flaky/{code}/{tag}", flaky),
+            web.post("/echo/{code}", echo),
             web.post("/bad-json", bad_json),
             web.post("/hang", hang),
             web.post("/drop", drop),

@@ -7,6 +7,7 @@ import os
 import socket
 import threading
 import time
+import uuid
 from typing import Any
 
 import pytest
@@ -33,13 +34,13 @@ def run(sut: Any, **overrides: Any) -> Benchmark:
         sut.close()
 
 
-CASES = [
-    ("/status/503", {}, "HTTP 503"),
-    ("/status/404", {}, "HTTP 404"),
+CASES = [  # /flaky/N answers the start-up check, then fails: a server that breaks once the run is under way
+    ("/flaky/503", {}, "HTTP 503"),
+    ("/flaky/404", {}, "HTTP 404"),
+    ("/flaky/401", {}, "HTTP 401"),
     ("/bad-json", {}, "invalid JSON"),
     ("/drop", {}, "connection lost"),
     ("/hang", {"timeout_s": 0.5}, "timeout (> 0.5 s)"),
-    ("/auth", {}, "HTTP 401"),
     ("/sse/garbage", {"protocol": "openai-completions"}, "invalid SSE (a line that is not an event field)"),
     ("/sse/not-json", {"protocol": "openai-completions"}, "invalid SSE (a data line that is not JSON)"),
     ("/sse/no-done", {"protocol": "openai-completions"}, "invalid SSE (the stream ended before [DONE])"),
@@ -51,7 +52,8 @@ CASES = [
 def test_each_failure_kind_ends_the_run_invalid_with_its_reason(
     faulty_server: Any, path: str, options: dict[str, Any], reason: str
 ) -> None:
-    sut = make_sut(url=faulty_server.url + path, model="m", samples=SAMPLES, **options)
+    tag = f"/{uuid.uuid4().hex}" if path.startswith("/flaky/") else ""
+    sut = make_sut(url=faulty_server.url + path + tag, model="m", samples=SAMPLES, **options)
     started = time.monotonic()
     benchmark = run(sut)
     result = benchmark.result
@@ -59,6 +61,38 @@ def test_each_failure_kind_ends_the_run_invalid_with_its_reason(
     assert result.failed_samples == {reason: SAMPLES}
     assert not result.valid
     assert f"{SAMPLES} of {SAMPLES} samples failed: {SAMPLES} {reason}" in result.invalid_reasons
+    assert time.monotonic() - started < 10
+
+
+REFUSALS = [
+    ("/status/404", "HTTP 404 Not Found (no); is the path right? sut.serve answers POST / and /infer"),
+    ("/status/405", "HTTP 405 Method Not Allowed (no); is the path right?"),
+    ("/auth", "HTTP 401 Unauthorized; the server wants credentials: give api_key_env=VARIABLE"),
+    ("/status/422", "HTTP 422 Unprocessable Entity (no); the server rejects a json request body"),
+    ("/status/503", "HTTP 503 Service Unavailable (no); the server failed that request: see its log"),
+]
+
+
+@pytest.mark.parametrize(("path", "message"), REFUSALS, ids=[case[0] for case in REFUSALS])
+def test_a_server_that_answers_the_start_up_request_with_an_http_error_is_refused(
+    faulty_server: Any, path: str, message: str
+) -> None:
+    with pytest.raises(SutLoadError) as refused:
+        make_sut(url=faulty_server.url + path, samples=SAMPLES)
+    text = str(refused.value)
+    assert text.startswith(f"{faulty_server.url}{path}: a sample request was answered ") and message in text, text
+
+
+def test_a_refusal_masks_the_credentials_a_server_echoes(faulty_server: Any) -> None:
+    with pytest.raises(SutLoadError) as refused:
+        make_sut(url=f"{faulty_server.url}/echo/400", headers={"Authorization": "Bearer sk-echoed-secret-1234"})
+    assert "sk-echoed" not in str(refused.value) and "Authorization: ***" in str(refused.value)
+
+
+def test_a_server_slower_than_the_start_up_check_is_not_refused(faulty_server: Any) -> None:
+    started = time.monotonic()
+    sut = make_sut(url=f"{faulty_server.url}/hang", samples=SAMPLES, timeout_s=30.0)
+    sut.close()
     assert time.monotonic() - started < 10
 
 
