@@ -2,7 +2,9 @@
 
     python tests/sut/network/faulty_server.py      # prints "listening on http://127.0.0.1:PORT"
 
-POST /ok            `{"output": [1, 2]}`, recording each arrival (GET /arrivals lists them, ns)
+POST /ok            `{"output": [1, 2]}`, recording each arrival (GET /arrivals lists them, ns) and the
+                    client's address and port (GET /peers: how many connections carried them)
+POST /close         `{"output": [1]}` with `Connection: close`: a server that keeps nothing alive
 POST /status/N      HTTP status N
 POST /echo/N        HTTP status N, echoing the request's headers in the body
 POST /flaky/N/TAG   200 to the first request for TAG (the client's start-up check), HTTP status N after
@@ -26,14 +28,26 @@ import time
 from aiohttp import web
 
 ARRIVALS: list[int] = []
+PEERS: list[str] = []
 FLAKY_SEEN: set[str] = set()
 TOKEN = b'data: {"choices":[{"index":0,"text":" t","finish_reason":null}]}\n\n'
 
 
 async def ok(request: web.Request) -> web.Response:
     ARRIVALS.append(time.perf_counter_ns())
+    PEERS.append(str(request.transport.get_extra_info("peername") if request.transport else None))
     await request.read()
     return web.json_response({"output": [1.0, 2.0]})
+
+
+async def peers(request: web.Request) -> web.Response:
+    return web.json_response(PEERS)
+
+
+async def close(request: web.Request) -> web.Response:
+    response = web.json_response({"output": [1.0]})
+    response.force_close()
+    return response
 
 
 async def arrivals(request: web.Request) -> web.Response:
@@ -108,6 +122,8 @@ async def main() -> None:
         [
             web.post("/ok", ok),
             web.get("/arrivals", arrivals),
+            web.get("/peers", peers),
+            web.post("/close", close),
             web.get("/health", arrivals),
             web.post("/status/{code}", status),
             web.post("/flaky/{code}/{tag}", flaky),

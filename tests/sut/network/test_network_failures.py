@@ -3,10 +3,12 @@ the run ends INVALID with the counts; a dead server never hangs the run."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import threading
 import time
+import urllib.request
 import uuid
 from typing import Any
 
@@ -159,6 +161,19 @@ def test_max_in_flight_caps_the_requests_outstanding(faulty_server: Any) -> None
     result = run(sut, min_query_count=6).result
     assert result.failed_samples == {"timeout (> 0.3 s)": 6}
     assert time.monotonic() - started >= 0.9
+
+
+def test_connections_are_kept_alive_and_reused(faulty_server: Any) -> None:
+    sut = make_sut(url=f"{faulty_server.url}/ok", samples=200, max_in_flight=4)
+    assert run(sut, min_query_count=200).result.failed_samples == {}
+    with urllib.request.urlopen(f"{faulty_server.url}/peers") as response:
+        peers = json.loads(response.read())[-200:]
+    assert len(set(peers)) <= 4  # 200 requests over at most 4 keep-alive connections
+
+
+def test_a_server_that_closes_every_connection_is_answered_all_the_same(faulty_server: Any) -> None:
+    sut = make_sut(url=f"{faulty_server.url}/close", samples=SAMPLES, max_in_flight=3)
+    assert run(sut).result.failed_samples == {}
 
 
 @pytest.mark.parametrize("headers", [{"Authorization": "Bearer sk-test-0123456789abcdef"},
