@@ -105,13 +105,12 @@ class ResponseParser:
         end = buffer.find(b"\r\n\r\n", pos)
         if end < 0:
             return -1
-        lines = buffer[pos:end].split(b"\r\n")
-        version, _, rest = lines[0].partition(b" ")
-        code = rest[:3]
-        if not version.startswith(b"HTTP/1.") or len(code) != 3 or not code.isdigit():
+        head = buffer[pos:end]
+        version, code = head[:8], head[9:12]
+        if not version.startswith(b"HTTP/1.") or head[8:9] != b" " or not code.isdigit() or head[12:13] not in b" \r":
             raise HttpResponseError("invalid HTTP response (no status line)")
         status = int(code)
-        length, chunked, keep_alive = _framing(lines[1:], version == b"HTTP/1.1")
+        length, chunked, keep_alive = _framing(head, version == b"HTTP/1.1")
         if 100 <= status < 200:  # an interim answer (100 Continue, 103 Early Hints): the real one follows
             return end + 4
         self.keep_alive = keep_alive
@@ -176,27 +175,34 @@ class ResponseParser:
         return len(buffer)
 
 
-def _framing(fields: list[bytes], http11: bool) -> tuple[int | None, bool, bool]:
-    """(Content-Length, chunked, keep-alive) from a response's header lines."""
+def _framing(head: bytes, http11: bool) -> tuple[int | None, bool, bool]:
+    """(Content-Length, chunked, keep-alive) from a response's head (its header names found by
+    search in the lowercased head, not line by line: this runs for every response)."""
+    lowered = head.lower()
     length: int | None = None
-    chunked = False
+    for value in _values(lowered, b"\r\ncontent-length:"):
+        value = value.strip()
+        if not value.isdigit() or (length is not None and int(value) != length):
+            raise HttpResponseError("invalid HTTP response (a bad Content-Length)")
+        length = int(value)
+    chunked = any(value.strip().endswith(b"chunked") for value in _values(lowered, b"\r\ntransfer-encoding:"))
     keep_alive = http11
-    for field in fields:
-        name, colon, value = field.partition(b":")
-        if not colon:
-            raise HttpResponseError("invalid HTTP response (a header line without a colon)")
-        name = name.strip().lower()
-        if name == b"content-length":
-            value = value.strip()
-            if not value.isdigit() or (length is not None and int(value) != length):
-                raise HttpResponseError("invalid HTTP response (a bad Content-Length)")
-            length = int(value)
-        elif name == b"transfer-encoding":
-            chunked = value.strip().lower().endswith(b"chunked")
-        elif name == b"connection":
-            tokens = {token.strip() for token in value.lower().split(b",")}
-            keep_alive = b"close" not in tokens and (http11 or b"keep-alive" in tokens)
+    for value in _values(lowered, b"\r\nconnection:"):
+        tokens = {token.strip() for token in value.split(b",")}
+        keep_alive = b"close" not in tokens and (http11 or b"keep-alive" in tokens)
     return (None if chunked else length), chunked, keep_alive
+
+
+def _values(lowered: bytes, name: bytes) -> list[bytes]:
+    """The values of every header line `name` (b"\\r\\nname:") in a lowercased head."""
+    values = []
+    start = lowered.find(name)
+    while start >= 0:
+        begin = start + len(name)
+        end = lowered.find(b"\r\n", begin)
+        values.append(lowered[begin : end if end >= 0 else len(lowered)])
+        start = lowered.find(name, begin)
+    return values
 
 
 def frame_request(method: str, target: str, host: str, headers: dict[str, str], body: bytes) -> bytes:
@@ -314,7 +320,7 @@ class Pool:
     def pump(self) -> None:
         """Send waiting exchanges on idle connections; open more, up to `size`, for the rest."""
         waiting, idle = self.waiting, self._idle
-        if self._closed:
+        if self._closed or not waiting:
             return
         if waiting and idle:
             deadline = self.loop.time() + self.timeout_s

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -33,10 +33,10 @@ class SampleFailedError(Exception):
         self.reason = reason
 
 
-@dataclass(frozen=True)
-class Answer:
+class Answer(NamedTuple):
     """What one response gave: bytes received, output tokens (None: not a token protocol),
-    and the response as accuracy mode logs it (a numpy row of outputs, or the raw body)."""
+    and the response as accuracy mode logs it (a numpy row of outputs, or the raw body).
+    A named tuple: one is made per request, and that is cheaper than a frozen dataclass."""
 
     size: int
     n_tokens: int | None
@@ -72,7 +72,7 @@ def _dumps(document: object) -> bytes:
 
 def _json_body(body: bytes, what: str) -> Any:
     try:
-        return json.loads(body)
+        return json.loads(body.decode())  # a str skips json's guess at the encoding
     except ValueError:  # JSONDecodeError and UnicodeDecodeError
         raise SampleFailedError(f"invalid {what}") from None
 
