@@ -158,6 +158,7 @@ class ProbeExchange:
         self.answered = answered
         self.status = 0
         self.data = b""
+        self.failure = ""
 
     def _settle(self, value: tuple[int, bytes] | None) -> None:
         if not self.answered.done():
@@ -176,6 +177,7 @@ class ProbeExchange:
         self._settle((self.status, self.data))
 
     def fail(self, reason: str) -> None:
+        self.failure = reason
         self._settle(None)
 
 
@@ -261,6 +263,9 @@ class HttpClientSUT:
         except TimeoutError:
             pool.abort(exchange)
             return
+        if answer is None and exchange.failure.startswith("TLS error"):
+            raise SutLoadError(f"{redacted(self.url)}: {exchange.failure}; a server with a certificate of its own "
+                               "needs it trusted: SSL_CERT_FILE=its-cert.pem")
         if answer is None or answer[0] < 400:
             return
         status, body = answer

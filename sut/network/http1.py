@@ -389,4 +389,6 @@ def connect_failure(exc: BaseException, timeout_s: float) -> str:
     """The reason a request whose connection could not be opened is counted under."""
     if isinstance(exc, TimeoutError):
         return f"timeout (> {timeout_s:g} s)"
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS error ({exc.reason or type(exc).__name__})"
     return "connection refused" if isinstance(exc, ConnectionRefusedError) else "connection error"

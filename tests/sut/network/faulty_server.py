@@ -1,6 +1,7 @@
 """A loopback server that misbehaves on purpose, one way per path, for the network SUT's tests.
 
     python tests/sut/network/faulty_server.py      # prints "listening on http://127.0.0.1:PORT"
+    FAULTY_SERVER_TLS=cert.pem:key.pem python ...   # the same over https
 
 POST /ok            `{"output": [1, 2]}`, recording each arrival (GET /arrivals lists them, ns) and the
                     client's address and port (GET /peers: how many connections carried them)
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import ssl
 import time
 
 from aiohttp import web
@@ -137,9 +139,13 @@ async def main() -> None:
     )
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    tls = None
+    if os.environ.get("FAULTY_SERVER_TLS"):  # "CERT:KEY": serve https
+        tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        tls.load_cert_chain(*os.environ["FAULTY_SERVER_TLS"].split(":"))
+    await web.TCPSite(runner, "127.0.0.1", 0, ssl_context=tls).start()
     host, port = runner.addresses[0][:2]
-    print(f"listening on http://{host}:{port}", flush=True)
+    print(f"listening on http{'s' if tls else ''}://{host}:{port}", flush=True)
     await asyncio.Event().wait()
 
 

@@ -176,6 +176,19 @@ def test_a_server_that_closes_every_connection_is_answered_all_the_same(faulty_s
     assert run(sut).result.failed_samples == {}
 
 
+def test_https_works_with_a_trusted_certificate(tls_server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    server, cert = tls_server
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    sut = make_sut(url=f"{server.url}/ok", samples=SAMPLES)
+    assert server.url.startswith("https://") and run(sut).result.failed_samples == {}
+
+
+def test_an_untrusted_certificate_is_refused_before_anything_runs(tls_server: Any) -> None:
+    server, _ = tls_server
+    with pytest.raises(SutLoadError, match=r"TLS error \(CERTIFICATE_VERIFY_FAILED\).*SSL_CERT_FILE"):
+        make_sut(url=f"{server.url}/ok", samples=SAMPLES)
+
+
 @pytest.mark.parametrize("headers", [{"Authorization": "Bearer sk-test-0123456789abcdef"},
                                      "Authorization: Bearer sk-test-0123456789abcdef"])
 def test_headers_given_as_a_table_or_as_text_are_sent(faulty_server: Any, headers: Any) -> None:
