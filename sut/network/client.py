@@ -261,8 +261,9 @@ class HttpClientSUT:
             async with asyncio.timeout(min(self.timeout_s, PROBE_ANSWER_S)):
                 answer = await answered
         except TimeoutError:
+            answer = None
+        finally:  # a long answer (a streamed generation) is not read to its end: the timed run starts now
             pool.abort(exchange)
-            return
         if answer is None and exchange.failure.startswith("TLS error"):
             raise SutLoadError(f"{redacted(self.url)}: {exchange.failure}; a server with a certificate of its own "
                                "needs it trusted: SSL_CERT_FILE=its-cert.pem")

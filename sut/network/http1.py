@@ -365,7 +365,10 @@ class Pool:
         self.pump()
 
     def abort(self, exchange: Exchange) -> None:
-        """Give up on an exchange in flight: its connection is dropped, and it fails as cancelled."""
+        """Give up on an exchange: unsent, it is taken out of the queue; in flight, its connection
+        is dropped and it fails as cancelled."""
+        if exchange in self.waiting:
+            self.waiting.remove(exchange)
         for connection in list(self._busy):
             if connection.exchange is exchange:
                 connection.drop("cancelled")

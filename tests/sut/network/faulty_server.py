@@ -17,6 +17,7 @@ POST /sse/garbage   a stream whose lines are not server-sent events
 POST /sse/not-json  a data line that is not JSON
 POST /sse/no-done   3 tokens, then the stream ends without [DONE]
 POST /sse/empty     [DONE] without a token
+POST /sse/slow      a token every 50 ms for 10 s; GET /sse/gone counts the streams whose client left
 POST /auth          200 only with `Authorization: Bearer <$FAULTY_SERVER_KEY>`, else 401
 """
 
@@ -32,6 +33,7 @@ from aiohttp import web
 ARRIVALS: list[int] = []
 PEERS: list[str] = []
 FLAKY_SEEN: set[str] = set()
+GONE: list[int] = []
 TOKEN = b'data: {"choices":[{"index":0,"text":" t","finish_reason":null}]}\n\n'
 
 
@@ -89,6 +91,22 @@ async def drop(request: web.Request) -> web.Response:
     return web.Response()
 
 
+async def slow_stream(request: web.Request) -> web.StreamResponse:
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+    await response.prepare(request)
+    try:
+        for _ in range(200):
+            await response.write(TOKEN)
+            await asyncio.sleep(0.05)
+    except (ConnectionError, RuntimeError):  # the client went away (aiohttp raises either)
+        GONE.append(1)
+    return response
+
+
+async def gone(request: web.Request) -> web.Response:
+    return web.json_response(len(GONE))
+
+
 async def stream(request: web.Request) -> web.StreamResponse:
     kind = request.match_info["kind"]
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
@@ -133,6 +151,8 @@ async def main() -> None:
             web.post("/bad-json", bad_json),
             web.post("/hang", hang),
             web.post("/drop", drop),
+            web.post("/sse/slow", slow_stream),
+            web.get("/sse/gone", gone),
             web.post("/sse/{kind}", stream),
             web.post("/auth", auth),
         ]

@@ -98,6 +98,24 @@ def test_a_server_slower_than_the_start_up_check_is_not_refused(faulty_server: A
     assert time.monotonic() - started < 10
 
 
+def test_the_start_up_check_leaves_a_long_stream_at_its_first_bytes(faulty_server: Any) -> None:
+    """A streamed generation is not read to its end before the run: the check's connection is
+    dropped once the status is in, so the server stops generating."""
+    started = time.monotonic()
+    sut = make_sut(url=f"{faulty_server.url}/sse/slow", protocol="openai-completions", model="m", samples=SAMPLES)
+    try:
+        assert time.monotonic() - started < 5  # the stream would last 10 s
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:  # the SUT is still open: only the check's own drop can end the stream
+            with urllib.request.urlopen(f"{faulty_server.url}/sse/gone") as response:
+                if json.loads(response.read()) >= 1:
+                    return
+            time.sleep(0.05)
+        raise AssertionError("the server never saw the check's client leave")
+    finally:
+        sut.close()
+
+
 def test_a_valid_stream_counts_its_usage_tokens(faulty_server: Any) -> None:
     sut = make_sut(url=f"{faulty_server.url}/sse/ok", protocol="openai-completions", model="m", samples=SAMPLES)
     benchmark = run(sut, use_token_latencies=True)
