@@ -121,7 +121,7 @@ def load_result(raw: bytes, what: str = "result.json") -> RunResult:
 
 def load_trace(raw: bytes, result: RunResult, max_bytes: int = MAX_EVIDENCE_BYTES) -> Trace:
     """The trace in `raw`, checked column by column and against its result's sample count."""
-    trace = trace_from_arrays(read_npz(raw, max_bytes))
+    trace = trace_from_arrays(read_npz(raw, max_bytes), max_bytes)
     if len(trace) and int(trace.sample_index.max()) >= max(result.total_sample_count, 1):
         raise ValueError(
             f"sample_index reaches {int(trace.sample_index.max())}, beyond the run's "

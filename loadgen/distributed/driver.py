@@ -135,7 +135,8 @@ def ray_session(address: str | None, workers: int) -> Iterator[ModuleType]:
             problem = f"--ray-address {address}: cannot connect to a Ray cluster there: {_cause(exc)}"
             raise SettingsError([problem]) from exc
     else:
-        ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=True)
+        # "local": a new instance even where RAY_ADDRESS is set or `ray start` left a cluster running
+        ray.init(address="local", num_cpus=workers, include_dashboard=False, log_to_driver=True)
     try:
         yield ray
     finally:

@@ -90,8 +90,8 @@ def alive(process: psutil.Process) -> bool:
 def test_sigterm_on_the_driver_stops_the_workers_writes_their_parts_and_leaves_no_process(tmp_path: Path) -> None:
     pytest.importorskip("ray", reason="Ray is not installed: pip install '.[ray]'")
     out = tmp_path / "run"
-    env = {**os.environ, "RAY_TQDM_PATCH_PRINT": "0"}
-    env.pop("RAY_ADDRESS", None)
+    # a stale RAY_ADDRESS must not capture a run that promises its own local instance
+    env = {**os.environ, "RAY_TQDM_PATCH_PRINT": "0", "RAY_ADDRESS": "127.0.0.1:9"}
     driver = subprocess.Popen(
         [sys.executable, "-m", "loadgen.run", "--scenario", "server", "--workers", "2", "--sut", "sut.fixed_time",
          "--sut-arg", "service_us=50", "--set", "server_target_qps=1000", "--set", "min_duration_ms=60000",
