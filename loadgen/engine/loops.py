@@ -149,9 +149,9 @@ class Engine:
                 return STOP_MAX_DURATION
             lo, hi = recorder.open_queries(query, query + 1)
             batch = SampleBatch(recorder, sample_index, lo, hi)
-            stamp = clock()  # as late as possible: the harness's own work is not the SUT's latency
+            batch.issued_at = stamp = clock()  # as late as possible: the harness's work is not the SUT's latency
             issue(sut, batch, watch, stamp)
-            now = stamp - t0
+            now = batch.issued_at - t0  # an adapter may have stamped it again, just before user code
             scheduled[query] = now
             recorder.stamp_issued(query, query + 1, now)
             if recorder.completed < hi or recorder.error is not None:  # a SUT that answered in the call waits not
@@ -194,16 +194,26 @@ class Engine:
                 recorder.wait_for(end - cap, timeout_ns, self._drain_at_max)
             lo, hi = recorder.open_queries(query, end)
             batch = self.batch(lo, hi)
-            stamp = recorder.clock_ns()
+            batch.issued_at = stamp = recorder.clock_ns()
             self.context.issue(self.sut, batch, stamp)
-            recorder.stamp_issued(query, end, stamp - recorder.start_ns)
+            recorder.stamp_issued(query, end, batch.issued_at - recorder.start_ns)
             query = end
         return STOP_SCHEDULE_DONE
 
     def _offline(self) -> str:
         """Offline: one query holding every sample, issued at the start."""
-        now = self.recorder.now()
-        self.trace.scheduled_ns[:] = now
-        lo, hi = self.recorder.mark_issued(0, 1, now)
-        self.context.issue(self.sut, self.batch(lo, hi))
+        recorder = self.recorder
+        batch = self.batch(*recorder.open_queries(0, 1))
+        batch.issued_at = stamp = recorder.clock_ns()
+        self._stamp_offline(stamp)  # on disk before the call: a run killed inside it keeps its issue time
+        try:
+            self.context.issue(self.sut, batch, stamp)
+        finally:  # an adapter may have stamped again just before user code (the drop-in's lists)
+            if batch.issued_at != stamp:
+                self._stamp_offline(batch.issued_at)
         return STOP_SCHEDULE_DONE
+
+    def _stamp_offline(self, stamp: int) -> None:
+        now = stamp - self.recorder.start_ns
+        self.trace.scheduled_ns[:] = now
+        self.recorder.stamp_issued(0, 1, now)

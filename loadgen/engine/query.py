@@ -41,7 +41,7 @@ class SampleBatch:
     """The samples of one issued query (or of several coalesced Server queries): rows [lo, hi)
     of its phase's trace, whose ids are rows + 1."""
 
-    __slots__ = ("_end_row", "_first_row", "_recorder", "_source")
+    __slots__ = ("_end_row", "_first_row", "_recorder", "_source", "issued_at")
 
     def __init__(self, recorder: Recorder, sample_index: np.ndarray, first_row: int, end_row: int) -> None:
         """Rows [first_row, end_row) of the recorder's trace, their indices in `sample_index` (the
@@ -51,6 +51,11 @@ class SampleBatch:
         self._source = sample_index
         self._first_row = first_row
         self._end_row = end_row
+        self.issued_at = 0
+        """The issue stamp (a reading of the phase's clock), set by the engine just before it calls
+        the SUT; an adapter that does harness work before handing the samples on to user code
+        (the drop-in API builds LoadGen's lists) takes it again just before that call, so the
+        adapter's work is not counted in the SUT's latency (docs/latency.md)."""
 
     ids = _RowView(lambda batch: batch._recorder.ids)
     """The samples' ids (int64, a view), to complete them with."""

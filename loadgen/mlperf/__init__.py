@@ -364,6 +364,7 @@ class _SutHandle:
         self._phase: Any = None
         self._row_index: list[int] = []
         """Per row of the phase's trace, its sample index as one of a shared set of ints."""
+        self._clock_ns: Callable[[], int] = time.perf_counter_ns
 
     def resolve_name(self) -> None:
         """Ask the name callback (if any) for the SUT's name, timing the call."""
@@ -382,7 +383,7 @@ class _SutHandle:
         clock for the completion stamps."""
         self._phase = phase
         self._row_index = _shared_index_list(phase.trace.sample_index)
-        _ACTIVE.now_ns = phase.clock_ns
+        self._clock_ns = _ACTIVE.now_ns = phase.clock_ns
 
     @contextlib.contextmanager
     def prepared(self, engine: Any) -> Iterator[None]:
@@ -399,9 +400,13 @@ class _SutHandle:
         lo, hi = samples.rows
         ids = [hi] if hi - lo == 1 else list(range(lo + 1, hi + 1))
         if self._fast:
-            self._issue(ids, self._row_index[lo:hi])
+            indices = self._row_index[lo:hi]
+            samples.issued_at = self._clock_ns()  # the lists are the harness's work: stamp after them
+            self._issue(ids, indices)
         else:
-            self._issue(_query_samples(ids, self._row_index[lo:hi]))
+            query = _query_samples(ids, self._row_index[lo:hi])
+            samples.issued_at = self._clock_ns()
+            self._issue(query)
 
     def flush_queries(self) -> None:
         self._flush()

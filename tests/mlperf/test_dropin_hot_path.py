@@ -103,6 +103,47 @@ def test_the_completion_stamp_is_the_first_clock_read_of_the_call(
     assert (stamped + phase.start_ns == first_read).all(), (what, stamped + phase.start_ns, first_read)
 
 
+class LastRead(ReadLog):
+    """A ReadLog that also keeps, per thread, the last value it returned."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.last: dict[threading.Thread, int] = {}
+
+    def __call__(self) -> int:
+        value = super().__call__()
+        self.last[threading.current_thread()] = value
+        return value
+
+
+@pytest.mark.parametrize(("scenario", "fast"), [
+    ("SingleStream", True), ("SingleStream", False), ("MultiStream", False), ("Offline", True),
+])
+def test_the_issue_stamp_is_the_last_clock_read_before_the_callback(
+    scenario: str, fast: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The adapter's lists are built before the stamp: the span starts when the SUT's code gets them."""
+    clock = LastRead()
+    monkeypatch.setattr(runner, "run_benchmark", functools.partial(run_benchmark, clock=clock))
+    build = lg._query_samples
+    monkeypatch.setattr(lg, "_query_samples", lambda *lists: (build(*lists), clock())[0])  # building takes time
+    seen: list[tuple[Recorder, int, int]] = []
+
+    def issue(*args: Any) -> None:
+        entry = clock.last[threading.current_thread()]  # no clock read of our own before this
+        ids = args[0] if fast else [sample.id for sample in args[0]]
+        assert lg._ACTIVE.batch is not None
+        seen.append((lg._ACTIVE.batch.phase, ids[0], entry))
+        lg.QuerySamplesComplete([lg.QuerySampleResponse(i, 0, 0) for i in ids])
+
+    result = _run(tmp_path, issue, _settings(scenario, 64 if scenario == "Offline" else 4), fast=fast)
+    assert result["error"] is None, result["error"]
+    phase, first_id, entry = seen[-1]
+    query = int(np.searchsorted(phase.trace.query_offsets, first_id - 1, side="right")) - 1
+    assert phase.trace.issued_ns[query] + phase.start_ns == entry
+    assert phase.trace.completed_ns[first_id - 1] > phase.trace.issued_ns[query]
+
+
 BREACHES = {
     "an id never issued": (lambda ids: [ids[0] + 10_000, *ids[1:]], "never issued"),
     "id 0": (lambda ids: [0, *ids[1:]], "never issued"),
