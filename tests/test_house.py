@@ -63,7 +63,7 @@ try:
     settings.min_duration_ms = -1
 except lg.SettingsError as exc:
     refused = str(exc)
-heavy = ('scipy', 'pydantic', 'sut', 'reports', 'loadgen.cli', 'loadgen.benchmark', 'loadgen.results',
+heavy = ('numpy', 'scipy', 'pydantic', 'sut', 'reports', 'loadgen.cli', 'loadgen.benchmark', 'loadgen.results',
          'loadgen.settings')
 loaded = sorted(m for m in sys.modules if m.startswith(heavy))
 from loadgen.benchmark.runner import Benchmark
@@ -72,9 +72,10 @@ print(json.dumps({"loaded": loaded, "refused": refused, "qps": settings.server_t
 """
 
 
-def test_the_drop_in_api_and_its_settings_load_no_scipy_pydantic_or_engine(tmp_path: Path) -> None:
-    """A harness's imports and TestSettings assignments cost little more than numpy; what the
-    test needs loads when it starts."""
+def test_the_drop_in_api_and_its_settings_load_no_numpy_scipy_pydantic_or_engine(tmp_path: Path) -> None:
+    """A harness's imports and TestSettings assignments cost about what `import mlperf_loadgen`
+    does (numpy alone takes longer than the 150 ms target here); what the test needs loads
+    when it starts."""
     done = run(sys.executable, "-c", DROP_IN_SETUP, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     seen = json.loads(done.stdout)

@@ -31,8 +31,6 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from loadgen.errors import SettingsError, SutError
 from loadgen.own_packages import claim
 
@@ -40,7 +38,10 @@ claim("reports")
 
 if TYPE_CHECKING:
     # The engine, settings model (pydantic), results and config readers are imported where a
-    # test starts or a config is read, so `import loadgen.mlperf` costs little more than numpy.
+    # test starts or a config is read, and numpy where a test runs, so `import loadgen.mlperf`
+    # costs about what `import mlperf_loadgen` does.
+    import numpy as np
+
     from loadgen.benchmark.runner import Benchmark
     from loadgen.engine.query import SampleBatch
     from loadgen.settings.model import TestSettings as HarnessSettings
@@ -108,9 +109,24 @@ UINT64_LIMIT = 1 << 64
 INT64_LIMIT = 1 << 63
 
 
+def _numpy_types(*names: str) -> tuple[type, ...]:
+    """numpy's scalar types of these names, or none while numpy is not imported: a value can only
+    be a numpy scalar once something has imported numpy, so checking needs not import it."""
+    numpy = sys.modules.get("numpy")
+    return () if numpy is None else tuple(getattr(numpy, name) for name in names)
+
+
+def _is_integer(value: Any) -> bool:
+    return isinstance(value, (int, *_numpy_types("integer")))
+
+
+def _is_float(value: Any) -> bool:
+    return isinstance(value, (float, *_numpy_types("floating")))
+
+
 def _whole_number(what: str, value: Any, limit: int) -> int:
     """A response field as LoadGen's C++ types take it: a whole number in [0, limit)."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+    if isinstance(value, bool) or not _is_integer(value):
         raise TypeError(f"QuerySampleResponse.{what} must be a whole number, got {type(value).__name__} {value!r}")
     if not 0 <= int(value) < limit:
         raise ValueError(f"QuerySampleResponse.{what} = {value}: allowed 0 to {limit - 1}")
@@ -255,25 +271,25 @@ def checked_setting(name: str, value: Any) -> Any:
     if name in _ENUMS:
         kind = _ENUMS[name]
         number = getattr(value, "value", value)
-        if isinstance(number, bool) or not isinstance(number, (int, np.integer)) or int(number) not in set(kind):
+        if isinstance(number, bool) or not _is_integer(number) or int(number) not in set(kind):
             choices = ", ".join(f"{member.name} ({member.value})" for member in kind)
             raise _refuse(name, value, f"lg.{kind.__name__}: {choices}")
         return kind(int(number))
     default = _LOADGEN_DEFAULTS[name]
     if isinstance(default, bool):
-        if isinstance(value, (bool, np.bool_)) or (isinstance(value, (int, np.integer)) and value in (0, 1)):
+        if isinstance(value, (bool, *_numpy_types("bool_"))) or (_is_integer(value) and value in (0, 1)):
             return bool(value)
         raise _refuse(name, value, "True or False")
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+    if isinstance(value, bool) or not (_is_integer(value) or _is_float(value)):
         raise _refuse(name, value, "a number")
-    if (isinstance(value, (float, np.floating)) and not math.isfinite(value)) or value < 0:
+    if (_is_float(value) and not math.isfinite(value)) or value < 0:
         raise _refuse(name, value, "a finite number >= 0")
     if isinstance(default, int):
         limit = UINT64_LIMIT if name in _SEED_SETTINGS else INT64_LIMIT
-        if (isinstance(value, (float, np.floating)) and not value.is_integer()) or int(value) >= limit:
+        if (_is_float(value) and not value.is_integer()) or int(value) >= limit:
             raise _refuse(name, value, f"a whole number from 0 to {limit - 1}")
         return int(value)
-    if isinstance(value, (int, np.integer)) and abs(int(value)) >= INT64_LIMIT:
+    if _is_integer(value) and abs(int(value)) >= INT64_LIMIT:
         raise _refuse(name, value, "a finite number >= 0, below 2**63")
     return float(value)
 
@@ -620,6 +636,8 @@ def _checked_fields(responses: Sequence[Any]) -> tuple[np.ndarray, np.ndarray, n
     except (TypeError, ValueError) as exc:
         _fail_run(f"QuerySamplesComplete: {exc}")
         raise
+    import numpy as np  # loaded by the engine already: a test is running
+
     return np.asarray(ids, dtype=np.int64), np.asarray(sizes, dtype=np.int64), np.asarray(tokens, dtype=np.int64)
 
 
