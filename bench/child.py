@@ -183,25 +183,33 @@ class Probe:
     """What a rerun of a missed figure looks at, inside each engine's timed call only.
 
     mode "cpu": a cProfile of the calling thread (both engines run their loops and the null
-    SUT there), its top functions by own time; "memory": tracemalloc's live allocations at
-    the null SUT's first completion (for Offline: with every sample in flight, near the
-    peak). None: nothing, the normal run."""
+    SUT there), its top functions by own time. With `window_calls`, the profile starts at
+    the null SUT's first issue call and stops at that call number (else at the end of the
+    call): the loop alone, without the set-up and the writing of logs around it. "memory":
+    tracemalloc's live allocations at the null SUT's first completion (for Offline: with
+    every sample in flight, near the peak). None: nothing, the normal run."""
 
-    def __init__(self, mode: str | None) -> None:
+    def __init__(self, mode: str | None, window_calls: int | None = None) -> None:
         self.mode = mode
+        self.window_calls = window_calls
         self.found: dict[str, Any] = {}
         self._snapshot: tracemalloc.Snapshot | None = None
+        self._profiler: cProfile.Profile | None = None
+        self._calls = 0
 
     @contextlib.contextmanager
     def section(self) -> Iterator[None]:
         if self.mode == "cpu":
-            profiler = cProfile.Profile()
-            profiler.enable()
+            self._profiler = cProfile.Profile()
+            if not self.window_calls:
+                self._profiler.enable()
             try:
                 yield
             finally:
-                profiler.disable()
-                self.found["cpu"] = top_functions(profiler)
+                self._profiler.disable()
+                if self._profiler.getstats():
+                    self.found["cpu"] = top_functions(self._profiler)
+                self._profiler = None
         elif self.mode == "memory":
             tracemalloc.start()
             try:
@@ -213,9 +221,18 @@ class Probe:
         else:
             yield
 
-    def snapshot(self) -> None:
-        if self._snapshot is None and tracemalloc.is_tracing():
-            self._snapshot = tracemalloc.take_snapshot()
+    def on_issue(self) -> None:
+        """Called by the null SUT at each issue (Probe runs only): opens and closes the window."""
+        if self.mode == "memory":
+            if self._snapshot is None and tracemalloc.is_tracing():
+                self._snapshot = tracemalloc.take_snapshot()
+            return
+        self._calls += 1
+        if self._profiler is not None and self.window_calls:
+            if self._calls == 1:
+                self._profiler.enable()
+            elif self._calls == self.window_calls:
+                self._profiler.disable()
 
 
 # ---------------------------------------------------------------- a fixed-service-time SUT
@@ -295,13 +312,13 @@ class LgEngine:
             mark()
             complete([response(i, 0, 0) for i in ids])
 
-        if self.probe.mode == "memory":
-            snapshot = self.probe.snapshot
+        if self.probe.mode is not None:
+            look = self.probe.on_issue
 
             def issue_and_look(ids: list[int], indices: list[int]) -> None:
                 mark()
                 responses = [response(i, 0, 0) for i in ids]
-                snapshot()
+                look()
                 complete(responses)
 
             return lg.ConstructFastSUT(issue_and_look, _noop)
@@ -358,15 +375,15 @@ class _NativeNull:
 
 
 class _NativeNullLooking(_NativeNull):
-    """The null SUT, snapshotting live memory before its first completion (Probe "memory")."""
+    """The null SUT, telling a Probe of each issue before it completes (Probe runs only)."""
 
-    def __init__(self, mark: Callable[[], None], snapshot: Callable[[], None]) -> None:
+    def __init__(self, mark: Callable[[], None], look: Callable[[], None]) -> None:
         super().__init__(mark)
-        self.snapshot = snapshot
+        self.look = look
 
     def issue_query(self, samples: Any) -> None:
         self.mark()
-        self.snapshot()
+        self.look()
         samples.complete()
 
 
@@ -415,8 +432,8 @@ class NativeEngine:
         self.last: Any = None
 
     def null_sut(self, log: IssueLog) -> Any:
-        if self.probe.mode == "memory":
-            return _NativeNullLooking(log.mark, self.probe.snapshot)
+        if self.probe.mode is not None:
+            return _NativeNullLooking(log.mark, self.probe.on_issue)
         return _NativeNull(log.mark)
 
     def fixed_sut(self, server: FixedServer, log: IssueLog) -> Any:
@@ -877,8 +894,10 @@ def import_profile(module: str, count: int = 4) -> list[dict[str, Any]]:
 
 
 def task_imports(_engine: Any, spec: dict[str, Any], outdir: Path) -> dict[str, Any]:
-    """Best of `repeats` fresh interpreters per module, the modules interleaved."""
-    modules = list(spec["modules"])
+    """Best of `repeats` fresh interpreters per module of this engine, the modules interleaved;
+    and where asked, which packages an import spends its time in."""
+    engine = spec["engine"]
+    modules = list(spec["modules"][engine])
     best: dict[str, list[float]] = {module: [float("inf"), float("inf")] for module in modules}
     for _ in range(int(spec["repeats"])):
         for module in modules:
@@ -888,8 +907,8 @@ def task_imports(_engine: Any, spec: dict[str, Any], outdir: Path) -> dict[str, 
         "import_s": {module: values[0] for module, values in best.items()},
         "process_s": {module: values[1] for module, values in best.items()},
     }
-    if spec.get("profile_module"):
-        result["import_profile"] = import_profile(spec["profile_module"])
+    if spec.get("profile_modules", {}).get(engine):
+        result["import_profile"] = import_profile(spec["profile_modules"][engine])
     return result
 
 
@@ -998,6 +1017,16 @@ TASKS: dict[str, Callable[[Any, dict[str, Any], Path], dict[str, Any]]] = {
     "scaling": task_scaling,
 }
 NO_ENGINE = ("imports",)
+
+
+def window_calls(spec: dict[str, Any]) -> int | None:
+    """Issue calls a cpu Probe profiles: the whole loop of a stream run, the first 90% of a
+    Server run's expected queries; None (the whole timed call) for the other tasks."""
+    if spec["task"] == "stream":
+        return int(spec["queries"])
+    if spec["task"] == "server":
+        return max(2, int(0.9 * float(spec["qps"]) * int(spec["duration_ms"]) / 1000))
+    return None
 """Tasks that must not import an engine into the child (they time fresh interpreters)."""
 
 
@@ -1007,7 +1036,7 @@ def main(argv: list[str]) -> int:
     outdir = Path(spec["outdir"])
     outdir.mkdir(parents=True, exist_ok=True)
     os.chdir(outdir)  # LoadGen and the drop-in read an audit.config from the working folder
-    probe = Probe(spec.get("probe"))
+    probe = Probe(spec.get("probe"), window_calls(spec))
     engine = None if spec["task"] in NO_ENGINE else make_engine(spec["engine"], probe)
     figures = TASKS[spec["task"]](engine, spec, outdir)
     figures["child_peak_rss_bytes"] = maxrss_bytes()
