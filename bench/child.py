@@ -10,7 +10,8 @@ Engines
   SUT completes a whole batch with one call, `samples.complete()` (the batch fast path).
   Outputs are written with `loadgen.run.write_outputs` inside the timed call, as LoadGen
   writes its logs inside StartTest.
-- `ours-mlperf`: this harness through the drop-in `loadgen.mlperf` API.
+- `ours-mlperf`: this harness through the drop-in `loadgen.mlperf` API (the same harness
+  code as for LoadGen, `importlib.import_module` of the other module the only change).
 - `loadgen`: MLPerf LoadGen, `mlperf_loadgen`.
 The two `mlperf_loadgen`-API engines run the very same harness code: a SUT made with
 `ConstructFastSUT` (LoadGen's fastest Python path: two lists instead of QuerySample
@@ -20,7 +21,7 @@ objects) whose null issue callback answers every sample at once,
 Every null SUT stamps `time.perf_counter_ns()` into a preallocated numpy array at the
 start of each issue call: the SUT-side view, the same code under every engine.
 
-Definitions (identical for both engines)
+Definitions (identical for every engine)
 ----------------------------------------
 - Wall time: `time.perf_counter` around the call that runs the test and writes its logs
   (StartTestWithLogSettings; for `ours`, run_benchmark + write_outputs).
@@ -65,6 +66,27 @@ Definitions (identical for both engines)
 - Trace bytes per sample: ours, trace.npz bytes (and, in memory, the trace columns'
   bytes) / samples; LoadGen, mlperf_log_trace.json bytes / samples. Chrome export
   valid: `json.load` of each engine's mlperf_log_trace.json.
+- Server latency p99: each engine's own "99.00 percentile latency (ns)" (ours: result.json),
+  from the scheduled time. The Server runs of both mlperf_loadgen-API engines keep
+  LoadGen's default `enable_trace = True`, as an MLPerf harness runs (LoadGen logs issue
+  times only in its trace).
+- Trace save (ours): a Server trace of `samples` samples on a real schedule at `qps`, its
+  issue delays and service times resampled from a short real run at that rate, written as
+  a results folder by `write_outputs` (what every run calls); the figure is the time of
+  `Trace.save` inside that call, the trace.npz bytes per sample, the whole call, and
+  whether `load_trace` (what results reading calls) gives back every column exactly.
+- Imports: the best over `repeats` fresh interpreters (modules interleaved) of the time
+  `import X` takes inside the interpreter (`time.perf_counter` around the statement), and
+  of the whole `python -c "import X"` process; `numpy`, which both engines import, is the
+  floor. Where a module is slow, `python -X importtime` says which packages take the time.
+- Offline scaling (ours, native API): the null SUT stamps when its one completion call
+  returns; post-run time = results folder written (concluded + write_outputs, no HTML
+  report) minus that stamp, split at run_benchmark's return (figures and verdict) and
+  given per sample; linear growth means the same per-sample time at every size.
+
+Probes (`spec["probe"]`, reruns of a missed figure; see `Probe`): "cpu" profiles the
+engine's thread, "memory" snapshots live allocations at the first completion. A probed
+run's figures are not used; only what it found.
 """
 
 from __future__ import annotations

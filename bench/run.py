@@ -6,15 +6,19 @@
     python -m bench.run --out bench/results --keep
 
 Every measurement runs in a fresh child process per engine and repetition
-(`python -m bench.child`, whose docstring defines every figure), the engines alternating
-(ours, LoadGen, ours, LoadGen, ...; for Offline ours through the batch API, ours through
-the drop-in `loadgen.mlperf` API, then LoadGen). The table gives each engine's median
-with [min, max] over the repetitions, the ratio ours / LoadGen of the medians, the
-issue's target and met/MISSED; it is printed and written with the raw results of every
-child run as `<out>/bench-<date>.md` and `<out>/bench-<date>.json`.
+(`python -m bench.child`, whose docstring defines every figure), the engines alternating:
+ours through the native API, ours through the drop-in `loadgen.mlperf` API (the very same
+harness code as for LoadGen, only the module switched), then LoadGen (`mlperf_loadgen`).
+The table gives each engine's median with [min, max] over the repetitions, the ratio
+ours / LoadGen of the medians (for a drop-in row: the drop-in / LoadGen), the target and
+met/MISSED. Each missed target is rerun once under a profiler (cProfile or tracemalloc;
+`--no-probe` skips that) and printed with what limits it (`bench.reasons`). The table and
+the raw results of every child run are written as `<out>/bench-<date>.md` and `.json`.
 
-Groups (`--only`): offline, stream, server, peak, fixed, startup, trace (trace reuses
-the Server run at 10 k queries/s, so it runs that one when server is not selected).
+Groups (`--only`): offline, stream, server, peak, fixed, startup, trace (trace bytes reuse
+the Server run at 10 k queries/s, so it runs that one when server is not selected; and the
+trace save of a 500 k-sample Server trace), import (fresh interpreters importing each
+engine), scaling (the native API's Offline at 1e5, 1e6 and 1e7 samples, its post-run time).
 Needs the `mlperf` extra (`pip install '.[mlperf]'`: mlcommons-loadgen).
 """
 
