@@ -900,17 +900,27 @@ def import_seconds(module: str) -> tuple[float, float]:
     return float(done.stdout.split()[-1]), time.perf_counter() - start
 
 
-def import_profile(module: str, count: int = 4) -> list[dict[str, Any]]:
-    """`python -X importtime -c "import module"`: own import time summed per top-level package."""
-    done = subprocess.run([sys.executable, "-X", "importtime", "-c", f"import {module}"], capture_output=True,
-                          text=True, check=True, timeout=120)
-    per_package: dict[str, int] = {}
+def _import_times(code: str) -> list[tuple[str, int]]:
+    """(module, own microseconds) of every import `python -X importtime -c code` makes."""
+    done = subprocess.run([sys.executable, "-X", "importtime", "-c", code], capture_output=True, text=True,
+                          check=True, timeout=120)
+    rows = []
     for line in done.stderr.splitlines():
         parts = line.removeprefix("import time:").split("|")
-        if len(parts) != 3 or not parts[0].strip().isdigit():
-            continue
-        package = parts[2].strip().split(".")[0]
-        per_package[package] = per_package.get(package, 0) + int(parts[0])
+        if len(parts) == 3 and parts[0].strip().isdigit():
+            rows.append((parts[2].strip(), int(parts[0])))
+    return rows
+
+
+def import_profile(module: str, count: int = 4) -> list[dict[str, Any]]:
+    """`python -X importtime -c "import module"`: own import time summed per top-level package,
+    leaving out what the interpreter imports at start-up anyway (`-c pass`)."""
+    startup = {name for name, _ in _import_times("pass")}
+    per_package: dict[str, int] = {}
+    for name, own_us in _import_times(f"import {module}"):
+        if name not in startup:
+            package = name.split(".")[0]
+            per_package[package] = per_package.get(package, 0) + own_us
     ranked = sorted(per_package.items(), key=lambda item: item[1], reverse=True)
     return [{"package": name, "own_s": us / 1e6} for name, us in ranked[:count]]
 
