@@ -393,6 +393,11 @@ def verdict(figure: Figure, out: FigureResult, ours: float | None, theirs: float
     target = figure.target
     if target is None:
         return ""
+    status = _verdict(target, out, ours, theirs)
+    return "MISSED (no value)" if status == "n/a" else status
+
+
+def _verdict(target: Target, out: FigureResult, ours: float | None, theirs: float | None) -> str:
     if target.kind == "true":
         values = _numbers(out.ours)
         if not values:

@@ -40,18 +40,31 @@ def needed(out: FigureResult) -> str:
     ours, theirs = median(out.ours), median(out.theirs)
 
     def show(value: float | None) -> str:
-        return fmt_number(value, figure.unit) + unit
+        return f"{fmt_number(value, figure.unit)} {unit}".rstrip()
     if target.kind == "ratio" and ours is not None and theirs is not None:
         return (f"needs ours {target.op} {show(theirs * target.value)} (LoadGen {show(theirs)} x {target.value:g}); "
                 f"ours {show(ours)}")
     if target.kind == "ours" and ours is not None:
-        return f"ours {show(ours)}, allowed {target.op} {target.value:g}{unit}"
-    if target.kind == "within":
-        return f"ours {show(ours)}, LoadGen {show(theirs)}; allowed [{target.low:g}, {target.high:g}]{unit}"
+        return f"ours {show(ours)}, allowed {target.op} {show(target.value)}"
+    if target.kind == "within" and ours is not None and theirs is not None:
+        return f"ours {show(ours)}, LoadGen {show(theirs)}; allowed [{target.low:g}, {show(target.high)}]"
     if target.kind == "true":
         numbers = [v for v in out.ours if v is not None]
         return f"true in {sum(1 for v in numbers if v == 1.0)} of {len(out.ours)} runs"
-    return "no value measured (see the runs' errors in the JSON)"
+    return "no value measured"
+
+
+def _problems(runs: Sequence[dict[str, Any]], measurement: str, engines: Sequence[str]) -> str:
+    """Why runs gave no value: a child's error, or an INVALID run's reasons (each said once)."""
+    seen: dict[str, None] = {}
+    for run in runs:
+        if run["measurement"] != measurement or run["engine"] not in engines:
+            continue
+        if "error" in run:
+            seen[f"{run['engine']}: {run['error'].splitlines()[0][:200]}"] = None
+        for problem in (run.get("result") or {}).get("problems") or []:
+            seen[f"{run['engine']}: {problem[:200]}"] = None
+    return ("runs without a value: " + "; ".join(seen)) if seen else ""
 
 
 def _median_of(runs: Sequence[dict[str, Any]], measurement: str, engine: str, key: str) -> float | None:
@@ -145,7 +158,10 @@ def explain(out: FigureResult, runs: Sequence[dict[str, Any]], probes: Mapping[P
                                                key=lambda name: int(name.split("-")[1]))[-2:], machine),
     }
     detail = details[figure.why]() if figure.why in details else ""
-    return ". ".join(filter(None, [needed(out), detail]))
+    missing = ""
+    if None in out.ours or (figure.has_theirs and None in out.theirs) or not out.ours:
+        missing = _problems(runs, m, [engine, LOADGEN] if figure.has_theirs else [engine])
+    return ". ".join(filter(None, [needed(out), missing, detail]))
 
 
 def probe_jobs(results: Sequence[FigureResult]) -> list[ProbeKey]:

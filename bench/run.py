@@ -73,7 +73,7 @@ class Sizes:
     startup_large: int = 1_000_000
     trace_save_samples: int = 500_000
     trace_save_calibrate_ms: int = 500
-    import_repeats: int = 5
+    import_repeats: int = 3
     scaling_samples: tuple[int, ...] = (100_000, 1_000_000, 10_000_000)
 
 

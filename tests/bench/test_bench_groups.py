@@ -123,14 +123,28 @@ def test_reasons_for_ratio_late_ks_profile_and_import_misses() -> None:
     results = {out.figure.key: out for out in aggregate(figures, runs)}
     assert all(out.status == "MISSED" for out in results.values()), {k: o.status for k, o in results.items()}
     text = {key: reasons.explain(out, runs, probes, {}) for key, out in results.items()}
-    assert "needs ours <= 300us (LoadGen 1000us x 0.3); ours 900us" in text["server_10000_dropin_latency_p99"]
+    assert "needs ours <= 300 us (LoadGen 1000 us x 0.3); ours 900 us" in text["server_10000_dropin_latency_p99"]
     assert "ours 2%, LoadGen 7%" in text["server_10000_dropin_latency_p99"]
     assert "ours 14 us (13% of the scheduled gaps are shorter)" in text["server_10000_dropin_ks"]
-    assert "needs ours <= 2.1us (LoadGen 4.2us x 0.5); ours 13.1us" in text["stream-single_dropin_p90"]
+    assert "needs ours <= 2.1 us (LoadGen 4.2 us x 0.5); ours 13.1 us" in text["stream-single_dropin_p90"]
     assert "QuerySamplesComplete (x.py:1) 30%" in text["stream-single_dropin_p90"]
-    assert "ours 345ms, allowed <= 150ms" in text["import_dropin_ms"] and "scipy 225 ms" in text["import_dropin_ms"]
+    assert "ours 345 ms, allowed <= 150 ms" in text["import_dropin_ms"] and "scipy 225 ms" in text["import_dropin_ms"]
     assert reasons.probe_jobs(list(results.values())) == [("server-10000", OURS_MLPERF, "cpu"),
                                                           ("stream-single", OURS_MLPERF, "cpu")]
+
+
+def test_a_target_without_a_value_is_missed_and_says_why() -> None:
+    figures = [f for f in build_figures(QUICK) if f.key == "offline_10000_dropin_rate"]
+    runs = [
+        _run("offline-10000", OURS_MLPERF, {"samples_per_second": None, "valid": False,
+                                            "problems": ["no sample completed for 10 s (sample_timeout_ms)"]}),
+        {"measurement": "offline-10000", "engine": LOADGEN, "rep": 0, "error": "exit code 1: Traceback ..."},
+    ]
+    (out,) = aggregate(figures, runs)
+    assert out.status == "MISSED (no value)"
+    text = reasons.explain(out, runs, {}, {})
+    assert "ours-mlperf: no sample completed for 10 s (sample_timeout_ms)" in text
+    assert "loadgen: exit code 1: Traceback ..." in text
 
 
 def test_transparent_hugepage_reads_the_chosen_mode() -> None:
