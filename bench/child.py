@@ -1035,6 +1035,8 @@ def task_trace_save(engine: Any, spec: dict[str, Any], outdir: Path) -> dict[str
         "trace_load_s": load_s,
         "trace_npz_bytes_per_sample": npz.stat().st_size / len(trace) if npz.exists() else None,
         "reads_back_exactly": exact,
+        "problems": [] if saves else ["write_outputs did not call Trace.save: time what it calls instead "
+                                      "(bench/child.py, task_trace_save)"],
     }
 
 

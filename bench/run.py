@@ -1,7 +1,7 @@
 """`python -m bench.run`: this harness and MLPerf LoadGen side by side, on the same machine.
 
-    python -m bench.run                      # everything, 3 repetitions (about 10 minutes on 2 cores)
-    python -m bench.run --quick              # tiny sizes, 1 repetition (about a minute): a smoke run
+    python -m bench.run                      # everything, 3 repetitions (the header says how long it took)
+    python -m bench.run --quick              # tiny sizes, 1 repetition: a smoke run
     python -m bench.run --reps 5 --only offline,server
     python -m bench.run --out bench/results --keep
 
