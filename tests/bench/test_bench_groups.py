@@ -18,7 +18,7 @@ if str(REPO) not in sys.path:  # bench/ is run from a checkout, not installed
 
 from bench import child, reasons  # noqa: E402
 from bench.figures import LOADGEN, OURS, OURS_MLPERF, aggregate, build_figures  # noqa: E402
-from bench.run import QUICK, transparent_hugepage  # noqa: E402
+from bench.run import QUICK, run_probes, transparent_hugepage  # noqa: E402
 
 HAVE_LOADGEN = importlib.util.find_spec("mlperf_loadgen") is not None
 
@@ -145,6 +145,13 @@ def test_a_target_without_a_value_is_missed_and_says_why() -> None:
     text = reasons.explain(out, runs, {}, {})
     assert "ours-mlperf: no sample completed for 10 s (sample_timeout_ms)" in text
     assert "loadgen: exit code 1: Traceback ..." in text
+
+
+def test_a_probe_reruns_the_measurement_in_a_fresh_child(tmp_path: Path) -> None:
+    item = {"id": "stream-single", "task": "stream", "scenario": "SingleStream", "queries": 200, "engines": [OURS]}
+    found = run_probes([("stream-single", OURS, "cpu")], [item], tmp_path, timeout_s=120)
+    cpu = found[("stream-single", OURS, "cpu")]["probe"]["cpu"]
+    assert cpu["top"] and any("bench/child.py" in row["function"] or "engine/" in row["function"] for row in cpu["top"])
 
 
 def test_transparent_hugepage_reads_the_chosen_mode() -> None:

@@ -34,7 +34,8 @@ def _require_loadgen() -> None:
 def test_quick_run_writes_table_and_json(tmp_path: Path) -> None:
     _require_loadgen()
     done = subprocess.run(
-        [sys.executable, "-m", "bench.run", "--quick", "--only", "offline,startup", "--out", str(tmp_path)],
+        [sys.executable, "-m", "bench.run", "--quick", "--only", "offline,startup", "--no-probe",
+         "--out", str(tmp_path)],
         cwd=REPO, env=dict(os.environ, PYTHONPATH=str(REPO)), capture_output=True, text=True, timeout=300,
     )
     assert done.returncode == 0, done.stderr[-3000:]
