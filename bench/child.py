@@ -286,12 +286,14 @@ class FixedServer:
     service, Offline rate = 1/service, Server at rate r: M/D/1 (rho = r * service; half
     the queries wait 0 at rho 0.5, so the median latency is the service time). Each
     completion comes late by the OS's wake-up overshoot (tens of microseconds on a VM),
-    which does not accumulate while it stays below the service time. Both engines get
-    this same server.
+    which does not accumulate while it stays below the service time. Every engine gets
+    this same server; it records each overshoot (wake-up time - deadline), so a missed
+    figure can tell the SUT's own lateness from the engine's.
     """
 
     def __init__(self, service_ns: int) -> None:
         self.service_ns = service_ns
+        self.overshoot_ns: list[int] = []
         self._work: queue.SimpleQueue[tuple[int, list[int], Callable[[int], None]] | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._serve, name="fixed-time", daemon=True)
         self._thread.start()
@@ -302,12 +304,13 @@ class FixedServer:
     def _serve(self) -> None:
         tight_timer_slack()
         free_at = 0
-        service = self.service_ns
+        service, overshoot, clock = self.service_ns, self.overshoot_ns.append, time.perf_counter_ns
         while (item := self._work.get()) is not None:
             arrival, ids, done = item
             for sample_id in ids:
                 free_at = max(free_at, arrival) + service
                 sleep_until(free_at)
+                overshoot(clock() - free_at)
                 done(sample_id)
 
     def close(self) -> None:
@@ -841,7 +844,9 @@ def task_fixed(engine: Any, spec: dict[str, Any], outdir: Path) -> dict[str, Any
     wall = engine.run(sut, settings, run_dir)
     server.close()
     figures = _run_figures(engine, run_dir)
+    overshoot = np.array(server.overshoot_ns, dtype=np.int64)
     return {
+        "overshoot_p50_ns": loadgen_percentile(overshoot, 0.5),
         "scenario": scenario,
         "latency_ns": figures["latency_ns"],
         "samples_per_second": figures["samples_per_second"],

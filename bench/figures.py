@@ -61,7 +61,7 @@ class Figure:
     has_theirs: bool = True
     kind: str = "number"  # "number" or "bool" (shown as count of true runs)
     why: str = ""
-    """How bench.reasons explains a miss: "profile", "memory", "late", "ks", "import", "linear" or ""."""
+    """How bench.reasons explains a miss: "profile", "memory", "late", "ks", "import", "linear", "fixed" or ""."""
     probe: str | None = None
     """Rerun the measurement with this bench.child Probe mode ("cpu", "memory") when the target is missed."""
 
@@ -242,15 +242,18 @@ def _fixed_figures(sizes: Any) -> list[Figure]:
         add = figures.append
         add(Figure(f"fixed_single{tag}_p50", f"Fixed {s:g} us SUT, SingleStream: latency p50, us{api}", "fixed",
                    "fixed-single", _get("latency_ns", "p50", scale=1e-3), "us", engine,
-                   Target("within", low=s, high=1.5 * s, text=f"both in [{s:g}, {1.5 * s:g}] us (S to 1.5 S)")))
+                   Target("within", low=s, high=1.5 * s, text=f"both in [{s:g}, {1.5 * s:g}] us (S to 1.5 S)"),
+                   why="fixed"))
         add(Figure(f"fixed_single{tag}_p90", f"Fixed {s:g} us SUT, SingleStream: latency p90, us{api}", "fixed",
                    "fixed-single", _get("latency_ns", "p90", scale=1e-3), "us", engine))
         add(Figure(f"fixed_offline{tag}_rate", f"Fixed {s:g} us SUT, Offline: samples/s{api}", "fixed",
                    "fixed-offline", _get("samples_per_second"), "/s", engine,
-                   Target("within", low=0.95 * rate, high=1.05 * rate, text=f"both in 1/S +-5% ({rate:,.0f}/s)")))
+                   Target("within", low=0.95 * rate, high=1.05 * rate, text=f"both in 1/S +-5% ({rate:,.0f}/s)"),
+                   why="fixed"))
         add(Figure(f"fixed_server{tag}_p50", f"Fixed {s:g} us SUT, {server} (rho {rho:g}): latency p50, us{api}",
                    "fixed", "fixed-server", _get("latency_ns", "p50", scale=1e-3), "us", engine,
-                   Target("within", low=s, high=2 * s, text=f"both in [{s:g}, {2 * s:g}] us (M/D/1 median: S)")))
+                   Target("within", low=s, high=2 * s, text=f"both in [{s:g}, {2 * s:g}] us (M/D/1 median: S)"),
+                   why="fixed"))
         add(Figure(f"fixed_server{tag}_mean", f"Fixed {s:g} us SUT, {server}: latency mean, us (M/D/1: {mdl:.0f}){api}",
                    "fixed", "fixed-server", _get("latency_ns", "mean", scale=1e-3), "us", engine))
     return figures

@@ -15,7 +15,9 @@ from the same runs or from one rerun of the measurement under a `bench.child` Pr
 - "import": where `import loadgen.mlperf` spends its time, own time per top-level package
   (`python -X importtime`);
 - "linear": the post-run time per sample split into figures + verdict and files, at the
-  two largest sizes, with the machine's transparent-huge-page setting.
+  two largest sizes, with the machine's transparent-huge-page setting;
+- "fixed": the fixed-time SUT's own wake-up overshoot (the same SUT under every engine), so
+  that what is left of a latency is the engine's and the queue's.
 No sentence here carries a number that was not measured in this run.
 """
 
@@ -141,6 +143,16 @@ def _linear(runs: Sequence[dict[str, Any]], measurements: Sequence[str], machine
             + f"; transparent huge pages: {machine.get('transparent_hugepage') or 'unknown'}")
 
 
+def _fixed(runs: Sequence[dict[str, Any]], measurement: str, engine: str) -> str:
+    late = {who: _median_of(runs, measurement, who, "overshoot_p50_ns") for who in (engine, LOADGEN)}
+    if all(value is None for value in late.values()):
+        return ""
+    shown = {who: "n/a" if value is None else f"{value / 1e3:.3g} us" for who, value in late.items()}
+    return (f"the SUT's own wake-up overshoot after each sleep, p50: {shown[engine]} under ours, "
+            f"{shown[LOADGEN]} under LoadGen (the same SUT; the rest is the engine's issue and completion, "
+            "and the queue)")
+
+
 def explain(out: FigureResult, runs: Sequence[dict[str, Any]], probes: Mapping[ProbeKey, dict[str, Any]],
             machine: Mapping[str, Any]) -> str:
     """The limit text of one missed figure."""
@@ -153,6 +165,7 @@ def explain(out: FigureResult, runs: Sequence[dict[str, Any]], probes: Mapping[P
         "late": lambda: "; ".join(filter(None, [_late(runs, m, engine), _profile(probe)])),
         "ks": lambda: _ks(runs, m, engine),
         "import": lambda: _imports(runs, m, engine),
+        "fixed": lambda: _fixed(runs, m, engine),
         "linear": lambda: _linear(runs, sorted({run["measurement"] for run in runs
                                                 if run["measurement"].startswith("scaling-")},
                                                key=lambda name: int(name.split("-")[1]))[-2:], machine),

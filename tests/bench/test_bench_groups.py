@@ -154,6 +154,17 @@ def test_a_probe_reruns_the_measurement_in_a_fresh_child(tmp_path: Path) -> None
     assert cpu["top"] and any("bench/child.py" in row["function"] or "engine/" in row["function"] for row in cpu["top"])
 
 
+def test_a_fixed_time_miss_separates_the_suts_lateness_from_the_engines() -> None:
+    figures = [f for f in build_figures(QUICK) if f.key == "fixed_server_p50"]
+    runs = [_run("fixed-server", OURS, {"latency_ns": {"p50": 216_000.0}, "overshoot_p50_ns": 40_000.0}),
+            _run("fixed-server", LOADGEN, {"latency_ns": {"p50": 183_000.0}, "overshoot_p50_ns": 60_000.0})]
+    (out,) = aggregate(figures, runs)
+    assert out.status == "MISSED (ours)"
+    text = reasons.explain(out, runs, {}, {})
+    assert "ours 216 us, LoadGen 183 us; allowed [100, 200 us]" in text
+    assert "p50: 40 us under ours, 60 us under LoadGen" in text
+
+
 def test_transparent_hugepage_reads_the_chosen_mode() -> None:
     mode = transparent_hugepage()
     if Path("/sys/kernel/mm/transparent_hugepage/enabled").exists():
