@@ -221,6 +221,8 @@ class Probe:
 
     @contextlib.contextmanager
     def section(self) -> Iterator[None]:
+        """One timed call; a task's last one (its measurement, after any warm-up) is what is kept."""
+        self._snapshot, self._calls = None, 0
         if self.mode == "cpu":
             self._profiler = cProfile.Profile()
             if not self.window_calls:
