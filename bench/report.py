@@ -6,7 +6,9 @@
 Writes one Offline results folder with a trace of --samples samples (completions spread
 over 10 s, as a fast SUT's would be; the result's figures computed by loadgen.metrics),
 then times the report command in a fresh process per repetition and reads that process's
-peak RSS from the kernel (wait4). Targets (issue 13): under 5 s and under 1 GiB.
+peak RSS from the kernel (wait4). Targets (issue 13): under 5 s and under 1 GiB. The same
+folder with its trace rewritten in format 1 (trace.npz as written before 2026-12, which
+the report still reads) is timed alternately, for reference.
 """
 
 from __future__ import annotations
@@ -58,6 +60,18 @@ def offline_folder(folder: Path, samples: int, seed: int = 0) -> None:
         fingerprint={}, load_average_end=None, warnings=[],
     )
     write_outputs(Benchmark(result, trace, None), folder, False)
+
+
+def format1_copy(folder: Path, copy: Path) -> None:
+    """The folder again, its trace.npz rewritten in format 1 (bench.trace_file.save_format1), in a child process."""
+    code = (
+        "import io, shutil; from pathlib import Path; from loadgen.engine.trace import Trace; "
+        "from bench.trace_file import save_format1\n"
+        f"source, copy = Path({str(folder)!r}), Path({str(copy)!r})\n"
+        "shutil.copytree(source, copy); trace = Trace.load(source / 'trace.npz')\n"
+        "with (copy / 'trace.npz').open('wb') as out: save_format1(trace, out)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def time_report(folder: Path) -> tuple[float, float, int]:
@@ -113,8 +127,13 @@ def main(argv: list[str] | None = None) -> int:
         # in a child: a parent holding the trace would lend its pages to every fork, and to their peak RSS
         subprocess.run([sys.executable, "-c", "import sys; from pathlib import Path; from bench.report import "
                         f"offline_folder; offline_folder(Path({str(folder)!r}), {args.samples})"], check=True)
-        runs = [time_report(folder) for _ in range(args.reps)]
+        format1_copy(folder, Path(scratch) / "offline-format1")
+        runs, old = [], []
+        for _ in range(args.reps):
+            runs.append(time_report(folder))
+            old.append(time_report(Path(scratch) / "offline-format1"))
         in_run = [time_in_run(folder) for _ in range(args.reps)]
+        sizes = [(f / "trace.npz").stat().st_size / args.samples for f in (folder, Path(scratch) / "offline-format1")]
     n = f"{args.samples / 1e6:g} M"
     rows = [
         _row(f"python -m loadgen.report on {n} Offline samples: wall time", [r[0] for r in runs], TARGET_S, "s"),
@@ -126,7 +145,16 @@ def main(argv: list[str] | None = None) -> int:
         _row("same: memory allocated on top of the trace", [float(r[2]) for r in in_run], TARGET_BYTES, "MiB",
              2**20),
     ]
+    reference = [
+        _row("for reference, the same folder with a format 1 trace.npz: wall time", [r[0] for r in old], TARGET_S,
+             "s"),
+        _row("same: CPU time (user + system)", [r[1] for r in old], TARGET_S, "s"),
+        _row("same: peak RSS of the process", [float(r[2]) for r in old], TARGET_BYTES, "MiB", 2**20),
+    ]
     print("| figure | median [min, max] | target | met/MISSED |\n|---|---|---|---|\n" + "\n".join(rows))
+    print("\n".join(row.replace("| met |", "| (reference) |").replace("| MISSED |", "| (reference) |")
+                    for row in reference))
+    print(f"trace.npz: {sizes[0]:.2f} bytes a sample (format 2), {sizes[1]:.2f} (format 1)")
     print(f"load average at the end: {os.getloadavg()[0]:.2f} on {os.cpu_count()} logical cores "
           "(wall times count the machine's other work; CPU times less so)")
     return 0 if all(row.endswith("| met |") for row in rows) else 3

@@ -182,20 +182,22 @@ def _time_bin_count(points: int) -> int:
 def run_series(trace: Trace, scenario: Scenario, min_ns: int, max_ns: int, server_rate: float | None) -> RunSeries:
     """The plot data of one run; min_ns and max_ns are the run's latency range as its metrics report it."""
     unit = "sample" if scenario is Scenario.Offline else "query"
-    done = trace.completed_ns != NOT_YET
-    if not done.any():
+    rising = scenario is Scenario.Offline and trace.n_queries == 1 and _rising(trace.completed_ns)
+    n_done, end_ns = _completions(trace.completed_ns, rising)
+    if not n_done:
         return RunSeries(unit, None, None, None, None)
     edges, per_decade = log_edges(min_ns, max_ns)
-    end_ns = int(trace.completed_ns.max()) + 1
     start_ns = min(0, int(trace.scheduled_ns.min())) if trace.n_queries else 0
-    n_points = int(np.count_nonzero(done)) if unit == "sample" else trace.n_queries
-    n_time = _time_bin_count(n_points)
+    n_time = _time_bin_count(n_done if unit == "sample" else trace.n_queries)
     n_lat = len(edges) - 1
-    grid = np.zeros(n_time * n_lat, dtype=np.int64)
     per_ns = n_time / (end_ns - start_ns)
-    for base, latencies in _chunks(trace, scenario):
-        index = _grid_index(base, latencies, start_ns, per_ns, n_time, edges, per_decade)
-        grid += np.bincount(index, minlength=grid.size)
+    if rising:
+        grid = _rising_grid(trace, start_ns, per_ns, n_time, edges, per_decade)
+    else:
+        grid = np.zeros(n_time * n_lat, dtype=np.int64)
+        for base, latencies in _chunks(trace, scenario):
+            index = _grid_index(base, latencies, start_ns, per_ns, n_time, edges, per_decade)
+            grid += np.bincount(index, minlength=grid.size)
     table = grid.reshape(n_time, n_lat)
     time_edges = np.linspace(start_ns, end_ns, n_time + 1)
     latency = LogHistogram(edges, table.sum(axis=0), per_decade)
@@ -209,6 +211,51 @@ def run_series(trace: Trace, scenario: Scenario, min_ns: int, max_ns: int, serve
         if server_rate and trace.n_queries > 2:
             gaps = arrival_gaps(trace, server_rate)
     return RunSeries(unit, latency, bins, delay, gaps)
+
+
+def _rising(completed: np.ndarray) -> bool:
+    """Whether completion times never fall from row to row (NOT_YET rows, if any, first), checked chunk by chunk."""
+    if completed.size and int(completed[0]) < NOT_YET:
+        return False
+    for start in range(0, completed.size - 1, CHUNK):
+        part = completed[start:start + CHUNK + 1]
+        if not np.all(part[1:] >= part[:-1]):
+            return False
+    return True
+
+
+def _completions(completed: np.ndarray, rising: bool) -> tuple[int, int]:
+    """(completed rows, last completion + 1 ns); with rising times read off the ends, else one pass each."""
+    if rising:
+        n_done = completed.size - int(np.searchsorted(completed, NOT_YET, side="right"))
+        return n_done, int(completed[-1]) + 1 if n_done else 0
+    n_done = int(np.count_nonzero(completed != NOT_YET))
+    return n_done, int(completed.max()) + 1 if n_done else 0
+
+
+def _rising_grid(trace: Trace, start_ns: int, per_ns: float, n_time: int, edges: np.ndarray,
+                 per_decade: int) -> np.ndarray:
+    """The time x latency grid of a one-query Offline run whose completions rise, with no pass over them.
+
+    A sample's latency is its completion time less the one scheduled time, so both its time bin
+    and its latency bin rise with its completion: the grid's cells follow one path, each cell
+    holding the completions between two thresholds, which a binary search finds (exact, where
+    the float32 path is exact to a bin's edge)."""
+    completed = trace.completed_ns
+    done = completed[int(np.searchsorted(completed, NOT_YET, side="right")):]
+    scheduled = int(trace.scheduled_ns[0])
+    lead = scheduled - start_ns
+    time_steps = np.ceil(np.arange(1, n_time) / per_ns - lead).astype(np.int64)  # latency where bin j starts
+    latency_steps = np.ceil(edges[1:-1]).astype(np.int64)
+    thresholds = np.unique(np.r_[time_steps, latency_steps])
+    below = np.searchsorted(done, thresholds + scheduled, side="left")
+    counts = np.diff(np.r_[0, below, done.size])
+    lowest = np.r_[thresholds[:1] - 1, thresholds]  # a latency inside each interval
+    cells = (np.searchsorted(time_steps, lowest, side="right") * (len(edges) - 1)
+             + np.searchsorted(latency_steps, lowest, side="right"))
+    grid = np.zeros(n_time * (len(edges) - 1), dtype=np.int64)
+    np.add.at(grid, cells, counts)
+    return grid
 
 
 def _completions_per_bin(trace: Trace, time_edges: np.ndarray) -> np.ndarray:

@@ -53,6 +53,46 @@ def test_the_drop_in_api_imports_no_command_line_and_no_shipped_sut(shadowed_fol
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+DROP_IN_SETUP = """
+import json, sys
+import loadgen.mlperf as lg
+settings = lg.TestSettings()
+settings.scenario = lg.TestScenario.Server
+settings.server_target_qps = 250
+try:
+    settings.min_duration_ms = -1
+except lg.SettingsError as exc:
+    refused = str(exc)
+heavy = ('scipy', 'pydantic', 'sut', 'reports', 'loadgen.cli', 'loadgen.benchmark', 'loadgen.results',
+         'loadgen.settings')
+loaded = sorted(m for m in sys.modules if m.startswith(heavy))
+from loadgen.benchmark.runner import Benchmark
+assert lg.Benchmark is Benchmark, "the names the module imported before are still there, loaded on use"
+print(json.dumps({"loaded": loaded, "refused": refused, "qps": settings.server_target_qps}))
+"""
+
+
+def test_the_drop_in_api_and_its_settings_load_no_scipy_pydantic_or_engine(tmp_path: Path) -> None:
+    """A harness's imports and TestSettings assignments cost little more than numpy; what the
+    test needs loads when it starts."""
+    done = run(sys.executable, "-c", DROP_IN_SETUP, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout)
+    assert seen["loaded"] == []
+    assert "TestSettings.min_duration_ms = -1" in seen["refused"]
+    assert seen["qps"] == 250.0
+
+
+def test_early_stopping_loads_scipy_only_when_it_computes(tmp_path: Path) -> None:
+    code = (
+        "import sys; from loadgen.metrics import early_stopping as es; before = 'scipy' in sys.modules; "
+        "print(before, es.min_queries(0.9), 'scipy.special' in sys.modules)"
+    )
+    done = run(sys.executable, "-c", code, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "64", "True"]
+
+
 def test_a_drop_in_harness_runs_beside_a_users_sut_and_reports_module(shadowed_folder: Path) -> None:
     shutil.copy(HARNESS, shadowed_folder / "harness.py")
     out = shadowed_folder / "logs"

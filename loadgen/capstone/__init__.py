@@ -7,13 +7,20 @@ beside that verdict, compliance with the rule set the evidence claims.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from loadgen.capstone.checks import check_improvements, check_percentiles, check_sanity, event_findings
 from loadgen.capstone.compliance import RuleSet, check_compliance, compliance_line
-from loadgen.capstone.evidence import check_evidence_files, check_evidence_runs, load_result, load_trace, recompute
+from loadgen.capstone.evidence import (
+    MeasuredRun,
+    check_evidence_files,
+    check_evidence_runs,
+    load_result,
+    load_trace,
+    recompute,
+)
 from loadgen.capstone.reading import MAX_EVIDENCE_BYTES, MAX_READ_BYTES, EvidenceReader
 from loadgen.capstone.schema import Finding, check_schema, is_valid, load_submission
 from loadgen.metrics.result import RunResult
@@ -21,6 +28,7 @@ from loadgen.metrics.result import RunResult
 __all__ = [
     "Finding",
     "FolderVerdict",
+    "MeasuredRun",
     "RuleSet",
     "SubmissionVerdict",
     "is_valid",
@@ -36,10 +44,12 @@ NO_EVIDENCE = "no evidence: the runs' settings cannot be checked against the rul
 
 @dataclass(frozen=True)
 class SubmissionVerdict:
-    """The findings (errors make the file invalid) and the rules broken (empty: COMPLIANT)."""
+    """The findings (errors make the file invalid), the rules broken (empty: COMPLIANT), and what
+    each evidence run whose metrics recomputed measured (what a leaderboard ranks by)."""
 
     findings: list[Finding]
     broken_rules: list[str]
+    runs: list[MeasuredRun] = field(default_factory=list)
 
     @property
     def valid(self) -> bool:
@@ -69,6 +79,7 @@ def judge_submission(
     findings += check_improvements(submission)
     findings += check_sanity(submission)
     broken: list[str] = [NO_EVIDENCE]
+    measured: list[MeasuredRun] = []
     if submission.evidence is None:
         findings.append(
             Finding(
@@ -82,13 +93,13 @@ def judge_submission(
         file_findings = check_evidence_files(submission.evidence, reader)
         findings += file_findings
         if not file_findings:
-            run_findings, rules_broken = check_evidence_runs(submission, submission.evidence, reader)
+            run_findings, rules_broken, measured = check_evidence_runs(submission, submission.evidence, reader)
             findings += run_findings
             broken = rules_broken if rules_broken is not None else ["the evidence runs could not be read"]
         else:
             broken = ["the evidence files do not check out"]
     findings += event_findings(submission)
-    return SubmissionVerdict(findings, broken)
+    return SubmissionVerdict(findings, broken, measured)
 
 
 def validate_submission(

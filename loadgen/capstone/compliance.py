@@ -9,9 +9,10 @@ too briefly to rank. Checked for each run's effective settings (result.json):
 * `min_duration_ms`, `min_query_count` and `warmup_ms` at least the rule set's;
 * the mode one the rule set allows; the run VALID and complete;
 
-and, for two runs, identical settings (but for what the pilot measured for each SUT) on the
-same machine. The rule set is data (`RuleSet`): the capstone's from `scenarios/capstone.toml`,
-MLPerf's from `mlperf.conf` for a model and scenario (built by the command line).
+and, for two or more runs (baseline, optimized, their repeats), identical settings (but for what
+the pilot measured for each SUT) on the same machine. The rule set is data (`RuleSet`): the
+capstone's from `scenarios/capstone.toml`, MLPerf's from `mlperf.conf` for a model and scenario
+(built by the command line).
 """
 
 from __future__ import annotations
@@ -82,19 +83,22 @@ def _comparable_settings(result: RunResult) -> dict[str, Any]:
 
 
 def unlike_runs(runs: Mapping[str, RunResult]) -> list[str]:
-    """Why two runs are not comparable: different settings or different machines."""
-    if len(runs) != 2:
+    """Why the runs are not comparable: settings or machines that differ from the first run's."""
+    if len(runs) < 2:
         return []
-    (side_a, a), (side_b, b) = runs.items()
-    settings_a, settings_b = _comparable_settings(a), _comparable_settings(b)
-    differing = sorted(key for key in set(settings_a) | set(settings_b) if settings_a.get(key) != settings_b.get(key))
-    broken = [
-        f"{side_a} and {side_b} used different settings: "
-        + ", ".join(f"{key} ({_shown(settings_a.get(key))} vs {_shown(settings_b.get(key))})" for key in differing[:6])
-    ] if differing else []
-    machines = {side: run.fingerprint.get("hardware_hash") for side, run in runs.items()}
-    if machines[side_a] != machines[side_b]:
-        broken.append(f"{side_a} and {side_b} ran on different machines ({machines[side_a]} vs {machines[side_b]})")
+    (side_a, a), *others = runs.items()
+    settings_a, machine_a = _comparable_settings(a), a.fingerprint.get("hardware_hash")
+    broken = []
+    for side_b, b in others:
+        settings_b = _comparable_settings(b)
+        differing = sorted(key for key in set(settings_a) | set(settings_b)
+                           if settings_a.get(key) != settings_b.get(key))
+        if differing:
+            broken.append(f"{side_a} and {side_b} used different settings: " + ", ".join(
+                f"{key} ({_shown(settings_a.get(key))} vs {_shown(settings_b.get(key))})" for key in differing[:6]))
+        machine_b = b.fingerprint.get("hardware_hash")
+        if machine_a != machine_b:
+            broken.append(f"{side_a} and {side_b} ran on different machines ({machine_a} vs {machine_b})")
     return broken
 
 

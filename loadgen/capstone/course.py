@@ -4,7 +4,7 @@ writer and the validator alike; this harness's own figures (the speedup of media
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -94,6 +94,19 @@ def run_figures(metrics: Metrics) -> dict[str, float]:
     if metrics.samples_per_second is not None:
         figures["throughput_samples_per_sec"] = metrics.samples_per_second
     return figures
+
+
+ACROSS_RUNS = "geometric mean of the runs' figures"
+"""How a side with repeated runs states each latency and throughput figure: the estimator whose
+ratios loadgen.analysis tests (a ratio of geometric means), so the course's speedup of two such
+figures is the comparisons' own ratio."""
+
+
+def across_runs(values: Sequence[float]) -> float:
+    """A figure over repeated runs of one model (ACROSS_RUNS); one run's figure is itself."""
+    if len(values) == 1:
+        return float(values[0])
+    return float(np.exp(np.mean(np.log(np.asarray(values, dtype=float)))))
 
 
 def close(claimed: float, recomputed: float) -> bool:

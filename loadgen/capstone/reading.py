@@ -6,30 +6,39 @@ and a symlink to it are one file) is read and hashed once; everything read count
 one budget (`MAX_READ_BYTES`), reported when exceeded. An `.npz` is opened with the zip
 reader and each `.npy` member's header (shape, dtype) is checked against the member's
 declared size before a byte of array data is read, so a header claiming 2**40 elements
-costs nothing; object dtypes (pickles) are refused. Every problem is a `ValueError` whose
-message the validator turns into a finding.
+costs nothing; object dtypes (pickles) are refused. A format 2 trace (byte planes,
+loadgen.engine.trace_file) expands when decoded, so the rows its metadata claims are held
+to the same limit before anything is decoded, and decoding refuses what no writer makes.
+Every problem is a `ValueError` whose message the validator turns into a finding.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
-import math
 import struct
 import zipfile
 import zlib
-from dataclasses import MISSING, fields
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 import numpy as np
 
-from loadgen.engine.trace import TRACE_FORMAT_VERSION, Trace
+from loadgen.engine.trace import Trace
+from loadgen.engine.trace_file import (
+    COLUMN_DTYPES,
+    PER_QUERY,
+    TOKEN_COLUMNS,
+    decode_columns,
+    format_version,
+    read_member,
+)
 
 MAX_READ_BYTES = 2 << 30
 """Everything the validator reads for one submission, all files together (2 GiB)."""
 MAX_EVIDENCE_BYTES = 1 << 30
 """Largest single evidence file, and largest expanded trace (a 64 M-sample trace fits)."""
-MAX_NPZ_MEMBERS = 64
+MAX_NPZ_MEMBERS = 128
+"""A format 2 trace has 1 + 8 metadata + at most 64 byte-plane members."""
 MAX_NPY_HEADER_BYTES = 10_000
 NUMERIC_KINDS = "biuf"
 
@@ -99,36 +108,6 @@ class EvidenceReader:
         return raw
 
 
-def _npy_header(member: io.BufferedIOBase, name: str) -> tuple[tuple[int, ...], bool, np.dtype]:
-    version = np.lib.format.read_magic(member)
-    if version == (1, 0):
-        shape, fortran, dtype = np.lib.format.read_array_header_1_0(member, max_header_size=MAX_NPY_HEADER_BYTES)
-    elif version in ((2, 0), (3, 0)):
-        shape, fortran, dtype = np.lib.format.read_array_header_2_0(member, max_header_size=MAX_NPY_HEADER_BYTES)
-    else:
-        raise ValueError(f"{name}: unknown .npy format version {version}")
-    if dtype.hasobject or dtype.kind not in NUMERIC_KINDS or dtype.fields is not None or dtype.subdtype is not None:
-        raise ValueError(f"{name}: dtype {dtype} refused (plain numbers only; object arrays would need pickle)")
-    return tuple(int(n) for n in shape), bool(fortran), dtype
-
-
-def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> np.ndarray:
-    name = info.filename
-    with archive.open(info) as member:
-        shape, fortran, dtype = _npy_header(member, name)  # type: ignore[arg-type]
-        nbytes = math.prod(shape) * dtype.itemsize
-        if nbytes > info.file_size or nbytes > limit:
-            raise ValueError(
-                f"{name}: its header says shape {shape} of {dtype} ({nbytes} bytes), "
-                f"but the member holds {info.file_size} bytes"
-            )
-        data = member.read(nbytes)
-    if len(data) != nbytes:
-        raise ValueError(f"{name}: truncated ({len(data)} of {nbytes} bytes)")
-    array = np.frombuffer(data, dtype=dtype)
-    return array.reshape(shape[::-1]).T if fortran else array.reshape(shape)
-
-
 def read_npz(raw: bytes, limit: int = MAX_EVIDENCE_BYTES) -> dict[str, np.ndarray]:
     """The arrays of an .npz held in `raw`, each checked from its header before it is read."""
     try:
@@ -144,46 +123,44 @@ def read_npz(raw: bytes, limit: int = MAX_EVIDENCE_BYTES) -> dict[str, np.ndarra
                 key = info.filename.removesuffix(".npy")
                 if key == info.filename or key in arrays:
                     raise ValueError(f"member {info.filename!r}: not one .npy array per name")
-                arrays[key] = _read_member(archive, info, limit)
+                arrays[key] = read_member(archive, info, limit)
             return arrays
     except (zipfile.BadZipFile, zlib.error, EOFError, struct.error, NotImplementedError, RuntimeError, OSError) as exc:
         raise ValueError(f"not a readable npz: {type(exc).__name__}: {exc}") from None
 
 
-def _column(arrays: dict[str, np.ndarray], name: str) -> np.ndarray:
-    column = arrays[name]
-    if column.ndim != 1 or column.dtype.kind not in "iu":
-        raise ValueError(f"column {name}: expected a 1-d integer array, got shape {column.shape} {column.dtype}")
-    return column.astype(np.int64)
+def trace_from_arrays(arrays: dict[str, np.ndarray], limit: int = MAX_EVIDENCE_BYTES) -> Trace:
+    """A Trace from an npz's arrays (either trace format), after checking every column fits the others.
 
-
-def trace_from_arrays(arrays: dict[str, np.ndarray]) -> Trace:
-    """A Trace from an npz's arrays, after checking every column fits the others."""
-    version = arrays.get("format_version")
-    if version is None or version.size != 1 or version.dtype.kind not in "iu":
-        raise ValueError("format_version: expected one integer")
-    if int(version.reshape(-1)[0]) != TRACE_FORMAT_VERSION:
-        raise ValueError(f"trace format version {int(version.reshape(-1)[0])}, expected {TRACE_FORMAT_VERSION}")
-    required = [f.name for f in fields(Trace) if f.default is MISSING and f.default_factory is MISSING]
-    missing = [name for name in required if name not in arrays]
-    if missing:
-        raise ValueError(f"lacks the columns {missing}")
-    columns = {f.name: _column(arrays, f.name) for f in fields(Trace) if f.name in arrays}
+    Format 2 columns expand when decoded (a byte per row can become eight): the rows their
+    metadata claims are held to `limit` bytes in memory before any is decoded."""
+    version = format_version(arrays.get)
+    if version >= 2:
+        claimed = sum(_claimed_rows(arrays, name) * np.dtype(kind).itemsize for name, kind in COLUMN_DTYPES.items())
+        if claimed > limit:
+            raise ValueError(f"decodes to {claimed} bytes, limit {limit}")
+    columns = decode_columns(arrays.get)
     offsets = columns["query_offsets"]
     n_samples = len(columns["sample_index"])
     if offsets.size == 0 or offsets[0] != 0 or np.any(np.diff(offsets) < 0) or offsets[-1] != n_samples:
         raise ValueError(f"query_offsets must rise from 0 to the {n_samples} sample rows")
-    for name in ("scheduled_ns", "issued_ns"):
+    for name in PER_QUERY:
         if len(columns[name]) != len(offsets) - 1:
             raise ValueError(f"column {name}: {len(columns[name])} rows for {len(offsets) - 1} queries")
     for name in ("completed_ns", "response_size"):
         if len(columns[name]) != n_samples:
             raise ValueError(f"column {name}: {len(columns[name])} rows for {n_samples} samples")
-    for name in ("first_token_ns", "token_count"):
-        if name in columns and len(columns[name]) not in (0, n_samples):
+    for name in TOKEN_COLUMNS:
+        if len(columns[name]) not in (0, n_samples):
             raise ValueError(f"column {name}: {len(columns[name])} rows for {n_samples} samples")
     index = columns["sample_index"]
-    if n_samples and (index.min() < 0 or index.max() > np.iinfo(np.int32).max):
+    if n_samples and index.min() < 0:
         raise ValueError(f"sample_index ranges over [{index.min()}, {index.max()}]; indices are >= 0 and fit int32")
-    columns["sample_index"] = index.astype(np.int32)
     return Trace(**columns)
+
+
+def _claimed_rows(arrays: dict[str, np.ndarray], name: str) -> int:
+    meta = arrays.get(f"{name}.meta")
+    if meta is None or meta.size < 1 or meta.dtype.kind not in "iu":
+        return 0  # decoding names what is wrong with it
+    return max(0, int(meta.reshape(-1)[0]))

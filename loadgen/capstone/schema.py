@@ -40,6 +40,15 @@ TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
 EVIDENCE_FORMAT = "tinyperf-evidence/1"
+"""One run a side: `baseline` and `optimized` are each one EvidenceRun."""
+
+
+EVIDENCE_FORMAT_REPEATED = "tinyperf-evidence/2"
+"""Repeated runs: a side may be a list of EvidenceRun (`loadgen.submit --runs N`)."""
+
+
+MAX_EVIDENCE_RUNS = 100
+"""Runs a side may list; the validator reads no more (each within the read budget)."""
 
 
 RTOL = 1e-6
@@ -218,16 +227,31 @@ class EvidenceRun(_Strict):
     trace: Text
 
 
+RepeatedRuns = Annotated[list[EvidenceRun], Field(min_length=1, max_length=MAX_EVIDENCE_RUNS)]
+
+
 class Evidence(_Strict):
     """This harness's proof: each run's files, their sha256, the machine they ran on, and the
-    rule set (`scenarios/<rules>.toml`) both runs claim to follow."""
+    rule set (`scenarios/<rules>.toml`) every run claims to follow. A side is one run, or (format
+    2) a list of repeated runs of the same model, whose figures the submission states across runs."""
 
-    format: Literal["tinyperf-evidence/1"]
+    format: Literal["tinyperf-evidence/1", "tinyperf-evidence/2"]
     hardware_hash: Text
     sha256: dict[str, Sha256]
     rules: Literal["capstone"] = "capstone"
-    baseline: EvidenceRun
-    optimized: EvidenceRun | None = None
+    baseline: EvidenceRun | RepeatedRuns
+    optimized: EvidenceRun | RepeatedRuns | None = None
+
+    def runs(self) -> list[tuple[str, str, EvidenceRun]]:
+        """(side, label, run) of every run: the label is the side for a single run, else 'side run k'."""
+        found = []
+        for side in ("baseline", "optimized"):
+            listed = getattr(self, side)
+            if isinstance(listed, EvidenceRun):
+                found.append((side, side, listed))
+            elif listed is not None:
+                found += [(side, f"{side} run {k}", run) for k, run in enumerate(listed, 1)]
+        return found
 
 
 class HarnessFigures(_Strict):
@@ -287,6 +311,12 @@ def _pairing(submission: Submission) -> list[Finding]:
         findings.append(
             Finding("error", "schema", "evidence.optimized: must be given exactly when the submission has optimized")
         )
+    if evidence is not None and evidence.format == EVIDENCE_FORMAT:
+        repeated = [side for side in ("baseline", "optimized") if isinstance(getattr(evidence, side), list)]
+        if repeated:
+            message = (f"evidence.{repeated[0]}: {EVIDENCE_FORMAT} holds one run a side; a list of repeated runs "
+                       f"is {EVIDENCE_FORMAT_REPEATED}")
+            findings.append(Finding("error", "schema", message))
     return findings
 
 

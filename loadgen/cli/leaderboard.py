@@ -3,7 +3,10 @@
 Each submission is read and checked by loadgen.capstone's validator (data only, bounded:
 nothing a submission names is imported or run); the valid and COMPLIANT ones (--practice:
 the valid ones) are ranked per event by the course's eligibility rules; rejected ones are
-listed with the validator's reasons or the capstone rules their runs broke. Writes
+listed with the validator's reasons or the capstone rules their runs broke. Ties in the
+latency sprint come from what the validator re-derived from the evidence runs: over
+repeated runs (`loadgen.submit --runs N`) a Welch t-test, from one run its median's
+interval (reports.leaderboard.decide; each page names the rule of every tie). Writes
 leaderboard.html, leaderboard.md and leaderboard.json into --output (default: the
 submissions folder itself).
 
@@ -13,20 +16,19 @@ Exit codes: 0 written; 2 bad usage (no such folder, or no submission.json in it)
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from loadgen.analysis import stats
-from loadgen.capstone import Finding, judge_submission, load_submission
+from loadgen.capstone import Finding, MeasuredRun, judge_submission, load_submission
 from loadgen.cli.common import ExitCode, print_error
-from loadgen.cli.report import load_report_trace, write_atomically
-from loadgen.errors import LoadgenError
-from loadgen.metrics.figures import query_latencies_ns
-from loadgen.results.reading import read_result
-from loadgen.settings.model import Scenario
-from reports.leaderboard import Entry, rejected, render_leaderboard, why_rejected
+from loadgen.cli.report import write_atomically
+from reports.leaderboard import TIE_CONFIDENCE, Entry, rejected, render_leaderboard, why_rejected
 
 SUBMISSION_FILE = "submission.json"
 MAX_SUBMISSIONS = 10_000
@@ -38,7 +40,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m loadgen.leaderboard",
         description="Validate every submission.json under SUBMISSIONS_DIR (never running its code), rank the valid "
         "ones per capstone event, and write leaderboard.html, .md and .json.",
-        epilog="exit codes: 0 written, 2 bad usage (no such folder, no submission.json in it).",
+        epilog="ties: each entry is tied with the one above it, or ranked apart, by a rule the pages name: over "
+        "repeated runs (python -m loadgen.submit --runs 5) a Welch t-test on the runs, else one run's 95% interval of "
+        "its median latency, else the values. exit codes: 0 written, 2 bad usage (no such folder, no submission.json "
+        "in it).",
     )
     parser.add_argument("submissions", type=Path, help="a folder holding submission.json files, at any depth")
     parser.add_argument("--output", type=Path, help="where the leaderboard goes (default: SUBMISSIONS_DIR)")
@@ -85,20 +90,35 @@ def figures(data: Mapping[str, Any]) -> dict[str, float]:
     return found
 
 
-def median_interval(data: Mapping[str, Any], base: Path) -> tuple[float, float] | None:
-    """The 95% order-statistic interval (ms) of the optimized run's median latency, from its verified trace."""
-    evidence = data.get("evidence") or {}
-    run = evidence.get("optimized") or {}
-    metrics = (data.get("optimized") or {}).get("metrics") or {}
-    if not run or metrics.get("latency_ms_median") is None:
-        return None
-    try:
-        result = read_result(base / run["result"])
-        trace = load_report_trace(base / run["trace"])
-        interval = stats.percentile_interval(query_latencies_ns(trace, Scenario(result.scenario)), 0.5)
-    except (OSError, ValueError, KeyError, TypeError, LoadgenError):  # the validator checked them; be safe anyway
-        return None
-    return None if interval is None else (interval.low / 1e6, interval.high / 1e6)
+def ranked_side(data: Mapping[str, Any]) -> str:
+    """The model the events rank: the optimized one, else the baseline."""
+    return "optimized" if data.get("optimized") else "baseline"
+
+
+Measured = tuple[dict[str, tuple[float, float]], dict[str, str], dict[str, list[float]]]
+"""An entry's intervals, their methods and its per-run values, by leaderboard figure."""
+
+
+def latency_evidence(data: Mapping[str, Any], measured: Sequence[MeasuredRun]) -> Measured:
+    """The latency figure's per-run values and 95% interval, from the runs the validator re-derived
+    (the side the figure is read from): over repeated runs the Student-t interval of their geometric
+    mean, from one run the batch-means interval of its median latency."""
+    side = ranked_side(data)
+    metrics = (data.get(side) or {}).get("metrics") or {}
+    key = "latency_ms_median" if metrics.get("latency_ms_median") is not None else "latency_ms_mean"
+    runs = [run for run in measured if run.side == side]
+    values = [run.figures[key] for run in runs if key in run.figures]
+    if not runs or len(values) != len(runs) or not all(math.isfinite(v) and v > 0 for v in values):
+        return {}, {}, {}
+    if len(values) >= 2:
+        low, high = stats.mean_interval_arrays(np.log(values), TIE_CONFIDENCE)
+        method = f"{stats.METHOD_STUDENT} on the log of {len(values)} runs' {key} (geometric mean)"
+        interval_ms = (math.exp(float(low)), math.exp(float(high)))
+        return {"latency_ms": interval_ms}, {"latency_ms": method}, {"latency_ms": values}
+    interval = runs[0].median_interval
+    if key != "latency_ms_median" or interval is None:
+        return {}, {}, {}
+    return {"latency_ms": (interval.low, interval.high)}, {"latency_ms": f"{interval.method}, one run"}, {}
 
 
 def entry_for(path: Path, root: Path, strict: bool) -> Entry:
@@ -112,19 +132,17 @@ def entry_for(path: Path, root: Path, strict: bool) -> Entry:
         return Entry(where, "", "?", False, [str(exc)], [], False, None)
     broken: list[str] = []
     compliant: bool | None = None
+    measured: list[MeasuredRun] = []
     if data is not None:
         verdict = judge_submission(data, path.parent, strict=strict)
         findings, broken, compliant = findings + verdict.findings, verdict.broken_rules, verdict.compliant
+        measured = verdict.runs
     valid = data is not None and not any(f.level == "error" for f in findings)
     document = data if isinstance(data, dict) else {}
     side = document.get("optimized") or document.get("baseline") or {}
     student = document.get("student_name")
     verified = valid and document.get("evidence") is not None
-    intervals = {}
-    if verified:
-        interval = median_interval(document, path.parent)
-        if interval is not None:
-            intervals["latency_ms"] = interval
+    intervals, methods, runs = latency_evidence(document, measured) if verified else ({}, {}, {})
     return Entry(
         path=where,
         student=student if isinstance(student, str) else "",
@@ -138,6 +156,9 @@ def entry_for(path: Path, root: Path, strict: bool) -> Entry:
         eligible=eligibility(findings),
         figures=figures(document) if valid else {},
         intervals=intervals,
+        interval_methods=methods,
+        runs=runs,
+        evidence_runs=sum(1 for run in measured if run.side == ranked_side(document)) if verified else 0,
     )
 
 

@@ -21,13 +21,14 @@ from typing import Any
 from loadgen.benchmark.peak import run_find_peak
 from loadgen.benchmark.runner import Benchmark, model_facts, performance_sample_count, run_benchmark, tool_version
 from loadgen.cli.common import ExitCode, print_error, settings_from_args, sut_kwargs
-from loadgen.cli.progress import console_observer
+from loadgen.cli.progress import READY_LINE, console_observer
 from loadgen.cli.repeat import run_repeated
 from loadgen.cli.supervise import GRACE_S, ChildRun, supervise
 from loadgen.cli.sut_spec import build_model_or_sut, model_adapter, qsl_for
-from loadgen.distributed.driver import run_distributed
+from loadgen.distributed.driver import Terminated, run_distributed, signals_deferred
 from loadgen.engine.loops import Engine
 from loadgen.engine.query import QuerySampleLibrary, SystemUnderTest
+from loadgen.engine.schedule import Schedule
 from loadgen.errors import Interrupted, LoadgenError, RunAborted, SettingsError
 from loadgen.machine.fingerprint import collect_fingerprint
 from loadgen.results.folder import (
@@ -186,6 +187,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         notes = prepare_output(output, args.overwrite, estimated_bytes(settings, args.trace))
         if args.workers is not None or args.ray_address:
             return _finish_distributed(args, output, _run_on_ray(args, settings))
+    except Interrupted as exc:  # --workers: a signal before timing started
+        print_error(exc)
+        return ExitCode.TERMINATED if isinstance(exc, Terminated) else ExitCode.INTERRUPTED
     except LoadgenError as exc:
         print_error(exc)
         return ExitCode.USAGE
@@ -247,17 +251,20 @@ def _run_child(args: argparse.Namespace, settings: TestSettings, output: Path, s
 def _finish_distributed(args: argparse.Namespace, output: Path, benchmark: Benchmark) -> int:
     """--workers: the driver writes the merged run's folder (the workers are processes of their own,
     watched by the driver, so this path is not forked under the supervisor)."""
-    benchmark = concluded(benchmark, args.trace)
-    write_outputs(benchmark, output, args.trace)
-    print(render_console(benchmark.result))
-    print(f"results: {output}")
-    if not args.no_report:
-        from loadgen.cli.report import report_run_folder  # here: matplotlib loads after the run, not before
+    with signals_deferred() as late:  # a signal now waits for the results, then sets the exit code
+        benchmark = concluded(benchmark, args.trace)
+        write_outputs(benchmark, output, args.trace)
+        print(render_console(benchmark.result))
+        print(f"results: {output}")
+        if not args.no_report:
+            from loadgen.cli.report import report_run_folder  # here: matplotlib loads after the run, not before
 
-        report_run_folder(output, benchmark.result, benchmark.trace)
-    if benchmark.error is not None:
-        print_error(benchmark.error)
-    return exit_code(benchmark)
+            report_run_folder(output, benchmark.result, benchmark.trace)
+        if benchmark.error is not None:
+            print_error(benchmark.error)
+    if isinstance(benchmark.error, Terminated) or late.kind() is Terminated:
+        return ExitCode.TERMINATED
+    return ExitCode.INTERRUPTED if late.received is not None else exit_code(benchmark)
 
 
 def _sut_and_qsl(
@@ -271,7 +278,14 @@ def _sut_and_qsl(
 def _run_on_ray(args: argparse.Namespace, settings: TestSettings) -> Benchmark:
     """--workers / --ray-address: the run on Ray worker actors (loadgen.distributed)."""
     make = functools.partial(_sut_and_qsl, args.sut, sut_kwargs(args.sut_args), args.samples, args.dataset)
-    return run_distributed(make, settings, 1 if args.workers is None else args.workers, args.ray_address)
+    workers = 1 if args.workers is None else args.workers
+    return run_distributed(make, settings, workers, args.ray_address, on_start=_announce_workers)
+
+
+def _announce_workers(schedule: Schedule, workers: int) -> None:
+    """The readiness line of a distributed run (as console_observer's for one process)."""
+    print(f"{READY_LINE}: {schedule.scenario.value}, {schedule.n_queries:,} queries scheduled on {workers} "
+          "worker(s); Ctrl-C or SIGTERM ends it and writes what was recorded", file=sys.stderr, flush=True)
 
 
 def _benchmark(

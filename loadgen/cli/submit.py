@@ -9,7 +9,12 @@ trace.npz, the summary and the accuracy log) is written beside the submission, i
 course's schema (loadgen.capstone) plus an `evidence` block naming those files and their
 sha256, so `python -m loadgen.validate submission.json` can recompute every figure.
 
-A submission is written only when both runs are VALID and loadgen.capstone finds no
+With `--runs N` each model runs N times, interleaved (baseline, optimized, baseline, ...),
+into `<stem>-evidence/<side>/run-K`; each latency and throughput figure of submission.json is
+then the geometric mean of the N runs' figures, every run is evidence the validator re-derives,
+and the leaderboard decides ties between such submissions over their runs.
+
+A submission is written only when every run is VALID and loadgen.capstone finds no
 error in it; otherwise the evidence folders are still written and the reasons printed.
 
 Exit codes: 0 written; 1 a run failed, was INVALID, or the submission would not be valid;
@@ -30,14 +35,16 @@ from loadgen.analysis.stats import (
     ACCURACY_DELTA_FORMULA,
     COMPRESSION_FORMULA,
     EFFICIENCY_FORMULA,
+    METHOD_WELCH_LOG,
     SPEEDUP_FORMULA,
     efficiency_score,
+    ratio_interval,
 )
 from loadgen.benchmark.runner import Benchmark, run_benchmark
 from loadgen.capstone import SubmissionVerdict, judge_submission
 from loadgen.capstone.building import build_evidence, build_submission
-from loadgen.capstone.course import MEDIAN_RESAMPLES, median_speedup_interval
-from loadgen.capstone.schema import Finding, load_submission
+from loadgen.capstone.course import ACROSS_RUNS, MEDIAN_RESAMPLES, median_speedup_interval
+from loadgen.capstone.schema import MAX_EVIDENCE_RUNS, Finding, load_submission
 from loadgen.cli.common import ExitCode, print_error, settings_from_args, sut_kwargs
 from loadgen.cli.progress import progress_bar
 from loadgen.cli.sut_spec import build_model_or_sut, qsl_for
@@ -56,6 +63,7 @@ SIDES = ("baseline", "optimized")
 SUBMISSION_MODE = Mode.SubmissionRun
 SUBMISSION_SCENARIO = Scenario.SingleStream
 FACT_KEYS = ("parameter_count", "model_size_mb")
+CONFIDENCE = 0.95
 
 EPILOG = """\
 examples:
@@ -65,11 +73,15 @@ examples:
   python -m loadgen.submit --baseline sut.digit_mlp --optimized sut.digit_mlp \\
       --sut-arg-optimized model_name=digit_mlp_int8 --techniques "int8 quantization"
   python -m loadgen.submit --baseline my_model.py:model --dataset toy.npz     # baseline only
+  python -m loadgen.submit --baseline sut.digit_mlp --optimized sut.digit_mlp \
+      --sut-arg-optimized model_name=digit_mlp_int8 --techniques int8 --runs 5  # ties decided over runs
   python -m loadgen.validate my_submission/submission.json
 
 improvements are the course's formulas: speedup = baseline / optimized latency_ms_mean,
 compression_ratio = baseline / optimized model_size_mb, accuracy_delta = optimized - baseline
-accuracy; harness.speedup_median (medians, with a bootstrap interval) is reported beside them.
+accuracy; harness.speedup_median (medians, with a bootstrap interval; with --runs N, a Welch t
+interval over the runs' medians) is reported beside them. With --runs N, every latency and
+throughput figure is the geometric mean of the N runs' figures.
 
 SPEC is what `python -m loadgen.run --sut` takes: module, module:attr, path/to/file.py:attr;
 attr may be a bare model object (forward / predict / __call__), run over TinyDigits.
@@ -122,6 +134,11 @@ def build_parser() -> argparse.ArgumentParser:
             f"--sut-arg-{side}", dest=f"sut_args_{side}", action="append", default=[], metavar="KEY=VALUE",
             help=f"keyword argument for the {side} SUT factory (repeatable)",
         )
+    parser.add_argument(
+        "--runs", type=int, default=1, metavar="N",
+        help="run each model N times, interleaved (default 1); the figures are stated across the runs and the "
+        "leaderboard decides ties over them (5 or more runs a side separate close entries best)",
+    )
     parser.add_argument("--trace", action="store_true", help="also write each run's mlperf_log_trace.json")
     parser.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
     return parser
@@ -297,9 +314,20 @@ def render_report(submission: Mapping[str, Any], findings: Sequence[Finding], co
     return "\n".join(lines)
 
 
-def median_speedup_figures(baseline: Benchmark, optimized: Benchmark) -> dict[str, Any]:
-    """The interval of the harness's speedup of medians, from both runs' query latencies."""
-    latencies = [query_latencies_ns(run.trace, Scenario.SingleStream) for run in (baseline, optimized)]
+def median_speedup_figures(baseline: Sequence[Benchmark], optimized: Sequence[Benchmark]) -> dict[str, Any]:
+    """The interval of the harness's speedup of medians: over repeated runs, the Welch t interval
+    of the ratio of the runs' medians (geometric means, as the figures are stated); from one run a
+    side, a bootstrap over both runs' query latencies."""
+    if len(baseline) > 1 and len(optimized) > 1:
+        medians = [[run.result.metrics.latency.percentiles_ns["50.0"] for run in runs  # type: ignore[union-attr]
+                    ] for runs in (baseline, optimized)]
+        found = ratio_interval(medians[0], medians[1], higher_is_better=False, confidence=CONFIDENCE).interval
+        if found is None:
+            return {}
+        return {"speedup_median_interval": [found.low, found.high],
+                "interval_method": f"{CONFIDENCE:.0%} {METHOD_WELCH_LOG} ({len(baseline)} and {len(optimized)} "
+                                   "runs' medians)"}
+    latencies = [query_latencies_ns(runs[0].trace, Scenario.SingleStream) for runs in (baseline, optimized)]
     interval = median_speedup_interval(latencies[0], latencies[1])
     if interval is None:
         return {}
@@ -337,6 +365,8 @@ def _check_arguments(args: argparse.Namespace) -> tuple[list[str], list[str]]:
         problems.append("--techniques: given without --optimized (a baseline-only submission applies none)")
     if args.student is not None and not args.student.strip():
         problems.append("--student: must not be empty")
+    if not 1 <= args.runs <= MAX_EVIDENCE_RUNS:
+        problems.append(f"--runs {args.runs}: allowed 1 to {MAX_EVIDENCE_RUNS}")
     return problems, sides
 
 
@@ -355,24 +385,74 @@ def _build_suts(args: argparse.Namespace, sides: list[str]) -> tuple[dict[str, S
     return suts, problems
 
 
+def run_folder(path: Path, side: str, k: int, runs: int) -> Path:
+    """Where a run's evidence goes: `<stem>-evidence/<side>`, or `.../<side>/run-K` of repeated runs."""
+    folder = evidence_dir(path) / side
+    return folder if runs == 1 else folder / f"run-{k}"
+
+
 def _assemble(
-    args: argparse.Namespace, path: Path, runs: dict[str, Benchmark], suts: dict[str, SystemUnderTest]
+    args: argparse.Namespace, path: Path, runs: dict[str, list[Benchmark]], suts: dict[str, SystemUnderTest]
 ) -> dict[str, Any]:
-    evidence = evidence_dir(path)
     optimized = runs.get("optimized")
+    folders: dict[str, Path | list[Path]] = {
+        side: [run_folder(path, side, k, args.runs) for k in range(1, args.runs + 1)] if args.runs > 1
+        else run_folder(path, side, 1, 1)
+        for side in runs
+    }
     submission = build_submission(
-        runs["baseline"].result,
-        optimized.result if optimized else None,
-        facts_of(runs["baseline"], suts["baseline"]),
-        facts_of(optimized, suts["optimized"]) if optimized else None,
+        [run.result for run in runs["baseline"]],
+        [run.result for run in optimized] if optimized else None,
+        facts_of(runs["baseline"][0], suts["baseline"]),
+        facts_of(optimized[0], suts["optimized"]) if optimized else None,
         list(args.techniques or []),
         args.student,
-        build_evidence(path.parent, {side: evidence / side for side in runs}),
+        build_evidence(path.parent, folders),
         harness=median_speedup_figures(runs["baseline"], optimized) if optimized else None,
     )
     submission["division"] = args.division
     submission["evidence"] = submission.pop("evidence")  # keep the evidence block last
     return submission
+
+
+def refuse_runs(runs: dict[str, list[Benchmark]], failures: list[str], evidence: Path) -> int:
+    """Say why no submission is written; exit 1 when a run aborted, else 3 (a run was INVALID)."""
+    for failure in failures:
+        print_error(failure)
+    print(f"no submission written; the evidence is in {evidence}", file=sys.stderr)
+    aborted = any(benchmark.error is not None for side_runs in runs.values() for benchmark in side_runs)
+    return ExitCode.ERROR if aborted else ExitCode.INVALID
+
+
+def _run_models(
+    args: argparse.Namespace, path: Path, suts: dict[str, SystemUnderTest], settings: TestSettings
+) -> tuple[dict[str, list[Benchmark]], list[str]] | int:
+    """Every run of every model, interleaved, each written to its evidence folder as it ends: the
+    runs by side and why any cannot back a submission; or the exit code of an interrupted run."""
+    show = not args.no_progress and sys.stderr.isatty()
+    observer = (lambda engine: progress_bar(engine, sys.stderr)) if show else None
+    fingerprint = collect_fingerprint()
+    runs: dict[str, list[Benchmark]] = {side: [] for side in suts}
+    failures: list[str] = []
+    for k in range(1, args.runs + 1):  # interleaved, so drift in the machine falls on both models alike
+        for side, sut in suts.items():
+            folder = run_folder(path, side, k, args.runs)
+            label = side if args.runs == 1 else f"{side} run {k}"
+            print(f"{label}: {getattr(args, side)}" + ("" if args.runs == 1 else f" ({k} of {args.runs})"),
+                  flush=True)
+            benchmark = run_benchmark(sut, qsl_for(sut, 1), settings, observer=observer, fingerprint=fingerprint)
+            clear_stale(folder)
+            benchmark = concluded(benchmark, args.trace)
+            write_outputs(benchmark, folder, args.trace)
+            print(render_console(benchmark.result) + f"results: {folder}\n", flush=True)
+            if isinstance(benchmark.error, Interrupted):
+                print_error(benchmark.error)
+                return ExitCode.INTERRUPTED
+            runs[side].append(benchmark)
+            failure = run_failure(label, benchmark, folder)
+            if failure:
+                failures.append(failure)
+    return runs, failures
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -393,33 +473,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     evidence = evidence_dir(path)
     path.unlink(missing_ok=True)  # the evidence it named is about to be replaced
-    show = not args.no_progress and sys.stderr.isatty()
-    observer = (lambda engine: progress_bar(engine, sys.stderr)) if show else None
-    fingerprint = collect_fingerprint()
-    runs: dict[str, Benchmark] = {}
-    failures: list[str] = []
-    for side in sides:
-        sut = suts[side]
-        folder = evidence / side
-        print(f"{side}: {getattr(args, side)}", flush=True)
-        benchmark = run_benchmark(sut, qsl_for(sut, 1), settings, observer=observer, fingerprint=fingerprint)
-        clear_stale(folder)
-        benchmark = concluded(benchmark, args.trace)
-        write_outputs(benchmark, folder, args.trace)
-        print(render_console(benchmark.result) + f"results: {folder}\n", flush=True)
-        if isinstance(benchmark.error, Interrupted):
-            print_error(benchmark.error)
-            return ExitCode.INTERRUPTED
-        runs[side] = benchmark
-        failure = run_failure(side, benchmark, folder)
-        if failure:
-            failures.append(failure)
+    done = _run_models(args, path, suts, settings)
+    if isinstance(done, int):
+        return done
+    runs, failures = done
     if failures:
-        for failure in failures:
-            print_error(failure)
-        print(f"no submission written; the evidence is in {evidence}", file=sys.stderr)
-        aborted = any(benchmark.error is not None for benchmark in runs.values())
-        return ExitCode.ERROR if aborted else ExitCode.INVALID
+        return refuse_runs(runs, failures, evidence)
 
     try:
         submission = _assemble(args, path, runs, suts)
@@ -434,6 +493,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"no submission written: it would not be valid; the evidence is in {evidence}", file=sys.stderr)
         return ExitCode.INVALID
     print(render_report(submission, verdict.findings, verdict.compliance()))
+    if args.runs > 1:
+        print(f"runs: {args.runs} of each model; each latency and throughput figure is the {ACROSS_RUNS}")
     print(f"submission: {path} (evidence: {evidence}/)")
     print(f"check it:   python -m loadgen.validate {path}")
     return ExitCode.OK

@@ -21,6 +21,7 @@ import errno
 import mmap
 import os
 import shutil
+from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import IO
@@ -28,10 +29,21 @@ from typing import IO
 import numpy as np
 from numpy.lib import format as npy_format
 
+from loadgen.engine.trace_file import (
+    COLUMN_DTYPES,
+    FORMAT_VERSION,
+    PER_QUERY,
+    PER_SAMPLE,
+    TOKEN_COLUMNS,
+    read_trace_columns,
+    write_trace,
+)
 from loadgen.errors import SettingsError
 
 NOT_YET = -1
-TRACE_FORMAT_VERSION = 1
+TRACE_FORMAT_VERSION = FORMAT_VERSION
+UNBOUNDED = 1 << 62
+"""No size limit on a trace this process wrote (the validator bounds submissions' traces)."""
 MUTABLE_COLUMNS = ("issued_ns", "completed_ns", "response_size", "first_token_ns", "token_count")
 """Columns the run writes while SUT threads may still complete samples; the rest are the schedule's."""
 
@@ -230,19 +242,27 @@ class Trace:
         return part
 
     def save(self, target: Path | IO[bytes]) -> None:
-        """Write every column losslessly (compressed npz) to a path or an open binary file."""
-        columns = {field.name: getattr(self, field.name) for field in fields(self)}
-        np.savez_compressed(target, format_version=np.int64(TRACE_FORMAT_VERSION), **columns)
+        """Write every column losslessly (trace.npz, see loadgen.engine.trace_file) to a path or an open file."""
+        write_trace(target, {item.name: getattr(self, item.name) for item in fields(self)})
 
     @classmethod
-    def load(cls, path: Path) -> Trace:
-        """Read a trace written by `save`; refuses pickled objects and unknown versions."""
-        names = [field.name for field in fields(cls)]
-        with np.load(path, allow_pickle=False) as data:
-            version = int(data["format_version"]) if "format_version" in data else None
-            if version != TRACE_FORMAT_VERSION:
-                raise ValueError(f"{path}: trace format version {version}, expected {TRACE_FORMAT_VERSION}")
-            missing = [name for name in names if name not in data]
-            if missing:
-                raise ValueError(f"{path}: trace lacks columns {missing}")
-            return cls(*(data[name] for name in names))
+    def load(cls, path: Path | IO[bytes], columns: Iterable[str] | None = None) -> Trace:
+        """Read a trace written by `save` (either format); refuses pickles, unknown versions, bad columns.
+
+        With `columns`, only those (and the columns they are stored against) are read and
+        decoded; every other column is a read-only zero view of the right length, costing nothing."""
+        try:
+            read, n_queries, n_samples = read_trace_columns(path, columns, UNBOUNDED)
+        except ValueError as exc:
+            raise ValueError(f"{path}: {exc}") from None
+        lengths = {"query_offsets": n_queries + 1, **dict.fromkeys(PER_QUERY, n_queries),
+                   **dict.fromkeys(PER_SAMPLE, n_samples)}
+        for name in TOKEN_COLUMNS:
+            lengths[name] = n_samples if name in read and len(read[name]) else 0
+        bad = [name for name, column in read.items() if len(column) != lengths[name]]
+        if n_queries < 0 or n_samples < 0 or bad:
+            raise ValueError(f"{path}: trace columns disagree in length ({', '.join(bad) or 'headers'})")
+        return cls(**{
+            name: read[name] if name in read else np.broadcast_to(np.zeros(1, dtype=kind), (lengths[name],))
+            for name, kind in COLUMN_DTYPES.items()
+        })

@@ -42,9 +42,13 @@ class IssueWatch:
             since = self.since
             if since is not None and now_ns() - max(since, self._last_completion()) > self.timeout_ns:
                 self.fired = True
-                # A real signal, so that a SUT blocked in a system call (a sleep, a socket) wakes.
-                signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
+                self.fire()
                 return
+
+    def fire(self) -> None:
+        """End the stuck call: a real signal to the main thread, so that a SUT blocked in a system
+        call (a sleep, a socket) wakes; a watch of a run off the main thread does otherwise."""
+        signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
 
 
 def issue(sut: SystemUnderTest, batch: SampleBatch, watch: IssueWatch | None) -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import ctypes
 import dataclasses
 import enum
+import importlib
 import math
 import os
 import sys
@@ -26,23 +27,43 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from loadgen.errors import SettingsError, SutError
 from loadgen.own_packages import claim
 
 claim("reports")
 
-from loadgen.benchmark.peak import run_find_peak
-from loadgen.benchmark.runner import Benchmark, run_benchmark
-from loadgen.engine.query import SampleBatch
-from loadgen.errors import SettingsError, SutError
-from loadgen.mlperf.config import read_configs, rules_path
-from loadgen.results.folder import concluded, write_outputs
-from loadgen.settings.layers import resolve_settings
-from loadgen.settings.model import Mode
-from loadgen.settings.model import TestSettings as HarnessSettings
+if TYPE_CHECKING:
+    # The engine, settings model (pydantic), results and config readers are imported where a
+    # test starts or a config is read, so `import loadgen.mlperf` costs little more than numpy.
+    from loadgen.benchmark.runner import Benchmark
+    from loadgen.engine.query import SampleBatch
+    from loadgen.settings.model import TestSettings as HarnessSettings
+
+_LAZY = {
+    "Benchmark": ("loadgen.benchmark.runner", "Benchmark"),
+    "run_benchmark": ("loadgen.benchmark.runner", "run_benchmark"),
+    "run_find_peak": ("loadgen.benchmark.peak", "run_find_peak"),
+    "SampleBatch": ("loadgen.engine.query", "SampleBatch"),
+    "read_configs": ("loadgen.mlperf.config", "read_configs"),
+    "rules_path": ("loadgen.mlperf.config", "rules_path"),
+    "concluded": ("loadgen.results.folder", "concluded"),
+    "write_outputs": ("loadgen.results.folder", "write_outputs"),
+    "resolve_settings": ("loadgen.settings.layers", "resolve_settings"),
+    "Mode": ("loadgen.settings.model", "Mode"),
+    "HarnessSettings": ("loadgen.settings.model", "TestSettings"),
+}
+"""Names this module imported eagerly before, still reachable (`lg.Benchmark`), loaded on first use."""
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module, attribute = _LAZY[name]
+    return getattr(importlib.import_module(module), attribute)
 
 
 class TestScenario(enum.IntEnum):
@@ -267,6 +288,9 @@ class TestSettings:
         """Read a config file as LoadGen does: with conf_type 1 the official rules first, then
         `path` as user.conf (seeds there are ignored, as LoadGen ignores them, with a note);
         with 0, `path` is the rules file. Raises on malformed files and unknown keys."""
+        from loadgen.mlperf.config import read_configs, rules_path
+        from loadgen.settings.model import Mode
+
         rules, user = (rules_path("mlperf"), path) if conf_type == 1 else (path, None)
         for source, values in read_configs(model, scenario, rules, user, None, refuse_seeds=False):
             for name, value in values.settings.items():
@@ -287,6 +311,8 @@ def harness_settings(settings: TestSettings) -> HarnessSettings:
     Every value is checked again (a settings object may have been built around our checks);
     anything out of range raises SettingsError.
     """
+    from loadgen.settings.layers import resolve_settings
+
     given = {name: checked_setting(name, getattr(settings, name, off)) for name, off in _LOADGEN_DEFAULTS.items()}
     values: dict[str, Any] = {name: given[name] for name in _SHARED}
     values["scenario"] = given["scenario"].name
@@ -625,6 +651,8 @@ def StartTestWithLogSettings(
     a time: a second StartTest while one runs (from another thread) raises SettingsError,
     where LoadGen would cross the two tests' samples.
     """
+    from loadgen.results.folder import concluded, write_outputs
+
     if not _ACTIVE.running.acquire(blocking=False):
         raise SettingsError(["StartTest: a test is already running in this process; LoadGen runs one at a time"])
     try:
@@ -642,6 +670,12 @@ def StartTestWithLogSettings(
 
 def _run_test(sut: int, qsl: int, test_settings: TestSettings, audit_config_filename: str) -> Benchmark:
     """Check the handles and settings, ask a QDL its name, run, and note how long the name took."""
+    from loadgen.benchmark.peak import run_find_peak
+    from loadgen.benchmark.runner import run_benchmark
+    from loadgen.mlperf.config import read_configs
+    from loadgen.settings.layers import resolve_settings
+    from loadgen.settings.model import Mode
+
     sut_obj = _lookup(sut, _SutHandle, "SUT")
     qsl_obj = _lookup(qsl, _QslHandle, "QSL")
     for item in _unsupported_in_use(test_settings):

@@ -7,15 +7,17 @@ import math
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from loadgen.analysis.aggregate import LoadedRuns
 from loadgen.engine.trace import Trace
 from loadgen.errors import SettingsError
 from loadgen.metrics.result import RunResult
 from loadgen.results.atomic import write_text_atomic
+
+if TYPE_CHECKING:  # imported where used: reading one run needs none of scipy's statistics
+    from loadgen.analysis.aggregate import LoadedRuns
 
 
 def _run_number(path: Path) -> int:
@@ -45,6 +47,8 @@ def read_result(path: Path) -> RunResult:
 def load_runs(folder: Path, names: Sequence[str] | None = None) -> LoadedRuns:
     """Read a results folder (one run or run-*/, or just the named run folders); runs without
     result.json or ending in an error are left out."""
+    from loadgen.analysis.aggregate import LoadedRuns
+
     if not folder.is_dir():
         raise SettingsError([f"{folder}: no such results folder"])
     loaded = LoadedRuns(folder, [], [], {}, [], [])

@@ -16,3 +16,4 @@ def test_the_report_benchmark_runs_at_a_tiny_size() -> None:
     assert done.returncode in (0, 3), done.stderr[-3000:]  # 3: a target missed on a busy machine
     assert "python -m loadgen.report on 0.02 M Offline samples: wall time" in done.stdout
     assert "peak RSS of the process" in done.stdout and "memory allocated on top of the trace" in done.stdout
+    assert "the same folder with a format 1 trace.npz" in done.stdout

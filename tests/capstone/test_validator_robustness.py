@@ -10,6 +10,7 @@ import json
 import shutil
 import zipfile
 from collections.abc import Callable
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,8 @@ from loadgen.benchmark.runner import run_benchmark
 from loadgen.capstone import judge_submission
 from loadgen.capstone.building import build_evidence, build_submission
 from loadgen.capstone.reading import EvidenceReader
+from loadgen.engine.trace import Trace
+from loadgen.engine.trace_file import COLUMN_DTYPES, encode_column
 from loadgen.machine.fingerprint import collect_fingerprint
 from loadgen.results.files import sha256_file
 from loadgen.settings.model import TestSettings
@@ -97,15 +100,38 @@ def npy(array: np.ndarray, header_shape: tuple[int, ...] | None = None) -> bytes
     return head.getvalue() + array.tobytes()
 
 
-def trace_with(folder: Path, **members: bytes) -> bytes:
-    """The baseline trace.npz with some members replaced by raw .npy bytes (stored, uncompressed)."""
+def format1(folder: Path) -> dict[str, np.ndarray]:
+    """The baseline trace's arrays as format 1 (each column its own .npy), as main wrote it before format 2."""
+    trace = Trace.load(folder / TRACE)
+    return {"format_version": np.array(1, dtype=np.int64)} | {f.name: getattr(trace, f.name) for f in fields(Trace)}
+
+
+def format2(folder: Path) -> dict[str, np.ndarray]:
+    """The baseline trace's format 2 members (metadata and byte planes)."""
+    trace = Trace.load(folder / TRACE)
+    columns = {f.name: getattr(trace, f.name) for f in fields(Trace)}
+    members = {"format_version": np.array(2, dtype=np.int64)}
+    for name in COLUMN_DTYPES:
+        members |= encode_column(columns, name)
+    return members
+
+
+def stored_npz(arrays: dict[str, np.ndarray | None], **members: bytes) -> bytes:
+    """An .npz of the arrays (None: left out), some replaced by raw .npy bytes, every member stored."""
     out = io.BytesIO()
-    with np.load(folder / TRACE) as original, zipfile.ZipFile(out, "w") as archive:
-        for name in original.files:
-            archive.writestr(f"{name}.npy", members.pop(name, None) or npy(original[name]))
+    with zipfile.ZipFile(out, "w") as archive:
+        for name, array in arrays.items():
+            raw = members.pop(name, None) or (npy(array) if array is not None else None)
+            if raw is not None:
+                archive.writestr(f"{name}.npy", raw)
         for name, raw in members.items():
             archive.writestr(f"{name}.npy", raw)
     return out.getvalue()
+
+
+def trace_with(folder: Path, **members: bytes) -> bytes:
+    """The baseline trace in format 1 with some members replaced by raw .npy bytes (stored, uncompressed)."""
+    return stored_npz(dict(format1(folder)), **members)
 
 
 def test_the_sound_submission_has_no_error(source: Path) -> None:
@@ -141,11 +167,67 @@ def test_object_arrays_are_refused_unread(folder: Path) -> None:
 
 
 def test_sample_indices_beyond_the_run_are_a_finding(folder: Path) -> None:
-    with np.load(folder / TRACE) as original:
-        index = original["sample_index"].copy()
+    index = Trace.load(folder / TRACE).sample_index.copy()
     index[0] = 10**6
     raw = trace_with(folder, sample_index=npy(index))
     assert "sample_index reaches 1000000, beyond the run's 200 samples" in errors(replaced(folder, TRACE, raw), folder)
+
+
+def _planes(values: np.ndarray) -> dict[str, np.ndarray | None]:
+    return {str(k): plane for k, plane in enumerate(values.view(np.uint8).reshape(-1, values.itemsize).T)}
+
+
+def _crafted(arrays: dict[str, np.ndarray | None], name: str) -> dict[str, dict[str, np.ndarray | None]]:
+    """Format 2 columns a writer could never have made, each named by what is wrong with it."""
+    meta = np.array(arrays[f"{name}.meta"])
+    rows, count = int(meta[0]), int(meta[0] - meta[2])
+    return {
+        "a plane of floats": {f"{name}.0": np.zeros(count, dtype=np.float64)},
+        "a plane of the wrong length": {f"{name}.0": np.zeros(count + 3, dtype=np.uint8)},
+        "a missing plane": {f"{name}.1": None, f"{name}.meta": np.r_[meta[:1], 2, meta[2:]]},
+        "a missing first value": {f"{name}.meta": np.array([rows, 1, 1, 0])},
+        "no metadata": {f"{name}.meta": None},
+        "a width of 3": {f"{name}.meta": np.array([rows, 3, 0, 0, 0])},
+        "2**40 rows claimed": {f"{name}.meta": np.array([2**40, 1, 0, 0, 0])},
+        "differences overflowing int64": {f"{name}.meta": np.array([rows, 8, 1, 2**62, 0]),
+                                          **{f"{name}.{k}": p for k, p in
+                                             _planes(np.full(rows - 1, 2**62, dtype="<i8")).items()}},
+        "an object plane": {f"{name}.0": np.array([object()] * rows, dtype=object)},
+    }
+
+
+EXPECTED = {
+    "a plane of floats": "expected {count} uint8 bytes, got shape ({count},) float64",
+    "a plane of the wrong length": "expected {count} uint8 bytes",
+    "a missing plane": "lacks {name}.1, byte 1 of its 2-byte values",
+    "a missing first value": "{name}.meta: expected 5 integers",
+    "no metadata": "lacks the column {name}",
+    "a width of 3": "width 3",
+    "2**40 rows claimed": "decodes to",
+    "differences overflowing int64": "column {name}: its differences overflow int64",
+    "an object plane": "{name}.0.npy: dtype object refused",
+}
+
+
+@pytest.mark.parametrize("case", sorted(EXPECTED))
+@pytest.mark.parametrize("name", ["issued_ns", "completed_ns"])
+def test_a_crafted_format_2_column_is_a_finding(folder: Path, case: str, name: str) -> None:
+    arrays: dict[str, np.ndarray | None] = dict(format2(folder))
+    meta = np.array(arrays[f"{name}.meta"])
+    arrays |= _crafted(arrays, name)[case]
+    found = errors(replaced(folder, TRACE, stored_npz(arrays)), folder)
+    assert EXPECTED[case].format(name=name, count=int(meta[0] - meta[2])) in found
+
+
+def test_a_format_1_trace_in_a_submission_still_verifies(folder: Path) -> None:
+    data = replaced(folder, TRACE, trace_with(folder))
+    data["evidence"]["sha256"][TRACE] = sha256_file(folder / TRACE)
+    (folder / "baseline" / "result.json").write_text(
+        (folder / RESULT).read_text(encoding="utf-8").replace(
+            json.loads((folder / RESULT).read_text(encoding="utf-8"))["files"]["trace.npz"],
+            sha256_file(folder / TRACE)), encoding="utf-8")
+    data["evidence"]["sha256"][RESULT] = sha256_file(folder / RESULT)
+    assert errors(data, folder) == ""
 
 
 @pytest.mark.parametrize(
@@ -248,15 +330,38 @@ def test_fuzz_a_mutated_result_json_gets_findings(source: Path, tmp_path_factory
 @given(
     edits=st.lists(st.tuples(st.integers(min_value=0), st.integers(0, 255)), min_size=1, max_size=4),
     cut=st.one_of(st.none(), st.integers(min_value=0)),
+    version=st.sampled_from([1, 2]),
 )
 def test_fuzz_a_mutated_trace_gets_findings(source: Path, tmp_path_factory: pytest.TempPathFactory,
-                                            edits: list[tuple[int, int]], cut: int | None) -> None:
+                                            edits: list[tuple[int, int]], cut: int | None, version: int) -> None:
     folder = tmp_path_factory.mktemp("fuzz-trace")
     shutil.copytree(source, folder, dirs_exist_ok=True)
-    raw = bytearray(trace_with(folder))  # stored members: byte edits reach headers and data, not only deflate
+    arrays = format1(folder) if version == 1 else format2(folder)
+    raw = bytearray(stored_npz(dict(arrays)))  # stored members: byte edits reach headers and data, not only deflate
     for at, byte in edits:
         raw[at % len(raw)] = byte
     if cut is not None:
         raw = raw[: cut % len(raw)]
     verdict = judge_submission(replaced(folder, TRACE, bytes(raw)), folder)
+    assert isinstance(verdict.findings, list)
+
+
+@seed(20261204)
+@FUZZ
+@given(
+    name=st.sampled_from(list(COLUMN_DTYPES)),
+    meta=st.lists(st.integers(-(2**63), 2**63 - 1) | st.integers(-2, 10), min_size=0, max_size=6),
+    plane=st.one_of(st.none(), st.integers(0, 300)),
+    kind=st.sampled_from(["u1", "i8", "f4", "u2"]),
+)
+def test_fuzz_crafted_format_2_metadata_gets_findings(source: Path, tmp_path_factory: pytest.TempPathFactory,
+                                                      name: str, meta: list[int], plane: int | None,
+                                                      kind: str) -> None:
+    folder = tmp_path_factory.mktemp("fuzz-format2")
+    shutil.copytree(source, folder, dirs_exist_ok=True)
+    arrays: dict[str, np.ndarray | None] = dict(format2(folder))
+    arrays[f"{name}.meta"] = np.array(meta, dtype=np.int64)
+    if plane is not None:
+        arrays[f"{name}.0"] = np.arange(plane).astype(kind)
+    verdict = judge_submission(replaced(folder, TRACE, stored_npz(arrays)), folder)
     assert isinstance(verdict.findings, list)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
+import time
 from pathlib import Path
 
 from loadgen.engine.query import IndexQSL, QuerySampleLibrary, SampleBatch, SystemUnderTest
@@ -11,8 +13,10 @@ from sut.fixed_time import FixedTimeSUT
 
 
 class FaultySUT:
-    """A fixed-time SUT; in the claiming worker, after `after` queries it dies (SIGKILL) or raises.
-    It also notes, in `started`, that timed issuing has begun (for the Ctrl-C test)."""
+    """A fixed-time SUT; in the claiming worker, after `after` queries it dies (SIGKILL: "die"; after a
+    pause long enough for the driver to hear of every completion so far: "pause-die"), raises
+    ("raise"), blocks in issue_query for good ("hang") or reports each later sample failed ("fail").
+    It also notes, in `started`, that timed issuing has begun (for the signal tests)."""
 
     def __init__(self, claim: Path, fault: str, after: int) -> None:
         self.name = "FaultySUT"
@@ -31,10 +35,17 @@ class FaultySUT:
         if self.issued == self.after:
             self.started.touch()
         if self.claimed and self.issued > self.after:
-            if self.fault == "die":
+            if self.fault == "pause-die":
+                time.sleep(1.5)  # three progress intervals: the driver has every completion so far
+            if self.fault in ("die", "pause-die"):
                 os.kill(os.getpid(), signal.SIGKILL)
+            if self.fault == "hang":
+                threading.Event().wait()
             if self.fault == "raise":
                 raise RuntimeError("injected fault")
+            if self.fault == "fail":
+                samples.fail(reason="HTTP 503")
+                return
         self.inner.issue_query(samples)
 
     def flush_queries(self) -> None:
@@ -43,3 +54,9 @@ class FaultySUT:
 
 def make_faulty(claim: Path, fault: str, after: int) -> tuple[SystemUnderTest, QuerySampleLibrary]:
     return FaultySUT(claim, fault, after), IndexQSL(256)
+
+
+def make_slow(seconds: float) -> tuple[SystemUnderTest, QuerySampleLibrary]:
+    """A SUT that takes `seconds` to build (a model that loads slowly), for signals before timing."""
+    time.sleep(seconds)
+    return FixedTimeSUT(service_us=50), IndexQSL(64)

@@ -40,3 +40,19 @@ def test_import_loadgen_never_imports_ray() -> None:
     code = "import sys, loadgen, loadgen.cli.run, loadgen.distributed.driver; print('ray' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
+
+
+def test_a_signal_while_the_results_are_written_waits_for_them() -> None:
+    """After the run, SIGTERM is only noted (the folder is finished, then the command exits 143)."""
+    import os
+    import signal
+
+    from loadgen.distributed.driver import Terminated, signals_deferred
+
+    found = signal.getsignal(signal.SIGTERM)
+    with signals_deferred() as late:
+        os.kill(os.getpid(), signal.SIGTERM)  # would end the process, were it not deferred
+        os.kill(os.getpid(), signal.SIGINT)  # and would raise KeyboardInterrupt here
+        written = True
+    assert written and late.received == signal.SIGTERM and late.kind() is Terminated  # SIGTERM decides
+    assert signal.getsignal(signal.SIGTERM) is found

@@ -7,6 +7,7 @@ from __future__ import annotations
 import _thread
 import functools
 import json
+import signal
 import threading
 import time
 from pathlib import Path
@@ -15,15 +16,16 @@ from types import ModuleType
 import numpy as np
 import psutil
 import pytest
-from faulty_suts import make_faulty
+from faulty_suts import make_faulty, make_slow
 
 from loadgen.benchmark.runner import Benchmark
 from loadgen.cli.run import _sut_and_qsl, exit_code
 from loadgen.cli.run import main as run_main
-from loadgen.distributed.driver import run_distributed
+from loadgen.distributed.driver import Terminated, run_distributed
+from loadgen.distributed.plan import split_schedule
 from loadgen.engine.schedule import build_schedule, select_loaded_samples
 from loadgen.engine.trace import NOT_YET, Trace
-from loadgen.errors import Interrupted, RunAborted, SutError, SutLoadError
+from loadgen.errors import Interrupted, RunAborted, SampleTimeout, SutError, SutLoadError
 from loadgen.settings.model import Scenario, TestSettings
 
 
@@ -108,21 +110,62 @@ def test_offline_on_three_workers_covers_the_sample_set_in_order(ray_instance: M
     assert_workers_gone(benchmark)
 
 
-def test_a_killed_worker_ends_the_run_invalid_naming_it_and_keeps_the_others_samples(
+def test_a_killed_worker_ends_the_run_invalid_naming_it_and_keeps_every_part_recorded(
     ray_instance: ModuleType, tmp_path: Path
 ) -> None:
     claim = tmp_path / "claim"
-    benchmark = run_distributed(functools.partial(make_faulty, claim, "die", 300), server(), workers=2)
+    benchmark = run_distributed(functools.partial(make_faulty, claim, "pause-die", 300), server(), workers=2)
     dead = int(claim.read_text())
     assert not benchmark.result.valid and isinstance(benchmark.error, RunAborted)
     assert exit_code(benchmark) == 1
     assert f"pid {dead} " in str(benchmark.error) and "died" in str(benchmark.error)
     per_worker = benchmark.result.distributed["per_worker"]  # type: ignore[index]
     survivor = next(w for w in per_worker if w["pid"] != dead)
+    killed = next(w for w in per_worker if w["pid"] == dead)
     assert survivor["part_returned"] and survivor["queries_issued"] >= 300
-    assert [w["part_returned"] for w in per_worker if w["pid"] == dead] == [False]
-    assert benchmark.trace.n_queries == survivor["queries_issued"]  # every sample the survivor recorded
+    # the dead worker's part as it streamed it: it paused before dying, so all 300 answered queries
+    assert not killed["part_returned"] and killed["part_streamed"] and killed["queries_issued"] == 300
+    schedule = schedule_of(server(), 256, 256)
+    parts = split_schedule(schedule, 2)
+    kept = np.sort(np.r_[parts[survivor["worker"]].queries[: survivor["queries_issued"]],
+                         parts[killed["worker"]].queries[:300]])
+    trace = benchmark.trace
+    assert trace.n_queries == survivor["queries_issued"] + 300  # every query either worker recorded
+    np.testing.assert_array_equal(trace.scheduled_ns, schedule.scheduled_ns[kept])
+    assert (trace.completed_ns != NOT_YET).all() and (trace.issued_ns >= trace.scheduled_ns).all()
     assert benchmark.result.invalid_reasons[0].startswith("the run did not complete: worker ")
+    assert_workers_gone(benchmark)
+
+
+def test_a_sut_call_that_never_returns_in_a_worker_is_caught_by_its_issue_watch(
+    ray_instance: ModuleType, tmp_path: Path
+) -> None:
+    claim = tmp_path / "claim"
+    settings = server(duration_ms=1500).model_copy(update={"sample_timeout_ms": 1000})
+    benchmark = run_distributed(functools.partial(make_faulty, claim, "hang", 200), settings, workers=2)
+    hung = int(claim.read_text())
+    assert isinstance(benchmark.error, SampleTimeout) and exit_code(benchmark) == 1
+    message = str(benchmark.error)
+    assert f"pid {hung} " in message and "issue_query did not return, and completed nothing, for 1 s" in message
+    assert "killed" in message
+    per_worker = benchmark.result.distributed["per_worker"]  # type: ignore[index]
+    stuck = next(w for w in per_worker if w["pid"] == hung)
+    assert stuck["part_streamed"] and stuck["queries_issued"] == 200  # the 201st never came back
+    assert benchmark.trace.n_queries == sum(w["queries_issued"] for w in per_worker)
+    assert (benchmark.trace.completed_ns != NOT_YET).all()
+    assert_workers_gone(benchmark)
+
+
+def test_a_sut_call_that_never_returns_while_a_worker_warms_up_ends_the_run_before_timing(
+    ray_instance: ModuleType, tmp_path: Path
+) -> None:
+    settings = server().model_copy(update={"sample_timeout_ms": 1000, "warmup_ms": 500})
+    benchmark = run_distributed(functools.partial(make_faulty, tmp_path / "claim", "hang", 3), settings, workers=2)
+    hung = int((tmp_path / "claim").read_text())
+    assert isinstance(benchmark.error, SampleTimeout) and exit_code(benchmark) == 1
+    assert f"pid {hung} on " in str(benchmark.error) and ", warming up: the SUT's issue_query did not return" in str(
+        benchmark.error)
+    assert benchmark.trace.n_queries == 0
     assert_workers_gone(benchmark)
 
 
@@ -138,6 +181,21 @@ def test_a_sut_error_in_one_worker_ends_the_run_and_every_part_is_kept(
     assert all(w["part_returned"] for w in per_worker)
     assert benchmark.trace.n_queries == sum(w["queries_issued"] for w in per_worker) >= 400
     assert benchmark.trace.n_queries < schedule_of(server(), 256, 256).n_queries  # the others were stopped
+
+
+def test_samples_a_worker_reports_failed_end_the_merged_run_invalid_with_their_reasons(
+    ray_instance: ModuleType, tmp_path: Path
+) -> None:
+    claim = tmp_path / "claim"
+    benchmark = run_distributed(functools.partial(make_faulty, claim, "fail", 200), server(), workers=2)
+    result = benchmark.result
+    assert benchmark.error is None and exit_code(benchmark) == 3  # completed, judged INVALID
+    failed = result.failed_samples["HTTP 503"]
+    per_worker = result.distributed["per_worker"]  # type: ignore[index]
+    faulty = next(w for w in per_worker if w["pid"] == int(claim.read_text()))
+    assert failed == faulty["queries_issued"] - 200  # every sample after its 200th
+    assert not result.valid and result.checks["no_failed_samples"] is False
+    assert any(f"{failed} of " in reason and "HTTP 503" in reason for reason in result.invalid_reasons)
 
 
 def test_ctrl_c_on_the_driver_stops_every_worker_and_keeps_their_parts(
@@ -160,6 +218,19 @@ def test_ctrl_c_on_the_driver_stops_every_worker_and_keeps_their_parts(
     assert all(w["part_returned"] and w["queries_issued"] >= 100 for w in per_worker)
     assert benchmark.trace.n_queries == sum(w["queries_issued"] for w in per_worker)
     assert_workers_gone(benchmark)
+
+
+def test_sigterm_before_timing_ends_the_run_with_nothing_recorded(ray_instance: ModuleType) -> None:
+    """While the workers still build their SUTs: Terminated (exit 143 on the command line), no result."""
+    found = signal.getsignal(signal.SIGTERM)
+    timer = threading.Timer(1.0, _thread.interrupt_main, (signal.SIGTERM,))
+    timer.start()
+    try:
+        with pytest.raises(Terminated, match="terminated by SIGTERM on the driver before timing started"):
+            run_distributed(functools.partial(make_slow, 5.0), server(), workers=2)
+    finally:
+        timer.cancel()
+    assert signal.getsignal(signal.SIGTERM) is found  # the handler the run found is back
 
 
 def test_a_sut_that_cannot_be_built_is_refused_with_the_workers_reason(ray_instance: ModuleType) -> None:

@@ -23,6 +23,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from loadgen.engine.trace import Trace
+
 REPO = Path(__file__).resolve().parents[2]
 FAULTY = str(Path(__file__).with_name("faulty_suts.py"))
 NO_PILOT = ["--set", "single_stream_expected_latency_ns=20000", "--set", "warmup_ms=0"]
@@ -84,8 +86,8 @@ def result_of(folder: Path) -> dict[str, Any]:
 
 
 def completed_in_trace(folder: Path) -> int:
-    with np.load(folder / "trace.npz") as trace:
-        return int(np.count_nonzero(trace["completed_ns"] != -1))
+    completed = Trace.load(folder / "trace.npz", columns=["completed_ns"]).completed_ns
+    return int(np.count_nonzero(completed != -1))
 
 
 def sut_count(path: Path) -> int:

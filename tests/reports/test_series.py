@@ -74,6 +74,36 @@ def test_offline_is_binned_in_chunks_with_the_same_result(monkeypatch: pytest.Mo
     assert whole.time.outstanding[0] > 0 and whole.time.outstanding[-1] == 0
 
 
+def test_rising_offline_completions_bin_as_the_same_samples_shuffled(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rising completions take the binary-search path; shuffled, the same samples take the float32 pass:
+    the two agree to the few samples float32 rounding moves across a bin edge."""
+    rising = make_trace("Offline", 50_000)
+    shuffled = make_trace("Offline", 50_000)
+    shuffled.completed_ns = np.random.default_rng(1).permutation(rising.completed_ns)
+    assert series._rising(rising.completed_ns) and not series._rising(shuffled.completed_ns)
+    latency = make_result("Offline", rising).metrics.latency
+    fast = run_series(rising, Scenario.Offline, latency.min_ns, latency.max_ns, None)
+    monkeypatch.setattr(series, "CHUNK", 4093)
+    slow = run_series(shuffled, Scenario.Offline, latency.min_ns, latency.max_ns, None)
+    assert fast.latency.total == slow.latency.total == 50_000
+    assert np.abs(fast.latency.counts - slow.latency.counts).sum() <= 50
+    assert np.abs(fast.time.completed_samples - slow.time.completed_samples).sum() <= 50
+    assert np.array_equal(fast.time.outstanding > 0, slow.time.outstanding > 0)
+    edges = fast.latency.edges_ns  # and every rising sample sits in the bin that holds it, exactly
+    lat = rising.completed_ns - rising.scheduled_ns[0]
+    exact = np.bincount(np.clip(np.searchsorted(edges, lat, side="right") - 1, 0, len(edges) - 2),
+                        minlength=len(edges) - 1)
+    assert np.array_equal(fast.latency.counts, exact)
+
+
+def test_not_yet_completions_lead_a_rising_column_and_are_left_out() -> None:
+    trace = make_trace("Offline", 1000)
+    trace.completed_ns[:10] = -1
+    assert series._rising(trace.completed_ns)
+    found = run_series(trace, Scenario.Offline, 10**5, 2 * 10**8, None)
+    assert found.latency.total == 990
+
+
 def test_issue_delays_are_the_metrics_own() -> None:
     trace = make_trace("Server", 2000)
     delays = issue_delays_ns(trace)
