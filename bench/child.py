@@ -580,14 +580,16 @@ def loadgen_generate_queries_s(path: Path) -> float | None:
 
 def ours_trace_queries(path: Path) -> tuple[np.ndarray, np.ndarray, int, int]:
     """(scheduled ns, issue delay ns) per issued query from trace.npz, plus its sample
-    count and the in-memory bytes of its columns."""
-    with np.load(path, allow_pickle=False) as data:
-        columns = {name: data[name] for name in data.files}
-    scheduled, issued = columns["scheduled_ns"], columns["issued_ns"]
+    count and the in-memory bytes of its columns, read as results reading reads it
+    (`Trace.load`: the file's columns may be encoded)."""
+    from loadgen.engine.trace import Trace
+
+    trace = Trace.load(path)
+    columns = {item.name: getattr(trace, item.name) for item in dataclasses.fields(Trace)}
+    scheduled, issued = trace.scheduled_ns, trace.issued_ns
     done = issued >= 0
-    samples = len(columns["completed_ns"])
-    memory = sum(int(a.nbytes) for name, a in columns.items() if name != "format_version")
-    return scheduled[done], (issued - scheduled)[done], samples, memory
+    memory = sum(int(column.nbytes) for column in columns.values())
+    return scheduled[done], (issued - scheduled)[done], len(trace), memory
 
 
 def loadgen_percentile(values: np.ndarray, p: float) -> float | None:
