@@ -85,7 +85,7 @@ Definitions (identical for every engine)
   given per sample; linear growth means the same per-sample time at every size.
 
 Probes (`spec["probe"]`, reruns of a missed figure; see `Probe`): "cpu" profiles the
-engine's thread, "memory" snapshots live allocations at the first completion. A probed
+engine's thread, "memory" snapshots live allocations at the first issue call. A probed
 run's figures are not used; only what it found.
 """
 
@@ -208,8 +208,9 @@ class Probe:
     SUT there), its top functions by own time. With `window_calls`, the profile starts at
     the null SUT's first issue call and stops at that call number (else at the end of the
     call): the loop alone, without the set-up and the writing of logs around it. "memory":
-    tracemalloc's live allocations at the null SUT's first completion (for Offline: with
-    every sample in flight, near the peak). None: nothing, the normal run."""
+    tracemalloc's live allocations when the engine first calls the null SUT (for Offline:
+    with every sample issued; the SUT's own responses, alike under every engine, are not
+    built yet). None: nothing, the normal run."""
 
     def __init__(self, mode: str | None, window_calls: int | None = None) -> None:
         self.mode = mode
@@ -223,6 +224,7 @@ class Probe:
     def section(self) -> Iterator[None]:
         """One timed call; a task's last one (its measurement, after any warm-up) is what is kept."""
         self._snapshot, self._calls = None, 0
+        self.found.pop(self.mode or "", None)
         if self.mode == "cpu":
             self._profiler = cProfile.Profile()
             if not self.window_calls:
@@ -250,6 +252,7 @@ class Probe:
         if self.mode == "memory":
             if self._snapshot is None and tracemalloc.is_tracing():
                 self._snapshot = tracemalloc.take_snapshot()
+                tracemalloc.stop()  # seen what was wanted: the rest of the run at full speed
             return
         self._calls += 1
         if self._profiler is not None and self.window_calls:
@@ -344,9 +347,8 @@ class LgEngine:
 
             def issue_and_look(ids: list[int], indices: list[int]) -> None:
                 mark()
-                responses = [response(i, 0, 0) for i in ids]
                 look()
-                complete(responses)
+                complete([response(i, 0, 0) for i in ids])
 
             return lg.ConstructFastSUT(issue_and_look, _noop)
         return lg.ConstructFastSUT(issue, _noop)

@@ -6,8 +6,8 @@ from the same runs or from one rerun of the measurement under a `bench.child` Pr
 
 - "profile": the rerun's cProfile of the engine's thread: the functions with the most own
   time (waits set apart), i.e. where the time goes through that API;
-- "memory": the rerun's tracemalloc at the first completion: the source lines holding the
-  most live memory, per sample;
+- "memory": the rerun's tracemalloc when the engine first calls the SUT: the source lines
+  holding the most live memory, per sample;
 - "late": the share of queries each engine issued more than 100 us (and 1 ms) late: a p99
   lies inside those stalls once more than 1% of the queries are in them;
 - "ks": each engine's back-to-back issue cost (1st percentile of the gaps the SUT saw) and
@@ -94,7 +94,7 @@ def _memory(probe: dict[str, Any] | None) -> str:
     if not rows or not samples:
         return ""
     top = ", ".join(f"{row['line']} {row['bytes'] / samples:.0f} B" for row in rows)
-    return f"live memory per sample at the first completion (tracemalloc, a rerun): {top}"
+    return f"live memory per sample when the engine calls the SUT (tracemalloc, a rerun): {top}"
 
 
 def _late(runs: Sequence[dict[str, Any]], measurement: str, engine: str) -> str:
