@@ -9,9 +9,12 @@ one aiohttp process answering `{}` at once), on the same machine, in one run; ea
 measurement is a fresh child process. Figures:
 
 - highest sustained rate: ours, the highest Poisson rate (Server scenario, open loop, a
-  ladder doubling from --start-qps, then bisected) at which one harness process keeps
-  the p99 issue delay under 1 ms with every request answered; locust, the requests/s of
-  one process of FastHttpUser users sending back to back (its highest rate, closed loop);
+  ladder doubling from --start-qps, or halving down to 25/s while it is not sustained,
+  then bisected) at which one harness process keeps the p99 issue delay under 1 ms with
+  every request answered; each step is followed by the same run with the in-process null
+  SUT (no network), printed beside it: the machine's own floor for that figure; locust,
+  the requests/s of one process of FastHttpUser users sending back to back (its highest
+  rate, closed loop);
 - back to back: both clients with 64 requests in flight as fast as the server answers
   (ours: one Offline query; locust: 64 users without waits), and the requests answered per
   second of CPU the client process used;
@@ -40,16 +43,22 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 ISSUE_DELAY_LIMIT_NS = 1_000_000
 LOCUST_USERS = 64
+MIN_QPS = 25.0
+"""The ladder goes no lower than this when its start is not sustained."""
 CHILD_TIMEOUT_S = 300
 
 
 def ours_child(url: str, rate: float, seconds: float) -> dict[str, Any]:
-    """One Server run of the network SUT at `rate`; the figures the table needs, as JSON."""
+    """One Server run of the network SUT at `rate` (url "null": the in-process null SUT, the
+    harness's own floor on this machine); the figures the table needs, as JSON."""
     from loadgen.benchmark.runner import run_benchmark
+    from loadgen.engine.query import IndexQSL
     from loadgen.settings.model import TestSettings
     from sut.network import make_sut
+    from sut.null import NullSUT
 
-    sut = make_sut(url=url, samples=1024, max_in_flight=256, timeout_s=30.0)
+    sut: Any = NullSUT() if url == "null" else make_sut(url=url, samples=1024, max_in_flight=256, timeout_s=30.0)
+    qsl = IndexQSL(1024) if url == "null" else sut.qsl
     settings = TestSettings.model_validate(
         {
             "scenario": "Server", "server_target_qps": rate, "min_duration_ms": int(seconds * 1000),
@@ -57,9 +66,10 @@ def ours_child(url: str, rate: float, seconds: float) -> dict[str, Any]:
         }
     )
     cpu0 = os.times()
-    result = run_benchmark(sut, sut.qsl, settings, fingerprint={}).result
+    result = run_benchmark(sut, qsl, settings, fingerprint={}).result
     cpu1 = os.times()
-    sut.close()
+    if url != "null":
+        sut.close()
     metrics = result.metrics
     assert metrics is not None and metrics.latency is not None and metrics.issue_delay is not None
     return {
@@ -77,7 +87,9 @@ def ours_child(url: str, rate: float, seconds: float) -> dict[str, Any]:
 
 
 def ours_offline_child(url: str, samples: int) -> dict[str, Any]:
-    """Back to back: one Offline query of `samples` requests, LOCUST_USERS in flight."""
+    """Back to back: one Offline query of `samples` requests, LOCUST_USERS in flight. No
+    warm-up, so the CPU counted is the timed requests' (plus opening the connections), as
+    locust's is counted over its timed window only."""
     from loadgen.benchmark.runner import run_benchmark
     from loadgen.settings.model import TestSettings
     from sut.network import make_sut
@@ -85,7 +97,7 @@ def ours_offline_child(url: str, samples: int) -> dict[str, Any]:
     sut = make_sut(url=url, samples=1024, max_in_flight=LOCUST_USERS, timeout_s=30.0)
     settings = TestSettings.model_validate(
         {"scenario": "Offline", "offline_expected_qps": 1.0, "min_duration_ms": 1, "min_query_count": samples,
-         "warmup_ms": 200, "sample_timeout_ms": 60_000}
+         "warmup_ms": 0, "sample_timeout_ms": 60_000}
     )
     cpu0 = os.times()
     result = run_benchmark(sut, sut.qsl, settings, fingerprint={}).result
@@ -132,27 +144,40 @@ def run_locust(url: str, users: int, seconds: float, rate_per_user: float | None
     return _child(["-m", "bench.locust_child", url, str(users), str(seconds), *extra])
 
 
+def _step(url: str, rate: float, seconds: float) -> dict[str, Any]:
+    step = run_ours(url, rate, seconds)
+    floor = run_ours("null", rate, seconds)  # the same run with the in-process null SUT, just after
+    step["null_sut_issue_delay_p99_ns"] = floor["issue_delay_p99_ns"]
+    print(f"  ours at {rate:8.0f}/s: p99 issue delay {step['issue_delay_p99_ns'] / 1e3:8.0f} us "
+          f"(in-process null SUT {floor['issue_delay_p99_ns'] / 1e3:.0f} us), "
+          f"{step['requests']}/{step['issued']} answered -> {'ok' if sustained(step) else 'not sustained'}",
+          flush=True)
+    return step
+
+
 def peak_search(url: str, start_qps: float, seconds: float, bisect_steps: int) -> list[dict[str, Any]]:
-    """Double the rate until a step is not sustained, then bisect between the last two."""
+    """Double the rate until a step is not sustained (halve it down to MIN_QPS first while the
+    start is not), then bisect between the last two. Each step is followed by the same run
+    with the in-process null SUT, so the table can tell the client's cost from the machine's."""
     steps = []
     rate, good, bad = start_qps, None, None
     while bad is None:
-        step = run_ours(url, rate, seconds)
+        step = _step(url, rate, seconds)
         steps.append(step)
-        print(f"  ours at {rate:8.0f}/s: p99 issue delay {step['issue_delay_p99_ns'] / 1e3:8.0f} us, "
-              f"{step['requests']}/{step['issued']} answered -> {'ok' if sustained(step) else 'not sustained'}",
-              flush=True)
         if sustained(step):
             good, rate = rate, rate * 2
         else:
             bad = rate
+    while good is None and rate / 2 >= MIN_QPS:
+        rate /= 2
+        step = _step(url, rate, seconds)
+        steps.append(step)
+        good, bad = (rate, bad) if sustained(step) else (None, rate)
     for _ in range(bisect_steps if good is not None else 0):
         assert good is not None
         rate = (good + bad) / 2
-        step = run_ours(url, rate, seconds)
+        step = _step(url, rate, seconds)
         steps.append(step)
-        print(f"  ours at {rate:8.0f}/s: p99 issue delay {step['issue_delay_p99_ns'] / 1e3:8.0f} us "
-              f"-> {'ok' if sustained(step) else 'not sustained'}", flush=True)
         good, bad = (rate, bad) if sustained(step) else (good, rate)
     return steps
 
@@ -171,11 +196,14 @@ def table(figures: dict[str, Any]) -> str:
     locust_per_cpu = peak["requests"] / peak["cpu_seconds"] if peak["cpu_seconds"] else None
     ours_latency_us = figures["ours_light"]["mean_latency_ns"] / 1e3
     locust_latency_us = figures["locust_light"]["mean_ms"] * 1e3
+    steps = figures["ours_steps"]
+    floor = [step["rate"] for step in steps if step.get("null_sut_issue_delay_p99_ns", 0) < ISSUE_DELAY_LIMIT_NS]
+    ours_cell = f"{ours_rate:,.0f} Poisson" if ours_rate else f"< {min(step['rate'] for step in steps):,.0f}"
+    ours_cell += f" (null SUT in process: {f'{max(floor):,.0f}' if floor else 'none'} of the same rates)"
     rows = [
         (f"back to back, {LOCUST_USERS} in flight (requests/s)", f"{burst['requests_per_second']:,.0f}",
          f"{peak['requests_per_second']:,.0f}", _ratio(burst["requests_per_second"], peak["requests_per_second"])),
-        ("highest sustained rate (requests/s)",
-         f"{ours_rate:,.0f} Poisson" if ours_rate else f"< {figures['start_qps']:,.0f}",
+        ("highest sustained rate (requests/s)", ours_cell,
          f"{peak['requests_per_second']:,.0f} back to back", _ratio(ours_rate, peak["requests_per_second"])),
         ("requests per CPU-second, back to back", f"{ours_per_cpu:,.0f}" if ours_per_cpu else "n/a",
          f"{locust_per_cpu:,.0f}" if locust_per_cpu else "n/a", _ratio(ours_per_cpu, locust_per_cpu)),

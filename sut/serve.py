@@ -6,7 +6,8 @@
 
 Routes (aiohttp's server, bound to 127.0.0.1 unless --host says otherwise):
 - `GET /health` (and KServe's `/v2/health/ready`): 200 once the SUT is loaded;
-- `POST /infer`: generic JSON `{"index": i}` -> `{"index": i, "output": [...]}`;
+- `POST /` and `POST /infer`: generic JSON `{"index": i}` -> `{"index": i, "output": [...]}`
+  (so a bare `url=http://127.0.0.1:8100` works as well as `.../infer`);
 - `POST /v2/models/{name}/infer`: KServe v2 / Triton, the index as an `index` input or the id;
 - `POST /v1/completions`, `/v1/chat/completions` (and `GET /v1/models`): OpenAI-compatible,
   streamed as server-sent events with `"stream": true`. The first chunk goes out when the
@@ -53,7 +54,7 @@ examples:
   python -m sut.serve --sut sut.tokens --sut-arg ttft_ms=20 --sut-arg tpot_ms=5 --port 8200
   python -m sut.serve --sut sut.fixed_time --max-batch 32 --max-wait-ms 2
 then, from another shell:
-  python -m loadgen.run --scenario server --sut sut.network --sut-arg url=http://127.0.0.1:8100/infer
+  python -m loadgen.run --scenario server --sut sut.network --sut-arg url=http://127.0.0.1:8100
 """
 
 
@@ -247,6 +248,7 @@ class ModelServer:
                 web.get("/health", self.health),
                 web.get("/v2/health/ready", self.health),
                 web.get("/v2/models/{name}/ready", self.health),
+                web.post("/", self.infer),
                 web.post("/infer", self.infer),
                 web.post("/v2/models/{name}/infer", self.kserve),
                 web.get("/v1/models", self.models),
@@ -375,7 +377,7 @@ def completion(chat: bool, model: str, n_tokens: int) -> dict[str, Any]:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m sut.serve",
-        description="Serve a SUT over HTTP: generic JSON (/infer), KServe v2 (/v2/models/NAME/infer) and "
+        description="Serve a SUT over HTTP: generic JSON (/ and /infer), KServe v2 (/v2/models/NAME/infer) and "
         "OpenAI-compatible streaming (/v1/completions, /v1/chat/completions); GET /health for readiness.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=EXAMPLES,

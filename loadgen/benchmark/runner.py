@@ -7,7 +7,10 @@ recorded so far; only a SettingsError (nothing ran) propagates.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+import gc
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -34,7 +37,16 @@ from loadgen.metrics.verdict import judge
 from loadgen.settings.effective import EffectiveSettings
 from loadgen.settings.model import TRACE_SAMPLE_LIMIT, Mode, Scenario, TestSettings
 
-__all__ = ["Benchmark", "Observer", "performance_sample_count", "run_benchmark"]
+__all__ = ["Benchmark", "Observer", "performance_sample_count", "run_benchmark", "timed_run_policy"]
+
+SWITCH_INTERVAL_S = 0.0002
+"""The interpreter's thread switch interval during the timed run (Python's default is 5 ms): a
+SUT thread holding the GIL delays the issuing thread by up to this much (docs/latency.md)."""
+
+GC_THRESHOLDS = (700, 10, 1000)
+"""The collector's thresholds during the timed run: young collections as Python's default (700,
+10), so cycles a SUT makes per query are collected as it runs; full collections, each a scan
+of every live object, every ~7 M allocations instead of every ~70 k."""
 
 
 @dataclass
@@ -79,6 +91,38 @@ def performance_sample_count(settings: TestSettings, qsl: QuerySampleLibrary) ->
     return count
 
 
+@contextmanager
+def timed_run_policy() -> Iterator[dict[str, Any]]:
+    """The interpreter as the timed run needs it (and the warm-up and pilot, which measure the SUT
+    for it), restored after, whatever happens (errors, Ctrl-C).
+
+    Garbage collection: every object the setup made (modules, settings, schedule) is frozen
+    out of the collector's scans (`gc.freeze`), and full collections run a hundred times more
+    rarely (GC_THRESHOLDS), so a million live responses or QuerySample objects no longer set
+    off a string of full collections, each scanning the whole heap. The collector stays ON and
+    young collections keep Python's pace: a SUT that makes reference cycles on every query has
+    them collected as it runs. Threads: the switch interval is SWITCH_INTERVAL_S, so a SUT's
+    own Python thread (an asyncio loop, a worker pool) hands the GIL back to the issuing thread
+    within that, not within Python's 5 ms. Yields what was set, for result.json's `run_policy`."""
+    interval, thresholds, frozen_before = sys.getswitchinterval(), gc.get_threshold(), gc.get_freeze_count()
+    gc.freeze()
+    policy: dict[str, Any] = {
+        "switch_interval_s": SWITCH_INTERVAL_S,
+        "gc_enabled": gc.isenabled(),
+        "gc_thresholds": list(GC_THRESHOLDS),
+        "gc_frozen_objects": gc.get_freeze_count(),
+    }
+    gc.set_threshold(*policy["gc_thresholds"])
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
+    try:
+        yield policy
+    finally:
+        sys.setswitchinterval(interval)
+        gc.set_threshold(*thresholds)
+        if not frozen_before:  # a harness that froze its own objects keeps them frozen
+            gc.unfreeze()
+
+
 def _qsl_call(action: Callable[[np.ndarray], None], name: str, indices: np.ndarray) -> None:
     try:
         action(indices)
@@ -104,9 +148,11 @@ def _performance(
     try:
         _qsl_call(qsl.load_samples, "load_samples", loaded)
         try:
-            warmup_queries = warm_up(sut, loaded, requested, context)  # before the pilot: it measures a warm SUT
-            effective, chosen = fill_by_pilot(sut, loaded, requested, context)
-            record = Engine(sut, build_schedule(effective, loaded), effective, context).run()
+            with timed_run_policy() as policy:  # the pilot measures the SUT as the timed run will run it
+                warmup_queries = warm_up(sut, loaded, requested, context)  # before the pilot: it measures a warm SUT
+                effective, chosen = fill_by_pilot(sut, loaded, requested, context)
+                record = Engine(sut, build_schedule(effective, loaded), effective, context).run()
+            record.run_policy = policy
         finally:
             _qsl_call(qsl.unload_samples, "unload_samples", loaded)
     except RunAborted as exc:
@@ -201,6 +247,7 @@ def run_benchmark(
         accuracy=score(accuracy, qsl) if accuracy else None,
         model=model_facts(sut),
         memory=memory,
+        run_policy=record.run_policy,
         settings_requested=settings.model_dump(mode="json"),
         settings_effective=effective.settings.model_dump(mode="json"),
         chosen_by_pilot=chosen,

@@ -35,7 +35,7 @@ class ClosedLoop:
         recorder = self.recorder
         begin = recorder.now()
         recorder.mark_issued(lo, hi, begin)
-        self.context.issue(self.sut, SampleBatch(recorder.ids[lo:hi], self.indices[lo:hi], recorder, lo))
+        self.context.issue(self.sut, SampleBatch(recorder, self.indices, lo, hi))
         recorder.wait_for(hi, self.timeout_ns)
         self.samples, self.queries = hi, self.queries + 1
         return max(recorder.now() - begin, 1)

@@ -71,9 +71,10 @@ class RunContext:
         if self.recorder is not None:
             self.recorder.fail(error)
 
-    def issue(self, sut: SystemUnderTest, batch: SampleBatch) -> None:
-        """Hand a batch to the SUT under the issue watch (when armed)."""
-        issue(sut, batch, self.watch)
+    def issue(self, sut: SystemUnderTest, batch: SampleBatch, since_ns: int | None = None) -> None:
+        """Hand a batch to the SUT under the issue watch (when armed); `since_ns`: the clock time
+        of the call, when the caller has just read it."""
+        issue(sut, batch, self.watch, since_ns)
 
     def flush(self, sut: SystemUnderTest) -> None:
         flush(sut)

@@ -23,6 +23,7 @@ from loadgen.engine.query import SampleBatch, SystemUnderTest
 from loadgen.engine.recorder import WAIT_SLICE_NS
 from loadgen.engine.schedule import Schedule
 from loadgen.engine.trace import Trace
+from loadgen.engine.watch import issue
 from loadgen.errors import RunAborted
 from loadgen.settings.effective import EffectiveSettings
 from loadgen.settings.model import Scenario, TestSettings
@@ -50,6 +51,8 @@ class RunRecord:
     logged_responses: dict[int, Any] | None = None
     failed_samples: dict[str, int] = field(default_factory=dict)
     """Samples the SUT reported failed (SampleBatch.fail), per reason."""
+    run_policy: dict[str, Any] = field(default_factory=dict)
+    """The interpreter's settings during the timed run (loadgen.benchmark.runner.timed_run_policy)."""
 
 
 def response_log_mask(settings: TestSettings, n_samples: int) -> np.ndarray | bool:
@@ -84,7 +87,7 @@ class Engine:
 
     def batch(self, lo: int, hi: int) -> SampleBatch:
         """Rows [lo, hi) as the batch the SUT sees (views, no copies)."""
-        return SampleBatch(self.recorder.ids[lo:hi], self.schedule.sample_index[lo:hi], self.recorder, lo)
+        return SampleBatch(self.recorder, self.schedule.sample_index, lo, hi)
 
     def run(self) -> RunRecord:
         """Issue the whole schedule, then drain; errors and Ctrl-C end the run with what was recorded."""
@@ -129,21 +132,30 @@ class Engine:
         return self._max_duration_ns is not None and now >= self._max_duration_ns
 
     def _one_outstanding(self) -> str:
-        """SingleStream/MultiStream: the next query is issued when the previous completes."""
-        recorder, scheduled = self.recorder, self.trace.scheduled_ns
+        """SingleStream/MultiStream: the next query is issued when the previous completes.
+
+        Per query, plain ints only: the columns are written through memoryviews and the batch
+        slices its numpy views only if the SUT asks for them (a numpy call on a one-element
+        array costs about a microsecond; LoadGen's whole C++ loop takes a few)."""
+        recorder, context, sut = self.recorder, self.context, self.sut
+        scheduled, sample_index = self.trace.scheduled_ns.data, self.schedule.sample_index
         min_queries, min_duration_ns = self.settings.min_query_count, self.settings.min_duration_ns
+        max_ns, timeout_ns, drain = self._max_duration_ns, self._timeout_ns, self._drain_at_max
+        clock, t0, watch = recorder.clock_ns, recorder.start_ns, context.watch
         for query in range(self.schedule.n_queries):
             if query >= min_queries and recorder.last_completed_ns >= min_duration_ns:
                 return STOP_MET
-            if self._past_max_duration(recorder.now()):
+            if max_ns is not None and clock() - t0 >= max_ns:
                 return STOP_MAX_DURATION
             lo, hi = recorder.open_queries(query, query + 1)
-            batch = self.batch(lo, hi)
-            now = recorder.now()  # as late as possible: the harness's own work is not the SUT's latency
-            self.context.issue(self.sut, batch)
+            batch = SampleBatch(recorder, sample_index, lo, hi)
+            stamp = clock()  # as late as possible: the harness's own work is not the SUT's latency
+            issue(sut, batch, watch, stamp)
+            now = stamp - t0
             scheduled[query] = now
             recorder.stamp_issued(query, query + 1, now)
-            recorder.wait_for(hi, self._timeout_ns, self._drain_at_max)
+            if recorder.completed < hi or recorder.error is not None:  # a SUT that answered in the call waits not
+                recorder.wait_for(hi, timeout_ns, drain)
         if self.schedule.n_queries >= min_queries and recorder.last_completed_ns >= min_duration_ns:
             return STOP_MET
         return STOP_OUT_OF_QUERIES if self.settings.max_query_count is None else STOP_SCHEDULE_DONE
@@ -164,14 +176,15 @@ class Engine:
         """Server: open loop; each query goes out at its scheduled time, late or not."""
         scheduled = self.schedule.scheduled_ns
         assert scheduled is not None
-        recorder, timeout_ns = self.recorder, self._timeout_ns
+        recorder, timeout_ns, max_ns = self.recorder, self._timeout_ns, self._max_duration_ns
+        due_ns = scheduled.data  # plain ints per query, no numpy scalar
         n = len(scheduled)
         cap = self.settings.max_async_queries
         coalesce = self.settings.coalesce_queries
         query = 0
         while query < n:
-            now = self._wait_to_issue(int(scheduled[query]))
-            if self._past_max_duration(now):
+            now = self._wait_to_issue(due_ns[query])
+            if max_ns is not None and now >= max_ns:
                 return STOP_MAX_DURATION
             recorder.check(now, timeout_ns)
             end = query + 1
@@ -181,9 +194,9 @@ class Engine:
                 recorder.wait_for(end - cap, timeout_ns, self._drain_at_max)
             lo, hi = recorder.open_queries(query, end)
             batch = self.batch(lo, hi)
-            now = recorder.now()
-            self.context.issue(self.sut, batch)
-            recorder.stamp_issued(query, end, now)
+            stamp = recorder.clock_ns()
+            self.context.issue(self.sut, batch, stamp)
+            recorder.stamp_issued(query, end, stamp - recorder.start_ns)
             query = end
         return STOP_SCHEDULE_DONE
 

@@ -7,8 +7,8 @@ samples from any thread, one id or an array of ids at a time.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, overload, runtime_checkable
 
 import numpy as np
 
@@ -18,16 +18,56 @@ if TYPE_CHECKING:
     from loadgen.engine.recorder import Recorder
 
 
+class _RowView:
+    """A batch's rows of a column, sliced when read. Only `__get__`: a subclass that holds its own
+    arrays (sut.serve's ServedBatch) sets the attribute on its instances, and that wins."""
+
+    def __init__(self, column: Callable[[SampleBatch], np.ndarray]) -> None:
+        self._column = column
+
+    @overload
+    def __get__(self, batch: None, owner: type) -> _RowView: ...
+
+    @overload
+    def __get__(self, batch: SampleBatch, owner: type) -> np.ndarray: ...
+
+    def __get__(self, batch: SampleBatch | None, owner: type) -> np.ndarray | _RowView:
+        if batch is None:
+            return self
+        return self._column(batch)[batch._first_row:batch._end_row]
+
+
 class SampleBatch:
-    """The samples of one issued query (or of several coalesced Server queries)."""
+    """The samples of one issued query (or of several coalesced Server queries): rows [lo, hi)
+    of its phase's trace, whose ids are rows + 1."""
 
-    __slots__ = ("_first_row", "_recorder", "ids", "indices")
+    __slots__ = ("_end_row", "_first_row", "_recorder", "_source")
 
-    def __init__(self, ids: np.ndarray, indices: np.ndarray, recorder: Recorder, first_row: int) -> None:
-        self.ids = ids
-        self.indices = indices
+    def __init__(self, recorder: Recorder, sample_index: np.ndarray, first_row: int, end_row: int) -> None:
+        """Rows [first_row, end_row) of the recorder's trace, their indices in `sample_index` (the
+        trace's, or the schedule's it was made from). Nothing is sliced until a SUT asks for
+        `ids` or `indices`: a SUT that reads `rows` (the drop-in API) costs no numpy work."""
         self._recorder = recorder
+        self._source = sample_index
         self._first_row = first_row
+        self._end_row = end_row
+
+    ids = _RowView(lambda batch: batch._recorder.ids)
+    """The samples' ids (int64, a view), to complete them with."""
+
+    indices = _RowView(lambda batch: batch._source)
+    """The samples' indices into the QSL (a view)."""
+
+    @property
+    def rows(self) -> tuple[int, int]:
+        """The batch's rows [lo, hi) in its phase's trace; the ids are lo + 1 .. hi."""
+        return self._first_row, self._end_row
+
+    @property
+    def phase(self) -> Recorder:
+        """The phase this batch belongs to (pilot, warm-up, accuracy pass or timed run), as its
+        recorder: ids restart in each phase, so per-phase state of an adapter is keyed by it."""
+        return self._recorder
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -36,7 +76,7 @@ class SampleBatch:
         return zip(self.ids.tolist(), self.indices.tolist(), strict=False)
 
     def __repr__(self) -> str:
-        return f"SampleBatch({len(self)} samples, ids {self.ids[:1].tolist()}..)"
+        return f"SampleBatch({len(self)} samples, ids {self._first_row + 1}..)"
 
     @property
     def keeps_responses(self) -> bool:
@@ -63,11 +103,11 @@ class SampleBatch:
 
         `responses` (one per id: a numpy array row per sample, or bytes) is what accuracy
         mode scores and logs; performance runs only take its size. `n_tokens` (per id) feeds
-        time per output token when the run measures token latencies.
+        time per output token when the run measures token latencies. (An adapter that stamps
+        completions itself, on entry, calls `phase.complete(..., at_ns=)`: the drop-in API.)
         """
         if ids is None:
-            first = self._first_row
-            self._recorder.complete_block(first, first + len(self.ids), response_sizes, responses, n_tokens)
+            self._recorder.complete_block(self._first_row, self._end_row, response_sizes, responses, n_tokens)
         else:
             self._recorder.complete(ids, response_sizes, responses, n_tokens)
 

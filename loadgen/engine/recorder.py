@@ -1,7 +1,11 @@
 """Records completions into a trace from any thread, and lets the engine wait for them.
 
 The hot path takes one lock, writes the trace columns in place and allocates nothing per
-sample. Protocol breaches (an id never issued, a sample completed twice) do not raise in
+sample. One sample at a time (SingleStream, a drop-in SUT completing a few responses) goes
+through memoryviews of the columns, with plain-int checks: a numpy call on a one-element
+array costs about a microsecond, more than the whole scalar path.
+
+Protocol breaches (an id never issued, a sample completed twice) do not raise in
 the SUT's thread: they are recorded, and the engine ends the run with the reason. Once
 closed, a recorder takes nothing more, so the trace a result is computed from stays as it is.
 """
@@ -49,12 +53,18 @@ class Recorder:
         `on_breach` hears of the first breach too (the run context keeps it to the end)."""
         self.trace = trace
         self.ids = np.arange(1, len(trace) + 1, dtype=np.int64)
+        self._done_col = trace.completed_ns.data
+        self._size_col = trace.response_size.data
+        self._offsets = trace.query_offsets.data
+        self._issued_col = trace.issued_ns.data
         self.completed = 0
         self.issued = 0
         self.issued_queries = 0
         self.error: RunAborted | None = None
         self.ignored_after_close = 0
         self._clock = clock.now_ns
+        self.clock_ns: Callable[[], int] = clock.now_ns
+        """The run clock's reading, for an adapter that stamps a completion on entry (`at_ns`)."""
         self._waits = clock
         self._on_breach = on_breach
         self.start_ns = self._clock()
@@ -79,8 +89,9 @@ class Recorder:
         return self.start_ns
 
     def last_completion_abs(self) -> int:
-        """Clock time of the last completion (or of the start), for the issue watch on its thread."""
-        return self.start_ns + self.last_completed_ns
+        """Clock time of the last completion recorded (or of the start), for the issue watch on its
+        thread: a completion stamped on entry but recorded later counts from its recording."""
+        return self.start_ns + max(self.last_completed_ns, self._progress_ns)
 
     def close(self) -> None:
         """Take nothing more: later completions and breaches are counted in `ignored_after_close`
@@ -97,7 +108,7 @@ class Recorder:
     def open_queries(self, first_query: int, end_query: int) -> tuple[int, int]:
         """Queries [first, end) are about to go to the SUT, in order: their samples may now be
         completed. Returns their sample rows. Times are written by `stamp_issued`."""
-        lo, hi = int(self.trace.query_offsets[first_query]), int(self.trace.query_offsets[end_query])
+        lo, hi = self._offsets[first_query], self._offsets[end_query]
         self._was_idle = self.completed >= self.issued
         if not self._closed:
             self._open = hi
@@ -109,7 +120,10 @@ class Recorder:
 
         Issuing is not progress: the stall timeout runs from the last completion, or from
         this issue when the SUT had nothing outstanding before it."""
-        self.trace.issued_ns[first_query:end_query] = now_ns
+        if end_query - first_query == 1:
+            self._issued_col[first_query] = now_ns
+        else:
+            self.trace.issued_ns[first_query:end_query] = now_ns
         if self._was_idle:
             self._progress_ns = max(self._progress_ns, now_ns)
 
@@ -136,10 +150,12 @@ class Recorder:
         sizes: int | Sequence[int] | np.ndarray | None = None,
         responses: Any = None,
         n_tokens: int | Sequence[int] | np.ndarray | None = None,
+        at_ns: int | None = None,
     ) -> None:
         """Completion from the SUT: one id or many, with optional response sizes in bytes and
-        responses (one per id: bytes or a numpy row), which are kept only when logging."""
-        now = self._clock() - self.start_ns
+        responses (one per id: bytes or a numpy row), which are kept only when logging.
+        `at_ns`: the completion time (a `clock_ns` reading) when the caller stamped it itself."""
+        now = (self._clock() if at_ns is None else at_ns) - self.start_ns
         if isinstance(ids, (int, np.integer)):
             if responses is not None and sizes is None:
                 sizes = response_nbytes(responses, True)
@@ -152,12 +168,15 @@ class Recorder:
         rows = np.asarray(ids, dtype=np.int64).ravel() - 1
         if rows.size and self._complete_many(rows, now, sizes):
             self._after(rows.tolist() if self.responses is not None else rows, rows, responses, n_tokens)
+            if at_ns is not None:  # stamped on entry of a long call: recording it is progress too
+                self._progress_ns = max(self._progress_ns, self._clock() - self.start_ns)
 
     def complete_block(
-        self, lo: int, hi: int, sizes: Any = None, responses: Any = None, n_tokens: Any = None
+        self, lo: int, hi: int, sizes: Any = None, responses: Any = None, n_tokens: Any = None,
+        at_ns: int | None = None,
     ) -> None:
         """The fast path: a whole batch, rows [lo, hi), checked and written as one slice."""
-        now = self._clock() - self.start_ns
+        now = (self._clock() if at_ns is None else at_ns) - self.start_ns
         if responses is not None and sizes is None:
             sizes = response_nbytes(responses, False)
         trace = self.trace
@@ -165,15 +184,23 @@ class Recorder:
             if hi > self._open:
                 self.fail(SutError(f"the SUT completed sample id {hi}, which was never issued"))
                 return
-            block = trace.completed_ns[lo:hi]
-            if ((block[0] != NOT_YET) if hi - lo == 1 else bool((block != NOT_YET).any())) or self._any_failed(lo, hi):
-                self.fail(SutError(f"the SUT completed sample id {lo + 1 + int(np.argmax(block != NOT_YET))} twice"))
-                return
-            block[:] = now
+            if hi - lo == 1:  # one sample (SingleStream): no numpy call on one-element arrays
+                if self._done_col[lo] != NOT_YET or self._any_failed(lo, hi):
+                    self.fail(SutError(f"the SUT completed sample id {hi} twice"))
+                    return
+                self._done_col[lo] = now
+            else:
+                block = trace.completed_ns[lo:hi]
+                if bool((block != NOT_YET).any()) or self._any_failed(lo, hi):
+                    twice = lo + 1 + int(np.argmax(block != NOT_YET))
+                    self.fail(SutError(f"the SUT completed sample id {twice} twice"))
+                    return
+                block[:] = now
             if sizes is not None:
                 trace.response_size[lo:hi] = sizes
             self._count(hi - lo, now)
-        self._after(range(lo, hi), slice(lo, hi), responses, n_tokens)
+        if self.responses is not None or n_tokens is not None:
+            self._after(range(lo, hi), slice(lo, hi), responses, n_tokens)
 
     def _after(self, rows: Sequence[int] | np.ndarray, index: Any, responses: Any, n_tokens: Any) -> None:
         """What follows a good completion: responses kept for logging, token counts."""
@@ -182,9 +209,9 @@ class Recorder:
         if n_tokens is not None and self.trace.token_count.size:
             self.trace.token_count[index] = n_tokens
 
-    def first_token(self, ids: int | Sequence[int] | np.ndarray) -> None:
+    def first_token(self, ids: int | Sequence[int] | np.ndarray, at_ns: int | None = None) -> None:
         """Time to first token, for runs that measure token latencies (ignored otherwise)."""
-        now = self._clock() - self.start_ns
+        now = (self._clock() if at_ns is None else at_ns) - self.start_ns
         if not self.trace.first_token_ns.size:
             return
         rows = np.atleast_1d(np.asarray(ids, dtype=np.int64)) - 1
@@ -202,16 +229,55 @@ class Recorder:
             if mask is None or mask[row]:
                 self.responses[row] = response.copy() if isinstance(response, np.ndarray) else bytes(response)  # type: ignore[index]
 
+    def complete_sample(self, sample_id: int, size: int, at_ns: int) -> None:
+        """`complete_few` of one sample (SingleStream through the drop-in API): a plain-int id,
+        a size in int32 range, completed at `at_ns`; no numpy call unless a sample failed."""
+        now, row = at_ns - self.start_ns, sample_id - 1
+        with self._lock:
+            if not 0 <= row < self._open:
+                return self.fail(SutError(f"the SUT completed sample id {sample_id}, which was never issued"))
+            if self._done_col[row] != NOT_YET or (self._failed is not None and self._failed[row]):
+                return self.fail(SutError(f"the SUT completed sample id {sample_id} twice"))
+            self._done_col[row] = now
+            self._size_col[row] = size
+            self.completed += 1
+            self._progress_ns = self.last_completed_ns = now
+            if self.completed >= self._wake_at:
+                self._wake.set()
+        if self.responses is not None and self.error is None:
+            self._keep([row], None)
+
+    def complete_few(self, ids: Sequence[int], sizes: Sequence[int], at_ns: int) -> None:
+        """The scalar path: a few samples (plain ints, sizes in int32 range, no responses or token
+        counts), checked and written one row at a time, at `at_ns`; all or none are recorded."""
+        now = at_ns - self.start_ns
+        done, size_col, failed = self._done_col, self._size_col, self._failed
+        with self._lock:
+            for sample_id in ids:
+                if not 0 < sample_id <= self._open:
+                    return self.fail(SutError(f"the SUT completed sample id {sample_id}, which was never issued"))
+                if done[sample_id - 1] != NOT_YET or (failed is not None and failed[sample_id - 1]):
+                    return self.fail(SutError(f"the SUT completed sample id {sample_id} twice"))
+            if len(ids) > 1 and len(set(ids)) < len(ids):
+                twice = next(i for k, i in enumerate(ids) if i in ids[:k])
+                return self.fail(SutError(f"the SUT completed sample id {twice} twice in one call"))
+            for sample_id, size in zip(ids, sizes, strict=True):
+                done[sample_id - 1] = now
+                size_col[sample_id - 1] = size
+            self._count(len(ids), now)
+        if self.responses is not None and self.error is None:
+            self._keep([sample_id - 1 for sample_id in ids], None)
+
     def _complete_one(self, row: int, now: int, size: object) -> bool:
         trace = self.trace
         with self._lock:
             if not 0 <= row < self._open:
                 self.fail(SutError(f"the SUT completed sample id {row + 1}, which was never issued"))
                 return False
-            if trace.completed_ns[row] != NOT_YET or self._any_failed(row, row + 1):
+            if self._done_col[row] != NOT_YET or self._any_failed(row, row + 1):
                 self.fail(SutError(f"the SUT completed sample id {row + 1} twice"))
                 return False
-            trace.completed_ns[row] = now
+            self._done_col[row] = now
             if size is not None:
                 trace.response_size[row] = size
             self._count(1, now)
@@ -265,7 +331,10 @@ class Recorder:
             self._count(int(rows.size), now)
 
     def _any_failed(self, lo: int, hi: int) -> bool:
-        return self._failed is not None and bool(self._failed[lo:hi].any())
+        failed = self._failed
+        if failed is None:
+            return False
+        return bool(failed[lo]) if hi - lo == 1 else bool(failed[lo:hi].any())
 
     def _count(self, n: int, now: int) -> None:
         self.completed += n

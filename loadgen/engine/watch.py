@@ -51,10 +51,11 @@ class IssueWatch:
         signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGINT)
 
 
-def issue(sut: SystemUnderTest, batch: SampleBatch, watch: IssueWatch | None) -> None:
-    """Hand a batch to the SUT; its exceptions become SutError at this boundary."""
+def issue(sut: SystemUnderTest, batch: SampleBatch, watch: IssueWatch | None, since_ns: int | None = None) -> None:
+    """Hand a batch to the SUT; its exceptions become SutError at this boundary. `since_ns`:
+    the clock time of the call, when the caller has just read it (the issue stamp)."""
     if watch is not None:
-        watch.since = watch.clock.now_ns()
+        watch.since = watch.clock.now_ns() if since_ns is None else since_ns
     try:
         sut.issue_query(batch)
     except Exception as exc:

@@ -37,6 +37,7 @@ class RunResult(BaseModel):
     accuracy: AccuracyResult | None = None
     model: dict[str, Any] | None = None
     memory: dict[str, int] = {}
+    run_policy: dict[str, Any] = {}  # the timed run's switch interval and garbage collection (docs/latency.md)
     peak_search: list[tuple[float, bool]] | None = None
     distributed: dict[str, Any] | None = None  # --workers: the split, each worker, the clocks' error bound
     settings_requested: dict[str, Any]

@@ -16,16 +16,18 @@ on assignment or at StartTest, raises SettingsError naming the attribute and the
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import dataclasses
 import enum
+import gc
 import importlib
 import math
 import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -125,6 +127,10 @@ class QuerySampleResponse:
     __slots__ = ("data", "id", "n_tokens", "size")
 
     def __init__(self, id: int = 0, data: int = 0, size: int = 0, n_tokens: int = 0) -> None:
+        if (type(id) is int and type(data) is int and type(size) is int and type(n_tokens) is int
+                and not (id | data) >> 64 and not (size | n_tokens) >> 63):  # the common case, in plain ints
+            self.id, self.data, self.size, self.n_tokens = id, data, size, n_tokens
+            return
         self.id = _whole_number("id", id, UINT64_LIMIT)
         self.data = _whole_number("data", data, UINT64_LIMIT)
         self.size = _whole_number("size", size, INT64_LIMIT)
@@ -355,6 +361,9 @@ class _SutHandle:
         self._flush = flush
         self._fast = fast
         self._name_cb = name_cb
+        self._phase: Any = None
+        self._row_index: list[int] = []
+        """Per row of the phase's trace, its sample index as one of a shared set of ints."""
 
     def resolve_name(self) -> None:
         """Ask the name callback (if any) for the SUT's name, timing the call."""
@@ -368,15 +377,74 @@ class _SutHandle:
         self.name_duration_ns = time.perf_counter_ns() - start
         self.name = str(name)
 
+    def _enter(self, phase: Any) -> None:
+        """A new phase (pilot, warm-up, accuracy pass, timed run): its rows' index ints, and its
+        clock for the completion stamps."""
+        self._phase = phase
+        self._row_index = _shared_index_list(phase.trace.sample_index)
+        _ACTIVE.now_ns = phase.clock_ns
+
+    @contextlib.contextmanager
+    def prepared(self, engine: Any) -> Iterator[None]:
+        """An observer of the timed run: its rows' index ints are built before timing starts."""
+        self._enter(engine.recorder)
+        yield
+
     def issue_query(self, samples: SampleBatch) -> None:
+        """LoadGen's lists for the batch's rows: ids lo+1..hi and the shared index ints."""
+        phase = samples.phase
+        if phase is not self._phase:
+            self._enter(phase)
         _ACTIVE.batch = samples
+        lo, hi = samples.rows
+        ids = [hi] if hi - lo == 1 else list(range(lo + 1, hi + 1))
         if self._fast:
-            self._issue(samples.ids.tolist(), samples.indices.tolist())
+            self._issue(ids, self._row_index[lo:hi])
         else:
-            self._issue([QuerySample(sample_id, index) for sample_id, index in samples])
+            self._issue(_query_samples(ids, self._row_index[lo:hi]))
 
     def flush_queries(self) -> None:
         self._flush()
+
+    def forget_phase(self) -> None:
+        """After a test: drop the last phase's rows (a SUT handle may outlive many tests)."""
+        self._phase, self._row_index = None, []
+
+
+SCALAR_RESPONSES = 16
+"""Up to this many responses (no token counts, nothing logged) are checked and recorded in
+plain ints, one by one; numpy's fixed cost per call is more than the whole of that."""
+
+CHUNK = 1 << 16
+"""Larger completions are converted and recorded this many responses at a time, so a call with
+a million responses never holds several million-element lists at once."""
+
+GC_PAUSED_BUILD = 4096
+"""Building at least this many QuerySample objects pauses the garbage collector (docs/latency.md)."""
+
+
+def _shared_index_list(sample_index: np.ndarray) -> list[int]:
+    """Each row's sample index as a list whose ints are shared: one object per distinct index,
+    8 bytes a row instead of a fresh int (and 28 bytes more) for each."""
+    if not len(sample_index):
+        return []
+    shared = list(range(int(sample_index.max()) + 1))
+    rows: list[int] = []
+    for start in range(0, len(sample_index), CHUNK):
+        rows.extend(map(shared.__getitem__, sample_index[start:start + CHUNK].tolist()))
+    return rows
+
+
+def _query_samples(ids: list[int], indices: list[int]) -> list[QuerySample]:
+    """The QuerySample list with the least work; a large one is built with the garbage collector
+    paused (its objects are all live: a collection would only scan them)."""
+    if len(ids) < GC_PAUSED_BUILD or not gc.isenabled():
+        return list(map(QuerySample, ids, indices))
+    gc.disable()
+    try:
+        return list(map(QuerySample, ids, indices))
+    finally:
+        gc.enable()
 
 
 MAX_RESPONSE_BYTES = 256 << 20
@@ -448,6 +516,8 @@ class _Active:
 
     def __init__(self) -> None:
         self.batch: SampleBatch | None = None
+        self.now_ns: Callable[[], int] = time.perf_counter_ns
+        """The running phase's clock: completions are stamped with it on entry."""
         self.memory: ResponseMemory | None = None
         self.running = threading.Lock()
         self.log_tokens = False
@@ -526,17 +596,26 @@ def _fail_run(reason: str) -> None:
 def _checked_fields(responses: Sequence[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """ids, sizes and token counts, each checked (a response's fields may have been reassigned
     after it was built); a bad one ends the run and raises TypeError/ValueError to the caller."""
-    columns: list[list[int]] = [[], [], []]
+    ids: list[int] = []
+    sizes: list[int] = []
+    tokens: list[int] = []
     try:
         for response in responses:
-            columns[0].append(_whole_number("id", getattr(response, "id", None), INT64_LIMIT))
-            columns[1].append(_whole_number("size", getattr(response, "size", None), INT64_LIMIT))
-            columns[2].append(_whole_number("n_tokens", getattr(response, "n_tokens", 0), INT64_LIMIT))
-            _whole_number("data", getattr(response, "data", None), UINT64_LIMIT)
+            sample_id, size = getattr(response, "id", None), getattr(response, "size", None)
+            count, data = getattr(response, "n_tokens", 0), getattr(response, "data", None)
+            if not (type(sample_id) is int and type(size) is int and type(count) is int and type(data) is int
+                    and not (sample_id | size | count) >> 63 and not data >> 64):  # else: which field, and why
+                sample_id = _whole_number("id", sample_id, INT64_LIMIT)
+                size = _whole_number("size", size, INT64_LIMIT)
+                count = _whole_number("n_tokens", count, INT64_LIMIT)
+                _whole_number("data", data, UINT64_LIMIT)
+            ids.append(sample_id)
+            sizes.append(size)
+            tokens.append(count)
     except (TypeError, ValueError) as exc:
         _fail_run(f"QuerySamplesComplete: {exc}")
         raise
-    return tuple(np.asarray(column, dtype=np.int64) for column in columns)  # type: ignore[return-value]
+    return np.asarray(ids, dtype=np.int64), np.asarray(sizes, dtype=np.int64), np.asarray(tokens, dtype=np.int64)
 
 
 def _response_data(responses: Sequence[QuerySampleResponse]) -> list[bytes]:
@@ -562,13 +641,12 @@ def _response_data(responses: Sequence[QuerySampleResponse]) -> list[bytes]:
 
 def _phase_tokens(batch: SampleBatch) -> tuple[dict[int, int], dict[int, bytes]]:
     """The token records of the batch's phase (ids restart in each: accuracy, pilot, timed run)."""
-    phase = getattr(batch, "_recorder", None)
-    return _ACTIVE.tokens.setdefault(phase, ({}, {}))
+    return _ACTIVE.tokens.setdefault(batch.phase, ({}, {}))
 
 
 def _keep_token_counts(batch: SampleBatch, ids: list[int], counts: list[int]) -> None:
     """Token counts of the samples the phase logs (the others are not kept)."""
-    logged = getattr(getattr(batch, "_recorder", None), "responses", None) or {}
+    logged = batch.phase.responses or {}
     kept = _phase_tokens(batch)[0]
     for sample_id, count in zip(ids, counts, strict=True):
         if sample_id - 1 in logged:
@@ -592,21 +670,63 @@ def _with_token_log(benchmark: Benchmark, scenario: str) -> Benchmark:
     return benchmark
 
 
+def _plain_fields(response: Any) -> tuple[int, int] | None:
+    """The id and size of a response whose fields are all plain ints in range (its size within the
+    trace's int32 column) and that carries no token count; None sends it the vectorized way,
+    which checks it again and names what is wrong."""
+    try:
+        sample_id, data, size = response.id, response.data, response.size
+    except AttributeError:
+        return None
+    tokens = getattr(response, "n_tokens", 0)
+    if (type(sample_id) is int and type(data) is int and type(size) is int and type(tokens) is int
+            and not tokens and not sample_id >> 63 and not data >> 64 and not size >> 31):
+        return sample_id, size
+    return None
+
+
+def _complete_few(phase: Any, responses: Sequence[Any], stamp: int) -> bool:
+    """The scalar path, for a few plain responses when nothing is logged; False if it does not apply."""
+    few = list(map(_plain_fields, responses))
+    if None in few:
+        return False
+    phase.complete_few([f[0] for f in few], [f[1] for f in few], stamp)  # type: ignore[index]
+    return True
+
+
+def _complete_chunk(batch: SampleBatch, responses: Sequence[Any], stamp: int) -> None:
+    """Check, convert and record one chunk of responses, all completed at `stamp`."""
+    ids, sizes, tokens = _checked_fields(responses)
+    data = _response_data(responses) if batch.keeps_responses else None
+    batch.phase.complete(ids, sizes, data, tokens if tokens.any() else None, at_ns=stamp)
+    if data is not None and _ACTIVE.log_tokens:
+        _keep_token_counts(batch, ids.tolist(), tokens.tolist())
+
+
 def QuerySamplesComplete(
     responses: Sequence[QuerySampleResponse],
     response_cb: Callable[[QuerySampleResponse], None] | None = None,
 ) -> None:
-    """Complete samples from any thread; response data is read only when it is logged."""
+    """Complete samples from any thread; response data is read only when it is logged.
+
+    The completion time is read first, on entry, as LoadGen does: the checks and conversions
+    that follow are the harness's work, not the SUT's latency (docs/latency.md)."""
+    stamp = _ACTIVE.now_ns()
     batch = _ACTIVE.batch
     if batch is None:
         raise RuntimeError("QuerySamplesComplete called with no test running")
-    if not responses:
+    if not isinstance(responses, (list, tuple)):
+        responses = list(responses)
+    count = len(responses)
+    if not count:
         return
-    ids, sizes, tokens = _checked_fields(responses)
-    data = _response_data(responses) if batch.keeps_responses else None
-    batch.complete(ids, response_sizes=sizes, responses=data, n_tokens=tokens if tokens.any() else None)
-    if data is not None and _ACTIVE.log_tokens:
-        _keep_token_counts(batch, ids.tolist(), tokens.tolist())
+    phase = batch.phase
+    fields = _plain_fields(responses[0]) if count == 1 and phase.responses is None else None
+    if fields is not None:  # SingleStream's one response
+        phase.complete_sample(fields[0], fields[1], stamp)
+    elif count > SCALAR_RESPONSES or phase.responses is not None or not _complete_few(phase, responses, stamp):
+        for start in range(0, len(responses), CHUNK):
+            _complete_chunk(batch, responses[start:start + CHUNK], stamp)
     if response_cb is not None:
         for response in responses:
             response_cb(response)
@@ -616,14 +736,15 @@ def FirstTokenComplete(
     responses: Sequence[QuerySampleResponse],
     response_cb: Callable[[QuerySampleResponse], None] | None = None,
 ) -> None:
-    """Record time to first token for these samples."""
+    """Record time to first token for these samples, stamped on entry as QuerySamplesComplete is."""
+    stamp = _ACTIVE.now_ns()
     batch = _ACTIVE.batch
     if batch is None:
         raise RuntimeError("FirstTokenComplete called with no test running")
     if not responses:
         return
     ids, _, _ = _checked_fields(responses)
-    batch.first_token(ids)
+    batch.phase.first_token(ids, at_ns=stamp)
     if batch.keeps_responses and _ACTIVE.log_tokens:
         _phase_tokens(batch)[1].update(zip(ids.tolist(), _response_data(responses), strict=True))
     if response_cb is not None:
@@ -693,11 +814,13 @@ def _run_test(sut: int, qsl: int, test_settings: TestSettings, audit_config_file
     _ACTIVE.tokens, _ACTIVE.log_tokens = {}, settings.use_token_latencies
     try:
         if settings.mode is Mode.FindPeakPerformance:
-            benchmark = run_find_peak(sut_obj, qsl_obj, settings, progress=sys.stderr)
+            benchmark = run_find_peak(sut_obj, qsl_obj, settings, observer=sut_obj.prepared, progress=sys.stderr)
         else:
-            benchmark = run_benchmark(sut_obj, qsl_obj, settings)
+            benchmark = run_benchmark(sut_obj, qsl_obj, settings, observer=sut_obj.prepared)
     finally:
         _ACTIVE.batch = None
+        _ACTIVE.now_ns = time.perf_counter_ns
+        sut_obj.forget_phase()
         _ACTIVE.memory.close()
         _ACTIVE.memory = None
     if settings.use_token_latencies:

@@ -163,7 +163,7 @@ class FirstTokenSUT:
         return getattr(self.sut, name)
 
     def issue_query(self, samples: SampleBatch) -> None:
-        phase = getattr(samples, "_recorder", None)
+        phase = samples.phase
         if phase is not self._phase:  # ids restart in each phase (pilot, warm-up, timed run)
             self._phase = phase
             self.first_tokens.clear()

@@ -1,11 +1,12 @@
 """Systems under test over the network: model servers spoken to over HTTP.
 
     python -m loadgen.run --scenario server --sut sut.network \\
-        --sut-arg url=http://127.0.0.1:8100/infer --set server_target_qps=500
+        --sut-arg url=http://127.0.0.1:8100 --set server_target_qps=500
 
 `make_sut` is the `--sut sut.network` factory; the protocol follows from the URL's path
 (`/v1/completions`, `/v1/chat/completions`, `/v2/models/NAME/infer`, else generic JSON)
-unless `protocol=` says otherwise. Needs the `http` extra (aiohttp).
+unless `protocol=` says otherwise. Needs nothing beyond the standard library (its HTTP/1.1
+client is `sut.network.http1`); `python -m sut.serve` needs the `serve` extra (aiohttp).
 """
 
 from __future__ import annotations
@@ -76,10 +77,7 @@ def make_sut(
     indices when no dataset is given; model, max_tokens, stream, extra_body: the OpenAI
     request's fields; input_name: the KServe input tensor's name.
     """
-    try:
-        from sut.network.client import HttpClientSUT, api_key_header
-    except ImportError as exc:
-        raise SutLoadError(f"sut.network needs aiohttp: pip install 'tinyperf-loadgen[http]' ({exc})") from None
+    from sut.network.client import HttpClientSUT, Target, api_key_header
     from sut.network.protocols import PROTOCOLS, JsonProtocol, KServeProtocol, OpenAIProtocol, protocol_for_url
     from sut.network.samples import RequestQSL, sample_source
 
@@ -87,6 +85,7 @@ def make_sut(
     if chosen not in PROTOCOLS:
         raise SutLoadError(f"protocol={protocol!r}: allowed: auto, {', '.join(PROTOCOLS)}")
     all_headers = {**_headers(headers), **api_key_header(api_key_env)}
+    target = Target(url, all_headers)
     wire: JsonProtocol | KServeProtocol | OpenAIProtocol
     if chosen.startswith("openai"):
         name = model or served_model(url, all_headers, timeout_s)
@@ -95,5 +94,6 @@ def make_sut(
         wire = KServeProtocol(input_name)
     else:
         wire = JsonProtocol()
-    qsl = RequestQSL(sample_source(dataset, chosen, samples, prompt_words), wire.body)
-    return HttpClientSUT(url, wire, qsl, all_headers, timeout_s, max_in_flight)
+    source = sample_source(dataset, chosen, samples, prompt_words)
+    qsl = RequestQSL(source, lambda sample: target.frame(wire.body(sample)))
+    return HttpClientSUT(target, wire, qsl, timeout_s, max_in_flight, secrets=tuple(all_headers.values()))

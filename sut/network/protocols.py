@@ -16,9 +16,9 @@ client reports as that sample's failure; it never raises anything else for bad i
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -33,10 +33,10 @@ class SampleFailedError(Exception):
         self.reason = reason
 
 
-@dataclass(frozen=True)
-class Answer:
+class Answer(NamedTuple):
     """What one response gave: bytes received, output tokens (None: not a token protocol),
-    and the response as accuracy mode logs it (a numpy row of outputs, or the raw body)."""
+    and the response as accuracy mode logs it (a numpy row of outputs, or the raw body).
+    A named tuple: one is made per request, and that is cheaper than a frozen dataclass."""
 
     size: int
     n_tokens: int | None
@@ -72,7 +72,7 @@ def _dumps(document: object) -> bytes:
 
 def _json_body(body: bytes, what: str) -> Any:
     try:
-        return json.loads(body)
+        return json.loads(body.decode())  # a str skips json's guess at the encoding
     except ValueError:  # JSONDecodeError and UnicodeDecodeError
         raise SampleFailedError(f"invalid {what}") from None
 
@@ -98,8 +98,11 @@ class JsonProtocol:
             document["features"] = sample.features.ravel().tolist()
         return _dumps(document)
 
-    def read_body(self, body: bytes) -> Answer:
+    def read_body(self, body: bytes, keep: bool = True) -> Answer:
+        """Any JSON document; with `keep`, its `output` list as a row (else the raw body)."""
         document = _json_body(body, "JSON")
+        if not keep:
+            return Answer(len(body), None, None)
         output = _output_row(document.get("output")) if isinstance(document, dict) else None
         return Answer(len(body), None, body if output is None else output)
 
@@ -125,11 +128,13 @@ class KServeProtocol:
             tensor = {"name": "index", "shape": [1], "datatype": "INT64", "data": [sample.index]}
         return _dumps({"id": str(sample.index), "inputs": [tensor]})
 
-    def read_body(self, body: bytes) -> Answer:
+    def read_body(self, body: bytes, keep: bool = True) -> Answer:
         document = _json_body(body, "JSON")
         outputs = document.get("outputs") if isinstance(document, dict) else None
         if not isinstance(outputs, list) or not outputs or not isinstance(outputs[0], dict):
             raise SampleFailedError("invalid KServe response (no outputs)")
+        if not keep:
+            return Answer(len(body), None, None)
         output = _output_row(outputs[0].get("data"))
         return Answer(len(body), None, body if output is None else output)
 
@@ -161,7 +166,7 @@ class OpenAIProtocol:
         document.update(self.extra_body)
         return _dumps(document)
 
-    def _content(self, chunk: Any) -> str:
+    def content(self, chunk: Any) -> str:
         """The text a chunk carries ('' for a role-only or usage-only chunk)."""
         if not isinstance(chunk, dict):
             raise SampleFailedError("invalid SSE (a chunk that is not a JSON object)")
@@ -176,35 +181,63 @@ class OpenAIProtocol:
         text = (choice.get("delta") or {}).get("content") if self.chat else choice.get("text")
         return text if isinstance(text, str) else ""
 
-    def read_body(self, body: bytes) -> Answer:
+    def read_body(self, body: bytes, keep: bool = True) -> Answer:
         """A non-streamed completion: its usage says how many tokens (else one is counted)."""
         tokens = _usage_tokens(_json_body(body, "JSON"))
         return Answer(len(body), tokens if tokens is not None else 1, body)
 
-    async def read_stream(self, lines: AsyncIterator[bytes], first_token: Callable[[], None]) -> Answer:
-        """Server-sent events: first_token() at the first chunk with content."""
-        size, content_chunks, usage, done = 0, 0, None, False
-        async for line in lines:
-            size += len(line)
-            payload = sse_data(line)
-            if payload is None:
-                continue
-            if done:
-                raise SampleFailedError("invalid SSE (data after [DONE])")
-            if payload == b"[DONE]":
-                done = True
-                continue
-            chunk = _json_body(payload, "SSE (a data line that is not JSON)")
-            if self._content(chunk):
-                if content_chunks == 0:
-                    first_token()
-                content_chunks += 1
-            usage = _usage_tokens(chunk) if usage is None else usage
-        if not done:
+    def stream_reader(self, first_token: Callable[[], None]) -> SseReader:
+        """A reader of one streamed answer; first_token() is called at its first content chunk."""
+        return SseReader(self, first_token)
+
+
+class SseReader:
+    """One streamed OpenAI answer, read as its bytes arrive: server-sent events, a JSON chunk
+    per `data:` line, `[DONE]` last. `feed` raises SampleFailedError as soon as the stream
+    breaks the format; `finish` gives the Answer once the body has ended."""
+
+    def __init__(self, protocol: OpenAIProtocol, first_token: Callable[[], None]) -> None:
+        self.protocol = protocol
+        self.first_token = first_token
+        self.size = 0
+        self.content_chunks = 0
+        self.usage: int | None = None
+        self.done = False
+        self._partial = b""
+
+    def feed(self, data: bytes) -> None:
+        self.size += len(data)
+        lines = (self._partial + data if self._partial else data).split(b"\n")
+        self._partial = lines.pop()
+        for line in lines:
+            self._line(line)
+
+    def _line(self, line: bytes) -> None:
+        payload = sse_data(line)
+        if payload is None:
+            return
+        if self.done:
+            raise SampleFailedError("invalid SSE (data after [DONE])")
+        if payload == b"[DONE]":
+            self.done = True
+            return
+        chunk = _json_body(payload, "SSE (a data line that is not JSON)")
+        if self.protocol.content(chunk):
+            if self.content_chunks == 0:
+                self.first_token()
+            self.content_chunks += 1
+        if self.usage is None:
+            self.usage = _usage_tokens(chunk)
+
+    def finish(self) -> Answer:
+        if self._partial:
+            self._line(self._partial)
+            self._partial = b""
+        if not self.done:
             raise SampleFailedError("invalid SSE (the stream ended before [DONE])")
-        if content_chunks == 0:
+        if self.content_chunks == 0:
             raise SampleFailedError("no tokens streamed")
-        return Answer(size, usage if usage is not None else content_chunks, None)
+        return Answer(self.size, self.usage if self.usage is not None else self.content_chunks, None)
 
 
 WireProtocol = JsonProtocol | KServeProtocol | OpenAIProtocol

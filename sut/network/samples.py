@@ -4,6 +4,7 @@ request bodies of the loaded samples, encoded at load time so encoding is never 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -128,12 +129,13 @@ def sample_source(dataset: str | None, protocol: str, samples: int, prompt_words
 
 
 class RequestQSL:
-    """The SUT's QSL: loading a sample also encodes its request body, so encoding is untimed."""
+    """The SUT's QSL: loading a sample also encodes its request (body and HTTP head, by
+    `encode`), so encoding is untimed and sending a sample costs one write."""
 
-    def __init__(self, source: PromptQSL | FeatureQSL, encode: Any) -> None:
+    def __init__(self, source: PromptQSL | FeatureQSL, encode: Callable[[Sample], bytes]) -> None:
         self.source = source
         self._encode = encode
-        self.bodies: dict[int, bytes] = {}
+        self.requests: dict[int, bytes] = {}
         self.name = source.name
         self.total_sample_count = source.total_sample_count
         self.performance_sample_count = source.performance_sample_count
@@ -141,19 +143,28 @@ class RequestQSL:
         if labels is not None:
             self.labels = labels
 
-    def body(self, index: int) -> bytes:
-        """The loaded sample's body (encoded now if the harness issues an unloaded one)."""
-        body = self.bodies.get(index)
-        if body is None:
-            body = self.bodies[index] = self._encode(self.source.sample(index))
-        return body
+    def request(self, index: int) -> bytes:
+        """The loaded sample's request (encoded now if the harness issues an unloaded one)."""
+        request = self.requests.get(index)
+        if request is None:
+            request = self.requests[index] = self._encode(self.source.sample(index))
+        return request
+
+    def probe_request(self) -> bytes:
+        """Sample 0's request, loaded just for this and unloaded again, for the start-up check."""
+        first = np.zeros(1, dtype=np.int64)
+        self.source.load_samples(first)
+        try:
+            return self._encode(self.source.sample(0))
+        finally:
+            self.source.unload_samples(first)
 
     def load_samples(self, indices: np.ndarray) -> None:
         self.source.load_samples(indices)
         for index in indices.tolist():
-            self.bodies[index] = self._encode(self.source.sample(index))
+            self.requests[index] = self._encode(self.source.sample(index))
 
     def unload_samples(self, indices: np.ndarray) -> None:
         for index in indices.tolist():
-            self.bodies.pop(index, None)
+            self.requests.pop(index, None)
         self.source.unload_samples(indices)

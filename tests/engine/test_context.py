@@ -60,7 +60,7 @@ def test_a_finished_run_leaves_nothing_of_itself_alive() -> None:
 
     class Remembers(Instant):
         def issue_query(self, samples: SampleBatch) -> None:
-            seen.append(weakref.ref(samples._recorder))
+            seen.append(weakref.ref(samples.phase))
             samples.complete()
 
     bench = run(Remembers(), FakeClock(), scenario="Offline", offline_expected_qps=100.0, min_duration_ms=0)

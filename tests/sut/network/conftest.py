@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import ssl
 import subprocess
 import sys
 import time
@@ -35,7 +37,7 @@ class RunningServer:
             if not line:
                 break
             lines.append(line)
-            found = re.search(r"http://[\w.]+:\d+", line)
+            found = re.search(r"https?://[\w.]+:\d+", line)
             if found:
                 self.url = found.group(0)
                 break
@@ -48,9 +50,12 @@ class RunningServer:
         self._await_health(deadline)
 
     def _await_health(self, deadline: float) -> None:
+        unverified = ssl.create_default_context()  # readiness only: a test server's own certificate is fine
+        unverified.check_hostname, unverified.verify_mode = False, ssl.CERT_NONE
+        context = unverified if self.url.startswith("https:") else None
         while True:
             try:
-                with urllib.request.urlopen(f"{self.url}/health", timeout=5) as response:
+                with urllib.request.urlopen(f"{self.url}/health", timeout=5, context=context) as response:
                     if response.status == 200:
                         return
             except OSError:
@@ -105,4 +110,22 @@ def fresh_faulty_server() -> Iterator[RunningServer]:
     """A faulty server of the test's own, which the test may stop (kill) itself."""
     server = RunningServer([sys.executable, str(HERE / "faulty_server.py")])
     yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningServer, Path]]:
+    """The faulty server over https, with a self-signed certificate for 127.0.0.1 (made by openssl)."""
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command to make a test certificate")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True, timeout=60,
+    )
+    env = {**os.environ, "FAULTY_SERVER_TLS": f"{cert}:{key}"}
+    server = RunningServer([sys.executable, str(HERE / "faulty_server.py")], env=env)
+    yield server, cert
     server.stop()

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 if os.environ.get("CI") != "true":  # CI installs the extra; elsewhere these tests skip without it
-    pytest.importorskip("aiohttp", reason="the network SUT needs the http extra: pip install '.[http]'")
+    pytest.importorskip("aiohttp", reason="these tests' loopback servers need aiohttp: pip install '.[http]'")
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -29,8 +29,9 @@ def loadgen_run(*args: str, env: dict[str, str] | None = None) -> subprocess.Com
 
 
 def test_server_scenario_over_http_against_sut_serve_is_valid(digit_server: Any, tmp_path: Path) -> None:
+    """The README's round trip, with the bare URL a new user types (sut.serve answers JSON at /)."""
     done = loadgen_run(
-        "--scenario", "server", "--sut", "sut.network", "--sut-arg", f"url={digit_server.url}/infer",
+        "--scenario", "server", "--sut", "sut.network", "--sut-arg", f"url={digit_server.url}",
         "--set", "server_target_qps=300", "--set", "min_duration_ms=1000", "--set", "min_query_count=470",
         "--set", "warmup_ms=0",
         "--set", "server_target_latency_ns=2000000000",  # generous: the test machine is shared
@@ -39,14 +40,28 @@ def test_server_scenario_over_http_against_sut_serve_is_valid(digit_server: Any,
     assert done.returncode == 0, done.stdout + done.stderr
     result = json.loads((tmp_path / "result.json").read_text())
     assert result["valid"] and result["failed_samples"] == {}
-    assert result["sut_name"] == f"HTTP json {digit_server.url}/infer"
+    assert result["sut_name"] == f"HTTP json {digit_server.url}"
+
+
+def test_a_wrong_path_is_refused_before_anything_runs_with_the_routes_sut_serve_offers(
+    digit_server: Any, tmp_path: Path
+) -> None:
+    done = loadgen_run(
+        "--scenario", "server", "--sut", "sut.network", "--sut-arg", f"url={digit_server.url}/predict",
+        "--output", str(tmp_path / "out"),
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert f"{digit_server.url}/predict: a sample request was answered HTTP 404 Not Found" in done.stderr
+    assert "is the path right? sut.serve answers POST / and /infer (generic JSON)" in done.stderr
+    assert not (tmp_path / "out").exists()
 
 
 def test_http_errors_end_the_run_invalid_with_counts_and_the_api_key_is_never_written(
     faulty_server: Any, tmp_path: Path
 ) -> None:
+    """A server that answers the start-up check, then fails every timed request."""
     done = loadgen_run(
-        "--scenario", "offline", "--sut", "sut.network", "--sut-arg", f"url={faulty_server.url}/status/503",
+        "--scenario", "offline", "--sut", "sut.network", "--sut-arg", f"url={faulty_server.url}/flaky/503/cli",
         "--sut-arg", "api_key_env=MY_SERVER_KEY", "--set", "offline_expected_qps=1", "--set", "min_query_count=30",
         "--set", "min_duration_ms=100", "--set", "warmup_ms=0", "--output", str(tmp_path),
         env={**os.environ, "MY_SERVER_KEY": KEY},

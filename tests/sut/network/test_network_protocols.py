@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-
-if os.environ.get("CI") != "true":  # CI installs the extra; elsewhere these tests skip without it
-    pytest.importorskip("aiohttp", reason="the network SUT needs the http extra: pip install '.[http]'")
-
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -34,12 +27,10 @@ from sut.network.samples import PromptQSL, read_prompts
 def read_stream(protocol: OpenAIProtocol, lines: list[bytes]) -> tuple[int | None, int]:
     """(tokens, first-token calls) of a stream given as lines."""
     firsts = []
-
-    async def source() -> AsyncIterator[bytes]:
-        for line in lines:
-            yield line
-
-    answer = asyncio.run(protocol.read_stream(source(), lambda: firsts.append(1)))
+    reader = protocol.stream_reader(lambda: firsts.append(1))
+    for line in lines:
+        reader.feed(line)
+    answer = reader.finish()
     return answer.n_tokens, len(firsts)
 
 
@@ -105,6 +96,18 @@ def test_any_bytes_give_an_answer_or_a_reasoned_failure(lines: list[bytes]) -> N
                 protocol.read_body(body)
             except SampleFailedError as failed:
                 assert failed.reason.startswith("invalid")
+
+
+@given(st.lists(st.integers(min_value=1, max_value=30), max_size=12))
+def test_a_stream_reads_the_same_however_its_bytes_are_split(cuts: list[int]) -> None:
+    stream = chunk("a") + b"\n" + chunk("b") + b": comment\n"
+    stream += b'data: {"choices":[],"usage":{"completion_tokens":4}}\n\ndata: [DONE]\n\n'
+    pieces, pos = [], 0
+    for cut in cuts:
+        pieces.append(stream[pos : pos + cut])
+        pos += cut
+    pieces.append(stream[pos:])
+    assert read_stream(OpenAIProtocol(False, "m", 16), pieces) == (4, 1)
 
 
 @given(st.binary(max_size=60))

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 if os.environ.get("CI") != "true":  # CI installs the extra; elsewhere these tests skip without it
-    pytest.importorskip("aiohttp", reason="the network SUT needs the http extra: pip install '.[http]'")
+    pytest.importorskip("aiohttp", reason="these tests' loopback servers need aiohttp: pip install '.[http]'")
 
 from scipy import stats
 

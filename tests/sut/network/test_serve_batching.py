@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 if os.environ.get("CI") != "true":  # CI installs the extra; elsewhere these tests skip without it
-    pytest.importorskip("aiohttp", reason="the network SUT needs the http extra: pip install '.[http]'")
+    pytest.importorskip("aiohttp", reason="these tests' loopback servers need aiohttp: pip install '.[http]'")
 
 import aiohttp
 from aiohttp.test_utils import TestServer
