@@ -10,7 +10,8 @@ Engines
   SUT completes a whole batch with one call, `samples.complete()` (the batch fast path).
   Outputs are written with `loadgen.run.write_outputs` inside the timed call, as LoadGen
   writes its logs inside StartTest.
-- `ours-mlperf`: this harness through the drop-in `loadgen.mlperf` API.
+- `ours-mlperf`: this harness through the drop-in `loadgen.mlperf` API (the same harness
+  code as for LoadGen, `importlib.import_module` of the other module the only change).
 - `loadgen`: MLPerf LoadGen, `mlperf_loadgen`.
 The two `mlperf_loadgen`-API engines run the very same harness code: a SUT made with
 `ConstructFastSUT` (LoadGen's fastest Python path: two lists instead of QuerySample
@@ -20,7 +21,7 @@ objects) whose null issue callback answers every sample at once,
 Every null SUT stamps `time.perf_counter_ns()` into a preallocated numpy array at the
 start of each issue call: the SUT-side view, the same code under every engine.
 
-Definitions (identical for both engines)
+Definitions (identical for every engine)
 ----------------------------------------
 - Wall time: `time.perf_counter` around the call that runs the test and writes its logs
   (StartTestWithLogSettings; for `ours`, run_benchmark + write_outputs).
@@ -65,22 +66,48 @@ Definitions (identical for both engines)
 - Trace bytes per sample: ours, trace.npz bytes (and, in memory, the trace columns'
   bytes) / samples; LoadGen, mlperf_log_trace.json bytes / samples. Chrome export
   valid: `json.load` of each engine's mlperf_log_trace.json.
+- Server latency p99: each engine's own "99.00 percentile latency (ns)" (ours: result.json),
+  from the scheduled time. The Server runs of both mlperf_loadgen-API engines keep
+  LoadGen's default `enable_trace = True`, as an MLPerf harness runs (LoadGen logs issue
+  times only in its trace).
+- Trace save (ours): a Server trace of `samples` samples on a real schedule at `qps`, its
+  issue delays and service times resampled from a short real run at that rate, written as
+  a results folder by `write_outputs` (what every run calls); the figure is the time of
+  `Trace.save` inside that call, the trace.npz bytes per sample, the whole call, and
+  whether `load_trace` (what results reading calls) gives back every column exactly.
+- Imports: the best over `repeats` fresh interpreters (modules interleaved) of the time
+  `import X` takes inside the interpreter (`time.perf_counter` around the statement), and
+  of the whole `python -c "import X"` process; `numpy`, which both engines import, is the
+  floor. Where a module is slow, `python -X importtime` says which packages take the time.
+- Offline scaling (ours, native API): the null SUT stamps when its one completion call
+  returns; post-run time = results folder written (concluded + write_outputs, no HTML
+  report) minus that stamp, split at run_benchmark's return (figures and verdict) and
+  given per sample; linear growth means the same per-sample time at every size.
+
+Probes (`spec["probe"]`, reruns of a missed figure; see `Probe`): "cpu" profiles the
+engine's thread, "memory" snapshots live allocations at the first issue call. A probed
+run's figures are not used; only what it found.
 """
 
 from __future__ import annotations
 
 import contextlib
+import cProfile
 import ctypes
+import dataclasses
 import importlib
 import json
 import os
+import pstats
 import queue
 import re
 import resource
+import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+import tracemalloc
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -134,6 +161,107 @@ class IssueLog:
         return self.times[: min(self.calls, len(self.times))]
 
 
+# ---------------------------------------------------------------- what a rerun of a missed figure looks at
+
+WAITS = ("sleep", "sched_yield", "acquire", "wait", "select", "poll")
+"""Functions whose own time is waiting (blocking or spinning until a deadline), not work."""
+
+
+def _where(file: str, line: int) -> str:
+    """folder/file.py:line, enough to find it (several rooms have an __init__.py)."""
+    path = Path(file)
+    return f"{path.parent.name}/{path.name}:{line}" if path.parent.name else f"{path.name}:{line}"
+
+
+def _function_label(func: tuple[str, int, str]) -> str:
+    file, line, name = func
+    return name if file == "~" else f"{name} ({_where(file, line)})"
+
+
+def top_functions(profiler: cProfile.Profile, count: int = 4) -> dict[str, Any]:
+    """The functions with the most own time in a profile, waits set apart."""
+    stats: dict[tuple[str, int, str], tuple[Any, ...]] = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+    rows = [(float(entry[2]), func) for func, entry in stats.items()]
+    total = sum(own for own, _ in rows) or 1e-12
+    waiting = sum(own for own, func in rows if any(word in func[2].lower() for word in WAITS))
+    busy = sorted(((own, func) for own, func in rows if not any(word in func[2].lower() for word in WAITS)),
+                  key=lambda row: row[0], reverse=True)
+    return {
+        "total_s": total,
+        "wait_share": waiting / total,
+        "top": [{"function": _function_label(func), "own_s": own, "share": own / total} for own, func in busy[:count]],
+    }
+
+
+def top_allocations(snapshot: tracemalloc.Snapshot, count: int = 4) -> list[dict[str, Any]]:
+    """The source lines holding the most live memory in a tracemalloc snapshot."""
+    ignored = [tracemalloc.Filter(False, tracemalloc.__file__), tracemalloc.Filter(False, "<frozen *>")]
+    stats = snapshot.filter_traces(ignored).statistics("lineno")
+    return [{"line": _where(stat.traceback[0].filename, stat.traceback[0].lineno), "bytes": stat.size}
+            for stat in stats[:count]]
+
+
+class Probe:
+    """What a rerun of a missed figure looks at, inside each engine's timed call only.
+
+    mode "cpu": a cProfile of the calling thread (both engines run their loops and the null
+    SUT there), its top functions by own time. With `window_calls`, the profile starts at
+    the null SUT's first issue call and stops at that call number (else at the end of the
+    call): the loop alone, without the set-up and the writing of logs around it. "memory":
+    tracemalloc's live allocations when the engine first calls the null SUT (for Offline:
+    with every sample issued; the SUT's own responses, alike under every engine, are not
+    built yet). None: nothing, the normal run."""
+
+    def __init__(self, mode: str | None, window_calls: int | None = None) -> None:
+        self.mode = mode
+        self.window_calls = window_calls
+        self.found: dict[str, Any] = {}
+        self._snapshot: tracemalloc.Snapshot | None = None
+        self._profiler: cProfile.Profile | None = None
+        self._calls = 0
+
+    @contextlib.contextmanager
+    def section(self) -> Iterator[None]:
+        """One timed call; a task's last one (its measurement, after any warm-up) is what is kept."""
+        self._snapshot, self._calls = None, 0
+        self.found.pop(self.mode or "", None)
+        if self.mode == "cpu":
+            self._profiler = cProfile.Profile()
+            if not self.window_calls:
+                self._profiler.enable()
+            try:
+                yield
+            finally:
+                self._profiler.disable()
+                if self._profiler.getstats():
+                    self.found["cpu"] = top_functions(self._profiler)
+                self._profiler = None
+        elif self.mode == "memory":
+            tracemalloc.start()
+            try:
+                yield
+            finally:
+                if self._snapshot is not None:
+                    self.found["memory"] = top_allocations(self._snapshot)
+                tracemalloc.stop()
+        else:
+            yield
+
+    def on_issue(self) -> None:
+        """Called by the null SUT at each issue (Probe runs only): opens and closes the window."""
+        if self.mode == "memory":
+            if self._snapshot is None and tracemalloc.is_tracing():
+                self._snapshot = tracemalloc.take_snapshot()
+                tracemalloc.stop()  # seen what was wanted: the rest of the run at full speed
+            return
+        self._calls += 1
+        if self._profiler is not None and self.window_calls:
+            if self._calls == 1:
+                self._profiler.enable()
+            elif self._calls == self.window_calls:
+                self._profiler.disable()
+
+
 # ---------------------------------------------------------------- a fixed-service-time SUT
 
 
@@ -163,12 +291,14 @@ class FixedServer:
     service, Offline rate = 1/service, Server at rate r: M/D/1 (rho = r * service; half
     the queries wait 0 at rho 0.5, so the median latency is the service time). Each
     completion comes late by the OS's wake-up overshoot (tens of microseconds on a VM),
-    which does not accumulate while it stays below the service time. Both engines get
-    this same server.
+    which does not accumulate while it stays below the service time. Every engine gets
+    this same server; it records each overshoot (wake-up time - deadline), so a missed
+    figure can tell the SUT's own lateness from the engine's.
     """
 
     def __init__(self, service_ns: int) -> None:
         self.service_ns = service_ns
+        self.overshoot_ns: list[int] = []
         self._work: queue.SimpleQueue[tuple[int, list[int], Callable[[int], None]] | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._serve, name="fixed-time", daemon=True)
         self._thread.start()
@@ -179,12 +309,13 @@ class FixedServer:
     def _serve(self) -> None:
         tight_timer_slack()
         free_at = 0
-        service = self.service_ns
+        service, overshoot, clock = self.service_ns, self.overshoot_ns.append, time.perf_counter_ns
         while (item := self._work.get()) is not None:
             arrival, ids, done = item
             for sample_id in ids:
                 free_at = max(free_at, arrival) + service
                 sleep_until(free_at)
+                overshoot(clock() - free_at)
                 done(sample_id)
 
     def close(self) -> None:
@@ -197,8 +328,9 @@ class FixedServer:
 class LgEngine:
     """An engine driven through the mlperf_loadgen API: LoadGen itself, or our drop-in."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, probe: Probe | None = None) -> None:
         self.name = name
+        self.probe = probe or Probe(None)
         self.lg = importlib.import_module(LG_MODULES[name])
         self.qsl = self.lg.ConstructQSL(QSL_SIZE, QSL_SIZE, _noop, _noop)
 
@@ -210,6 +342,15 @@ class LgEngine:
             mark()
             complete([response(i, 0, 0) for i in ids])
 
+        if self.probe.mode is not None:
+            look = self.probe.on_issue
+
+            def issue_and_look(ids: list[int], indices: list[int]) -> None:
+                mark()
+                look()
+                complete([response(i, 0, 0) for i in ids])
+
+            return lg.ConstructFastSUT(issue_and_look, _noop)
         return lg.ConstructFastSUT(issue, _noop)
 
     def fixed_sut(self, server: FixedServer, log: IssueLog) -> Any:
@@ -238,9 +379,11 @@ class LgEngine:
         log.log_output.outdir = str(outdir)
         log.enable_trace = trace
         outdir.mkdir(parents=True, exist_ok=True)
-        start = time.perf_counter()
-        lg.StartTestWithLogSettings(sut, self.qsl, test, log)
-        return time.perf_counter() - start
+        with self.probe.section():
+            start = time.perf_counter()
+            lg.StartTestWithLogSettings(sut, self.qsl, test, log)
+            wall = time.perf_counter() - start
+        return wall
 
     def destroy(self, sut: Any) -> None:
         self.lg.DestroyFastSUT(sut)
@@ -258,6 +401,30 @@ class _NativeNull:
 
     def flush_queries(self) -> None:
         pass
+
+
+class _NativeNullLooking(_NativeNull):
+    """The null SUT, telling a Probe of each issue before it completes (Probe runs only)."""
+
+    def __init__(self, mark: Callable[[], None], look: Callable[[], None]) -> None:
+        super().__init__(mark)
+        self.look = look
+
+    def issue_query(self, samples: Any) -> None:
+        self.mark()
+        self.look()
+        samples.complete()
+
+
+class _NativeNullStamped(_NativeNull):
+    """The null SUT, stamping when its last completion call returned (the end of the run's work)."""
+
+    done_ns = 0
+
+    def issue_query(self, samples: Any) -> None:
+        self.mark()
+        samples.complete()
+        self.done_ns = time.perf_counter_ns()
 
 
 class _NativeFixed:
@@ -279,19 +446,23 @@ class NativeEngine:
 
     name = OURS
 
-    def __init__(self) -> None:
+    def __init__(self, probe: Probe | None = None) -> None:
+        self.probe = probe or Probe(None)
         from loadgen.benchmark.runner import run_benchmark
         from loadgen.engine.query import IndexQSL
         from loadgen.machine.fingerprint import collect_fingerprint
-        from loadgen.results.folder import write_outputs
+        from loadgen.results.folder import concluded, write_outputs
         from loadgen.settings.model import TestSettings
 
         self._run_benchmark, self._write_outputs, self._settings = run_benchmark, write_outputs, TestSettings
+        self._concluded = concluded
         self.qsl = IndexQSL(QSL_SIZE)
         self.fingerprint = collect_fingerprint()
         self.last: Any = None
 
     def null_sut(self, log: IssueLog) -> Any:
+        if self.probe.mode is not None:
+            return _NativeNullLooking(log.mark, self.probe.on_issue)
         return _NativeNull(log.mark)
 
     def fixed_sut(self, server: FixedServer, log: IssueLog) -> Any:
@@ -299,22 +470,35 @@ class NativeEngine:
 
     def settings(self, settings: dict[str, Any]) -> Any:
         values = {k: (None if k in ZERO_IS_UNSET and not v else v) for k, v in settings.items()}
-        return self._settings(**values)
+        return self._settings.model_validate(values)
 
     def run(self, sut: Any, settings: dict[str, Any], outdir: Path, trace: bool = False, write: bool = True) -> float:
         native = self.settings(settings)
-        start = time.perf_counter()
-        self.last = self._run_benchmark(sut, self.qsl, native, fingerprint=self.fingerprint)
-        if write:
-            self._write_outputs(self.last, outdir, chrome_trace=trace)
-        return time.perf_counter() - start
+        with self.probe.section():
+            start = time.perf_counter()
+            self.last = self._run_benchmark(sut, self.qsl, native, fingerprint=self.fingerprint)
+            if write:
+                self._write_outputs(self.last, outdir, chrome_trace=trace)
+            wall = time.perf_counter() - start
+        return wall
+
+    def run_stamped(self, sut: Any, settings: dict[str, Any], outdir: Path) -> tuple[int, int]:
+        """Run and write as `run` does; returns perf_counter_ns() when run_benchmark returned
+        (figures and verdict done) and when the results folder was written."""
+        native = self.settings(settings)
+        with self.probe.section():
+            self.last = self._run_benchmark(sut, self.qsl, native, fingerprint=self.fingerprint)
+            judged = time.perf_counter_ns()
+            self._write_outputs(self._concluded(self.last, False), outdir, chrome_trace=False)
+            written = time.perf_counter_ns()
+        return judged, written
 
     def destroy(self, sut: Any) -> None:
         pass
 
 
-def make_engine(name: str) -> LgEngine | NativeEngine:
-    return NativeEngine() if name == OURS else LgEngine(name)
+def make_engine(name: str, probe: Probe | None = None) -> LgEngine | NativeEngine:
+    return NativeEngine(probe) if name == OURS else LgEngine(name, probe)
 
 
 # ---------------------------------------------------------------- reading each engine's logs
@@ -398,14 +582,16 @@ def loadgen_generate_queries_s(path: Path) -> float | None:
 
 def ours_trace_queries(path: Path) -> tuple[np.ndarray, np.ndarray, int, int]:
     """(scheduled ns, issue delay ns) per issued query from trace.npz, plus its sample
-    count and the in-memory bytes of its columns."""
-    with np.load(path, allow_pickle=False) as data:
-        columns = {name: data[name] for name in data.files}
-    scheduled, issued = columns["scheduled_ns"], columns["issued_ns"]
+    count and the in-memory bytes of its columns, read as results reading reads it
+    (`Trace.load`: the file's columns may be encoded)."""
+    from loadgen.engine.trace import Trace
+
+    trace = Trace.load(path)
+    columns = {item.name: getattr(trace, item.name) for item in dataclasses.fields(Trace)}
+    scheduled, issued = trace.scheduled_ns, trace.issued_ns
     done = issued >= 0
-    samples = len(columns["completed_ns"])
-    memory = sum(int(a.nbytes) for name, a in columns.items() if name != "format_version")
-    return scheduled[done], (issued - scheduled)[done], samples, memory
+    memory = sum(int(column.nbytes) for column in columns.values())
+    return scheduled[done], (issued - scheduled)[done], len(trace), memory
 
 
 def loadgen_percentile(values: np.ndarray, p: float) -> float | None:
@@ -495,6 +681,7 @@ def _run_figures(engine: Any, outdir: Path) -> dict[str, Any]:
             },
             "samples_per_second": metrics.samples_per_second if metrics else None,
             "samples": metrics.samples_completed if metrics else None,
+            "problems": [*result.invalid_reasons, *([result.error] if result.error else [])],
         }
     fields = summary_fields(outdir / "mlperf_log_summary.txt")
     return {
@@ -502,7 +689,22 @@ def _run_figures(engine: Any, outdir: Path) -> dict[str, Any]:
         "latency_ns": latency_percentiles_ns(fields),
         "samples_per_second": summary_number(fields, "Samples per second"),
         "samples": None,
+        "problems": run_problems(outdir),
     }
+
+
+def run_problems(outdir: Path) -> list[str]:
+    """Why an mlperf_loadgen-API run was INVALID: the drop-in's result.json says; for LoadGen,
+    the summary's unmet conditions ("... : NO") and its recommendations."""
+    result = outdir / "result.json"
+    if result.exists():
+        document = json.loads(result.read_text(encoding="utf-8"))
+        return [*document.get("invalid_reasons", []), *([document["error"]] if document.get("error") else [])]
+    summary = outdir / "mlperf_log_summary.txt"
+    if not summary.exists():
+        return ["no mlperf_log_summary.txt written"]
+    lines = summary.read_text(encoding="utf-8", errors="replace").splitlines()
+    return [line.strip() for line in lines if line.strip().endswith(": NO") or line.strip().startswith("* ")]
 
 
 def task_idle(engine: Any, spec: dict[str, Any], outdir: Path) -> dict[str, Any]:
@@ -513,7 +715,10 @@ def task_idle(engine: Any, spec: dict[str, Any], outdir: Path) -> dict[str, Any]
 
 
 def task_offline(engine: Any, spec: dict[str, Any], outdir: Path) -> dict[str, Any]:
+    """One Offline run, after the idle task's 16-sample run (so imports an engine makes at its
+    first test, lazily, are in neither the wall time nor the samples' memory)."""
     samples = int(spec["samples"])
+    engine.run(engine.null_sut(IssueLog(16)), _offline_settings(16, 1.0), outdir / "warm")
     log = IssueLog(16)
     sut = engine.null_sut(log)
     before = maxrss_bytes()
@@ -525,6 +730,7 @@ def task_offline(engine: Any, spec: dict[str, Any], outdir: Path) -> dict[str, A
         "samples_per_second": figures["samples_per_second"],
         "wall_s": wall,
         "valid": figures["valid"],
+        "problems": figures["problems"],
         "rss_before_bytes": before,
         "rss_bytes": peak,
     }
@@ -543,6 +749,7 @@ def task_stream(engine: Any, spec: dict[str, Any], outdir: Path) -> dict[str, An
         "latency_ns": figures["latency_ns"],
         "queries_per_second": qps,
         "valid": figures["valid"],
+        "problems": figures["problems"],
         "wall_s": wall,
     }
 
@@ -561,6 +768,7 @@ def task_server(engine: Any, spec: dict[str, Any], outdir: Path) -> dict[str, An
     figures = _run_figures(engine, run_dir)
     result: dict[str, Any] = {
         "qps": qps, "valid": figures["valid"], "latency_ns": figures["latency_ns"], "wall_s": wall,
+        "problems": figures["problems"],
     }
     npz = run_dir / "trace.npz"
     if npz.exists():
@@ -580,6 +788,7 @@ def task_server(engine: Any, spec: dict[str, Any], outdir: Path) -> dict[str, An
     result["sut_issue_calls"] = int(log.calls)
     result["ks_sut_gaps"] = ks_to_exponential(np.diff(stamps), qps)
     result["ks_floor_scheduled_gaps"] = ks_to_exponential(np.diff(np.sort(scheduled)), qps)
+    result.update(server_diagnostics(delay, np.diff(stamps), np.diff(np.sort(scheduled))))
     chrome = run_dir / "mlperf_log_trace.json"
     if check_trace and chrome.exists():
         result["chrome_trace_bytes_per_sample"] = chrome.stat().st_size / max(samples, 1)
@@ -641,11 +850,14 @@ def task_fixed(engine: Any, spec: dict[str, Any], outdir: Path) -> dict[str, Any
     wall = engine.run(sut, settings, run_dir)
     server.close()
     figures = _run_figures(engine, run_dir)
+    overshoot = np.array(server.overshoot_ns, dtype=np.int64)
     return {
+        "overshoot_p50_ns": loadgen_percentile(overshoot, 0.5),
         "scenario": scenario,
         "latency_ns": figures["latency_ns"],
         "samples_per_second": figures["samples_per_second"],
         "valid": figures["valid"],
+        "problems": figures["problems"],
         "wall_s": wall,
     }
 
@@ -693,6 +905,173 @@ def task_startup(engine: Any, spec: dict[str, Any], outdir: Path) -> dict[str, A
     return result
 
 
+def server_diagnostics(delay_ns: np.ndarray, sut_gaps_ns: np.ndarray, scheduled_gaps_ns: np.ndarray) -> dict[str, Any]:
+    """What a missed Server figure is limited by: how many queries were issued late, and the
+    engine's back-to-back issue cost (the 1st percentile of the gaps the SUT saw) with the
+    share of scheduled gaps shorter than it, which no engine of that cost can reproduce (the
+    KS distance is at least about that share)."""
+    found: dict[str, Any] = {}
+    if delay_ns.size:
+        found["late_100us_share"] = float(np.count_nonzero(delay_ns > 100_000) / delay_ns.size)
+        found["late_1ms_share"] = float(np.count_nonzero(delay_ns > 1_000_000) / delay_ns.size)
+    gaps = sut_gaps_ns[sut_gaps_ns >= 0]
+    if gaps.size and scheduled_gaps_ns.size:
+        floor = float(np.percentile(gaps, 1))
+        found["sut_gap_p01_ns"] = floor
+        found["short_gap_share"] = float(np.count_nonzero(scheduled_gaps_ns < floor) / scheduled_gaps_ns.size)
+    return found
+
+
+# ---------------------------------------------------------------- imports, trace save, Offline scaling
+
+
+def import_seconds(module: str) -> tuple[float, float]:
+    """(seconds of `import module` inside a fresh interpreter, wall seconds of the whole process)."""
+    statement = "pass" if module == "pass" else f"import {module}"
+    code = f"import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    return float(done.stdout.split()[-1]), time.perf_counter() - start
+
+
+def _import_times(code: str) -> list[tuple[str, int]]:
+    """(module, own microseconds) of every import `python -X importtime -c code` makes."""
+    done = subprocess.run([sys.executable, "-X", "importtime", "-c", code], capture_output=True, text=True,
+                          check=True, timeout=120)
+    rows = []
+    for line in done.stderr.splitlines():
+        parts = line.removeprefix("import time:").split("|")
+        if len(parts) == 3 and parts[0].strip().isdigit():
+            rows.append((parts[2].strip(), int(parts[0])))
+    return rows
+
+
+def import_profile(module: str, count: int = 4) -> list[dict[str, Any]]:
+    """`python -X importtime -c "import module"`: own import time summed per top-level package,
+    leaving out what the interpreter imports at start-up anyway (`-c pass`)."""
+    startup = {name for name, _ in _import_times("pass")}
+    per_package: dict[str, int] = {}
+    for name, own_us in _import_times(f"import {module}"):
+        if name not in startup:
+            package = name.split(".")[0]
+            per_package[package] = per_package.get(package, 0) + own_us
+    ranked = sorted(per_package.items(), key=lambda item: item[1], reverse=True)
+    return [{"package": name, "own_s": us / 1e6} for name, us in ranked[:count]]
+
+
+def task_imports(_engine: Any, spec: dict[str, Any], outdir: Path) -> dict[str, Any]:
+    """Best of `repeats` fresh interpreters per module of this engine, the modules interleaved;
+    and where asked, which packages an import spends its time in."""
+    engine = spec["engine"]
+    modules = list(spec["modules"][engine])
+    best: dict[str, list[float]] = {module: [float("inf"), float("inf")] for module in modules}
+    for _ in range(int(spec["repeats"])):
+        for module in modules:
+            seconds, wall = import_seconds(module)
+            best[module] = [min(best[module][0], seconds), min(best[module][1], wall)]
+    result: dict[str, Any] = {
+        "import_s": {module: values[0] for module, values in best.items()},
+        "process_s": {module: values[1] for module, values in best.items()},
+    }
+    if spec.get("profile_modules", {}).get(engine):
+        result["import_profile"] = import_profile(spec["profile_modules"][engine])
+    return result
+
+
+def server_like_trace(calibration: Any, schedule: Any, seed: int = 0) -> Any:
+    """A Server trace on a real schedule, its issue delays and service times resampled from a
+    short real run at the same rate (so its times have a real run's spread)."""
+    from loadgen.engine.trace import NOT_YET, Trace
+
+    issued = calibration.issued_ns != NOT_YET
+    delays = (calibration.issued_ns - calibration.scheduled_ns)[issued]
+    service = (calibration.completed_ns - calibration.per_sample(calibration.issued_ns))
+    service = service[(calibration.completed_ns != NOT_YET) & calibration.per_sample(issued)]
+    rng = np.random.default_rng(seed)
+    scheduled = np.asarray(schedule.scheduled_ns, dtype=np.int64)
+    issued_ns = scheduled + rng.choice(delays, size=scheduled.size)
+    completed = issued_ns + rng.choice(service, size=scheduled.size)  # Server: one sample a query
+    return Trace(
+        query_offsets=schedule.query_offsets, scheduled_ns=scheduled, issued_ns=issued_ns,
+        sample_index=schedule.sample_index, completed_ns=completed,
+        response_size=np.zeros(scheduled.size, dtype=np.int32),
+    )
+
+
+def task_trace_save(engine: Any, spec: dict[str, Any], outdir: Path) -> dict[str, Any]:
+    """Write a results folder holding a `samples`-sample Server trace as results writing does
+    (write_outputs), timing the whole call and, inside it, Trace.save; then read it back as
+    results reading does (load_trace) and compare every column exactly."""
+    from unittest import mock
+
+    from loadgen.engine.schedule import build_schedule, select_loaded_samples
+    from loadgen.engine.trace import Trace
+    from loadgen.results.folder import TRACE_FILE
+    from loadgen.results.reading import load_trace
+
+    samples, qps = int(spec["samples"]), float(spec["qps"])
+    engine.run(engine.null_sut(IssueLog(16)), _server_settings(qps, int(spec["calibrate_ms"])), outdir, write=False)
+    calibration = engine.last
+    settings = engine.settings(_server_settings(qps, 0, min_query_count=samples, max_query_count=samples))
+    schedule = build_schedule(settings, select_loaded_samples(QSL_SIZE, QSL_SIZE, 0))
+    trace = server_like_trace(calibration.trace, schedule)
+    benchmark = dataclasses.replace(calibration, trace=trace)
+    saves: list[float] = []
+    original = Trace.save
+
+    def timed_save(self: Trace, target: Any) -> None:
+        start = time.perf_counter()
+        original(self, target)
+        saves.append(time.perf_counter() - start)
+
+    folder = outdir / "saved"
+    with mock.patch.object(Trace, "save", timed_save), engine.probe.section():
+        start = time.perf_counter()
+        engine._write_outputs(engine._concluded(benchmark, False), folder, chrome_trace=False)
+        write_s = time.perf_counter() - start
+    start = time.perf_counter()
+    back = load_trace(folder)
+    load_s = time.perf_counter() - start
+    exact = back is not None and all(
+        np.array_equal(getattr(back, name.name), getattr(trace, name.name))
+        and getattr(back, name.name).dtype == getattr(trace, name.name).dtype
+        for name in dataclasses.fields(Trace)
+    )
+    npz = folder / TRACE_FILE
+    return {
+        "samples": len(trace),
+        "trace_save_s": sum(saves) if saves else None,
+        "trace_save_calls": len(saves),
+        "write_outputs_s": write_s,
+        "trace_load_s": load_s,
+        "trace_npz_bytes_per_sample": npz.stat().st_size / len(trace) if npz.exists() else None,
+        "reads_back_exactly": exact,
+        "problems": [] if saves else ["write_outputs did not call Trace.save: time what it calls instead "
+                                      "(bench/child.py, task_trace_save)"],
+    }
+
+
+def task_scaling(engine: Any, spec: dict[str, Any], outdir: Path) -> dict[str, Any]:
+    """A native Offline null-SUT run: its rate, and the time from the SUT's completion call
+    returning to the results folder written (run_benchmark's figures and verdict, then
+    concluded + write_outputs), in all and per sample."""
+    samples = int(spec["samples"])
+    sut = _NativeNullStamped(IssueLog(16).mark)
+    start = time.perf_counter_ns()
+    judged, written = engine.run_stamped(sut, _offline_settings(samples, 1.0), outdir / "scaling")
+    metrics = engine.last.result.metrics
+    return {
+        "samples": samples,
+        "samples_per_second": metrics.samples_per_second if metrics else None,
+        "wall_s": (written - start) / 1e9,
+        "post_run_s": (written - sut.done_ns) / 1e9,
+        "post_run_ns_per_sample": (written - sut.done_ns) / samples,
+        "figures_ns_per_sample": (judged - sut.done_ns) / samples,
+        "files_ns_per_sample": (written - judged) / samples,
+        "rss_bytes": maxrss_bytes(),
+    }
+
+
 TASKS: dict[str, Callable[[Any, dict[str, Any], Path], dict[str, Any]]] = {
     "idle": task_idle,
     "offline": task_offline,
@@ -701,7 +1080,22 @@ TASKS: dict[str, Callable[[Any, dict[str, Any], Path], dict[str, Any]]] = {
     "peak": task_peak,
     "fixed": task_fixed,
     "startup": task_startup,
+    "imports": task_imports,
+    "trace_save": task_trace_save,
+    "scaling": task_scaling,
 }
+NO_ENGINE = ("imports",)
+
+
+def window_calls(spec: dict[str, Any]) -> int | None:
+    """Issue calls a cpu Probe profiles: the whole loop of a stream run, the first 90% of a
+    Server run's expected queries; None (the whole timed call) for the other tasks."""
+    if spec["task"] == "stream":
+        return int(spec["queries"])
+    if spec["task"] == "server":
+        return max(2, int(0.9 * float(spec["qps"]) * int(spec["duration_ms"]) / 1000))
+    return None
+"""Tasks that must not import an engine into the child (they time fresh interpreters)."""
 
 
 def main(argv: list[str]) -> int:
@@ -710,9 +1104,12 @@ def main(argv: list[str]) -> int:
     outdir = Path(spec["outdir"])
     outdir.mkdir(parents=True, exist_ok=True)
     os.chdir(outdir)  # LoadGen and the drop-in read an audit.config from the working folder
-    engine = make_engine(spec["engine"])
+    probe = Probe(spec.get("probe"), window_calls(spec))
+    engine = None if spec["task"] in NO_ENGINE else make_engine(spec["engine"], probe)
     figures = TASKS[spec["task"]](engine, spec, outdir)
     figures["child_peak_rss_bytes"] = maxrss_bytes()
+    if probe.found:
+        figures["probe"] = probe.found
     result_path.write_text(json.dumps(figures, default=float), encoding="utf-8")
     return 0
 

@@ -1,20 +1,24 @@
 """`python -m bench.run`: this harness and MLPerf LoadGen side by side, on the same machine.
 
-    python -m bench.run                      # everything, 3 repetitions (about 10 minutes on 2 cores)
-    python -m bench.run --quick              # tiny sizes, 1 repetition (about a minute): a smoke run
+    python -m bench.run                      # everything, 3 repetitions (the header says how long it took)
+    python -m bench.run --quick              # tiny sizes, 1 repetition: a smoke run
     python -m bench.run --reps 5 --only offline,server
     python -m bench.run --out bench/results --keep
 
 Every measurement runs in a fresh child process per engine and repetition
-(`python -m bench.child`, whose docstring defines every figure), the engines alternating
-(ours, LoadGen, ours, LoadGen, ...; for Offline ours through the batch API, ours through
-the drop-in `loadgen.mlperf` API, then LoadGen). The table gives each engine's median
-with [min, max] over the repetitions, the ratio ours / LoadGen of the medians, the
-issue's target and met/MISSED; it is printed and written with the raw results of every
-child run as `<out>/bench-<date>.md` and `<out>/bench-<date>.json`.
+(`python -m bench.child`, whose docstring defines every figure), the engines alternating:
+ours through the native API, ours through the drop-in `loadgen.mlperf` API (the very same
+harness code as for LoadGen, only the module switched), then LoadGen (`mlperf_loadgen`).
+The table gives each engine's median with [min, max] over the repetitions, the ratio
+ours / LoadGen of the medians (for a drop-in row: the drop-in / LoadGen), the target and
+met/MISSED. Each missed target is rerun once under a profiler (cProfile or tracemalloc;
+`--no-probe` skips that) and printed with what limits it (`bench.reasons`). The table and
+the raw results of every child run are written as `<out>/bench-<date>.md` and `.json`.
 
-Groups (`--only`): offline, stream, server, peak, fixed, startup, trace (trace reuses
-the Server run at 10 k queries/s, so it runs that one when server is not selected).
+Groups (`--only`): offline, stream, server, peak, fixed, startup, trace (trace bytes reuse
+the Server run at 10 k queries/s, so it runs that one when server is not selected; and the
+trace save of a 500 k-sample Server trace), import (fresh interpreters importing each
+engine), scaling (the native API's Offline at 1e5, 1e6 and 1e7 samples, its post-run time).
 Needs the `mlperf` extra (`pip install '.[mlperf]'`: mlcommons-loadgen).
 """
 
@@ -38,9 +42,10 @@ from pathlib import Path
 from typing import Any
 
 from bench.figures import LOADGEN, OURS, OURS_MLPERF, FigureResult, aggregate, build_figures, markdown_table
+from bench.reasons import ProbeKey, explain, probe_jobs
 
 REPO = Path(__file__).resolve().parents[1]
-GROUPS = ("offline", "stream", "server", "peak", "fixed", "startup", "trace")
+GROUPS = ("offline", "stream", "server", "peak", "fixed", "startup", "trace", "import", "scaling")
 CHILD_TIMEOUT_S = 300
 
 
@@ -66,6 +71,10 @@ class Sizes:
     fixed_server_duration_ms: int = 2_000
     startup_small: int = 1_000
     startup_large: int = 1_000_000
+    trace_save_samples: int = 500_000
+    trace_save_calibrate_ms: int = 500
+    import_repeats: int = 3
+    scaling_samples: tuple[int, ...] = (100_000, 1_000_000, 10_000_000)
 
 
 QUICK = Sizes(
@@ -82,93 +91,92 @@ QUICK = Sizes(
     fixed_server_duration_ms=200,
     startup_small=100,
     startup_large=20_000,
+    trace_save_samples=50_000,
+    trace_save_calibrate_ms=200,
+    import_repeats=1,
+    scaling_samples=(10_000, 100_000, 1_000_000),
 )
-
-NOTES = {
-    # What limits each figure when it is missed, from py-spy profiles of the child runs
-    # (2026-11-28, engine at 8775208+dirty); the README's notes give the numbers.
-    "offline_100000_dropin_rss": (
-        "Drop-in memory (about 204 B a sample at 1M): the fast issue callback gets ids and indices as "
-        "Python lists (about 65 B), QuerySamplesComplete makes three np.fromiter copies (24 B), the trace "
-        "and metrics take about 36 B; the harness's own QuerySampleResponse list (about 72 B) is charged "
-        "to both engines alike, so 1/4 of LoadGen's (about 100 B) needs the lists gone."
-    ),
-    "offline_1000000_dropin_rss": "Drop-in memory: as for 100k (Python lists of ids and indices, fromiter copies).",
-    "stream-single_p90": (
-        "SingleStream p90: between our issue stamp and the completion stamp lie SampleBatch.complete "
-        "and Recorder.complete (numpy checks on a 1-row array, fancy-index assignment, Event.set)."
-    ),
-    "server_10000_delay_p99": (
-        "Issue delay p99 at 10 k/s is set by the machine: both engines see about 50 stalls a second "
-        "(0.3-3 ms: vCPU preemption, other processes) and p99 falls inside them. Ours is late by "
-        ">100 us for about 2% of queries, LoadGen for 7-8% (its sleep_until overshoots ~80 us). Under "
-        "load, wait_until's os.sched_yield spin also hands the CPU away for a scheduler slice (~4 ms)."
-    ),
-    "server_2000_ks": (
-        "Arrival KS: gaps shorter than the engine's per-query cost (~14 us) cannot be reproduced, and "
-        "under load the sched_yield spin in wait_until loses the CPU (see the 10k delay note)."
-    ),
-    "server_10000_ks": (
-        "Arrival KS: 13% of 10 k/s gaps are shorter than the engine's ~14 us per query, which sets "
-        "KS ~0.07 on an idle machine; under load the sched_yield spin adds jitter."
-    ),
-    "peak_qps": (
-        "One query per issue: about 14 us of Python per query, 70% of it in Recorder.complete "
-        "(_check_rows: numpy min/max/any on a 1-row array; fancy-index assignment; Event.set on every "
-        "completion because _wake_at is never reset). A slice-assignment fast path for "
-        "SampleBatch.complete() and no Event.set without a waiter cut it to about 5 us and made "
-        "128 k/s VALID."
-    ),
-    "fixed_server_p50": (
-        "Fixed-time SUT, Server p50: each engine's issue delay adds to the M/D/1 median (S): LoadGen's "
-        "sleep_until overshoots by about 75 us on this VM; ours spins on sched_yield and its Python "
-        "issue thread shares the GIL with the SUT's worker thread."
-    ),
-}
-
 
 def sizes_for(quick: bool) -> Sizes:
     return QUICK if quick else Sizes()
 
 
-def plan(sizes: Sizes, groups: Sequence[str]) -> list[dict[str, Any]]:
-    """The measurements to run: id, task, parameters, engines in the order they run."""
-    both = [OURS, LOADGEN]
-    items: list[dict[str, Any]] = []
-    if "offline" in groups:
-        items.append({"id": "idle", "task": "idle", "engines": [OURS, OURS_MLPERF, LOADGEN]})
-        for n in sizes.offline_samples:
-            engines = [OURS, OURS_MLPERF, LOADGEN]
-            items.append({"id": f"offline-{n}", "task": "offline", "samples": n, "engines": engines})
-    if "stream" in groups:
-        items.append({"id": "stream-single", "task": "stream", "scenario": "SingleStream",
-                      "queries": sizes.single_stream_queries, "engines": both})
-        items.append({"id": "stream-multi", "task": "stream", "scenario": "MultiStream",
-                      "queries": sizes.multi_stream_queries, "engines": both})
-    server_rates = {qps for qps, _ in sizes.server_duration_ms} if "server" in groups else set()
+BOTH = [OURS, LOADGEN]
+THREE = [OURS, OURS_MLPERF, LOADGEN]
+"""The engines in the order each measurement runs them: ours, (the drop-in,) LoadGen."""
+
+
+def _offline_items(sizes: Sizes) -> list[dict[str, Any]]:
+    return [{"id": "idle", "task": "idle", "engines": THREE},
+            *({"id": f"offline-{n}", "task": "offline", "samples": n, "engines": THREE}
+              for n in sizes.offline_samples)]
+
+
+def _stream_items(sizes: Sizes) -> list[dict[str, Any]]:
+    return [{"id": "stream-single", "task": "stream", "scenario": "SingleStream",
+             "queries": sizes.single_stream_queries, "engines": THREE},
+            {"id": "stream-multi", "task": "stream", "scenario": "MultiStream",
+             "queries": sizes.multi_stream_queries, "engines": THREE}]
+
+
+def _server_items(sizes: Sizes, groups: Sequence[str]) -> list[dict[str, Any]]:
+    rates = {qps for qps, _ in sizes.server_duration_ms} if "server" in groups else set()
     if "trace" in groups:
-        server_rates.add(sizes.trace_qps)
-    for qps, duration in sizes.server_duration_ms:
-        if qps in server_rates:
-            items.append({"id": f"server-{qps}", "task": "server", "qps": qps, "duration_ms": duration,
-                          "check_trace": qps == sizes.trace_qps, "engines": both})
-    if "peak" in groups:
-        for coalesce in (False, True):
-            items.append({"id": "peak-coalesce" if coalesce else "peak", "task": "peak", "coalesce": coalesce,
-                          "start_qps": sizes.peak_start_qps, "cap_qps": sizes.peak_cap_qps,
-                          "duration_ms": sizes.peak_duration_ms, "bisect_steps": sizes.peak_bisect_steps,
-                          "engines": both})
-    if "fixed" in groups:
-        s = sizes.fixed_service_us
-        items.append({"id": "fixed-single", "task": "fixed", "scenario": "SingleStream", "service_us": s,
-                      "queries": sizes.fixed_single_queries, "engines": both})
-        items.append({"id": "fixed-offline", "task": "fixed", "scenario": "Offline", "service_us": s,
-                      "samples": sizes.fixed_offline_samples, "engines": both})
-        items.append({"id": "fixed-server", "task": "fixed", "scenario": "Server", "service_us": s,
-                      "qps": sizes.fixed_server_qps, "duration_ms": sizes.fixed_server_duration_ms, "engines": both})
-    if "startup" in groups:
-        items.append({"id": "startup", "task": "startup", "small": sizes.startup_small,
-                      "large": sizes.startup_large, "engines": both})
+        rates.add(sizes.trace_qps)
+    return [{"id": f"server-{qps}", "task": "server", "qps": qps, "duration_ms": duration,
+             "check_trace": qps == sizes.trace_qps, "engines": THREE}
+            for qps, duration in sizes.server_duration_ms if qps in rates]
+
+
+def _peak_items(sizes: Sizes) -> list[dict[str, Any]]:
+    return [{"id": "peak-coalesce" if coalesce else "peak", "task": "peak", "coalesce": coalesce,
+             "start_qps": sizes.peak_start_qps, "cap_qps": sizes.peak_cap_qps, "duration_ms": sizes.peak_duration_ms,
+             "bisect_steps": sizes.peak_bisect_steps, "engines": BOTH} for coalesce in (False, True)]
+
+
+def _fixed_items(sizes: Sizes) -> list[dict[str, Any]]:
+    s = sizes.fixed_service_us
+    return [{"id": "fixed-single", "task": "fixed", "scenario": "SingleStream", "service_us": s,
+             "queries": sizes.fixed_single_queries, "engines": THREE},
+            {"id": "fixed-offline", "task": "fixed", "scenario": "Offline", "service_us": s,
+             "samples": sizes.fixed_offline_samples, "engines": THREE},
+            {"id": "fixed-server", "task": "fixed", "scenario": "Server", "service_us": s,
+             "qps": sizes.fixed_server_qps, "duration_ms": sizes.fixed_server_duration_ms, "engines": THREE}]
+
+
+def _startup_items(sizes: Sizes) -> list[dict[str, Any]]:
+    return [{"id": "startup", "task": "startup", "small": sizes.startup_small, "large": sizes.startup_large,
+             "engines": BOTH}]
+
+
+def _trace_items(sizes: Sizes) -> list[dict[str, Any]]:
+    return [{"id": "trace-save", "task": "trace_save", "samples": sizes.trace_save_samples, "qps": sizes.trace_qps,
+             "calibrate_ms": sizes.trace_save_calibrate_ms, "engines": [OURS]}]
+
+
+def _import_items(sizes: Sizes) -> list[dict[str, Any]]:
+    return [{"id": "imports", "task": "imports", "repeats": sizes.import_repeats,
+             "modules": {OURS_MLPERF: ["loadgen.mlperf", "loadgen", "numpy"], LOADGEN: ["mlperf_loadgen", "numpy"]},
+             "profile_modules": {OURS_MLPERF: "loadgen.mlperf"}, "engines": [OURS_MLPERF, LOADGEN]}]
+
+
+def _scaling_items(sizes: Sizes) -> list[dict[str, Any]]:
+    return [{"id": f"scaling-{n}", "task": "scaling", "samples": n, "engines": [OURS]} for n in sizes.scaling_samples]
+
+
+def plan(sizes: Sizes, groups: Sequence[str]) -> list[dict[str, Any]]:
+    """The measurements to run: id, task, parameters, engines in the order they run (the Server
+    runs first, as the trace group reuses the one at trace_qps)."""
+    makers = {"offline": _offline_items, "stream": _stream_items, "peak": _peak_items, "fixed": _fixed_items,
+              "startup": _startup_items, "trace": _trace_items, "import": _import_items, "scaling": _scaling_items}
+    items: list[dict[str, Any]] = []
+    for group in ("offline", "stream"):
+        if group in groups:
+            items += makers[group](sizes)
+    items += _server_items(sizes, groups)
+    for group in ("peak", "fixed", "startup", "trace", "import", "scaling"):
+        if group in groups:
+            items += makers[group](sizes)
     return items
 
 
@@ -210,11 +218,22 @@ def machine() -> dict[str, Any]:
         memory_gib = None
     return {
         "cpu": cpu,
+        "transparent_hugepage": transparent_hugepage(),
         "logical_cpus": os.cpu_count(),
         "memory_gib": round(memory_gib, 1) if memory_gib else None,
         "os": platform.platform(),
         "python": platform.python_version(),
     }
+
+
+def transparent_hugepage() -> str | None:
+    """The kernel's transparent-huge-page mode (the bracketed word), which large allocations' speed depends on."""
+    try:
+        text = Path("/sys/kernel/mm/transparent_hugepage/enabled").read_text(encoding="utf-8")
+    except OSError:
+        return None
+    chosen = [word.strip("[]") for word in text.split() if word.startswith("[")]
+    return chosen[0] if chosen else text.strip() or None
 
 
 def versions() -> dict[str, str | None]:
@@ -247,7 +266,7 @@ def header(meta: dict[str, Any]) -> str:
     return "\n".join([
         f"Date: {meta['date']}; command: `{meta['command']}`; {meta['reps']} repetition(s), engines alternating",
         f"Machine: {m['cpu']}, {m['logical_cpus']} logical CPUs, {m['memory_gib']} GiB; {m['os']}; "
-        f"Python {m['python']}",
+        f"Python {m['python']}; transparent huge pages: {m.get('transparent_hugepage') or 'unknown'}",
         f"Versions: ours {v.get('ours (git)')}, mlcommons-loadgen {v.get('mlcommons-loadgen')}, "
         f"numpy {v.get('numpy')}; load average before {meta['load_before']}, after {meta['load_after']}; "
         f"bench took {meta['elapsed_s']:.0f} s",
@@ -258,10 +277,27 @@ def missed_notes(results: Sequence[FigureResult]) -> list[str]:
     lines = []
     for out in results:
         if out.status.startswith("MISSED"):
-            note = NOTES.get(out.figure.key, "")
-            lines.append(f"- MISSED: {out.figure.label} ({out.figure.target.describe() if out.figure.target else ''}; "
-                         f"ratio {out.ratio if out.ratio is None else f'{out.ratio:.3g}'}). {note}".rstrip())
+            target = out.figure.target.describe() if out.figure.target else ""
+            ratio = "" if out.ratio is None else f"; ratio {out.ratio:.3g}"
+            lines.append(f"- MISSED: {out.figure.label} ({target}{ratio}). {out.limit}".rstrip())
     return lines
+
+
+def run_probes(jobs: Sequence[ProbeKey], items: Sequence[dict[str, Any]], scratch: Path,
+               timeout_s: float) -> dict[ProbeKey, dict[str, Any]]:
+    """One rerun per missed measurement under a bench.child Probe, for what limits it."""
+    by_id = {item["id"]: item for item in items}
+    found: dict[ProbeKey, dict[str, Any]] = {}
+    for measurement, engine, mode in jobs:
+        workdir = scratch / f"probe-{measurement}-{engine}-{mode}"
+        outcome = run_child({**by_id[measurement], "probe": mode}, engine, workdir, timeout_s)
+        shutil.rmtree(workdir, ignore_errors=True)
+        status = "ok" if "result" in outcome else "FAILED: " + outcome["error"].splitlines()[0][:100]
+        print(f"[probe {mode}] {measurement:<14} {engine:<12} {outcome['child_wall_s']:6.1f} s  {status}",
+              file=sys.stderr, flush=True)
+        if "result" in outcome:
+            found[(measurement, engine, mode)] = outcome["result"]
+    return found
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -273,6 +309,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results", help="folder for the .md and .json")
     parser.add_argument("--keep", action="store_true", help="keep every child's logs under <out>/runs-<date>/")
     parser.add_argument("--timeout", type=float, default=CHILD_TIMEOUT_S, help="seconds allowed per child run")
+    parser.add_argument("--no-probe", action="store_true",
+                        help="do not rerun missed measurements under a profiler to say what limits them")
     return parser
 
 
@@ -308,6 +346,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     scratch = Path(tempfile.mkdtemp(prefix="bench-"))
     runs: list[dict[str, Any]] = []
     started = time.perf_counter()
+    probes: dict[ProbeKey, dict[str, Any]] = {}
+    selected = {item["id"] for item in items}
+    figures = [f for f in build_figures(sizes) if f.measurement in selected and _figure_selected(f.group, groups)]
     try:
         for rep in range(reps):
             for item in items:
@@ -321,13 +362,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                     if args.keep:
                         shutil.copytree(workdir, args.out / f"runs-{stamp}" / workdir.name, dirs_exist_ok=True)
                     shutil.rmtree(workdir, ignore_errors=True)
+        results = aggregate(figures, runs)
+        meta["load_after"] = load_average()
+        if not args.no_probe:
+            probes = run_probes(probe_jobs(results), items, scratch, args.timeout)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     meta["elapsed_s"] = time.perf_counter() - started
-    meta["load_after"] = load_average()
-    selected = {item["id"] for item in items}
-    figures = [f for f in build_figures(sizes) if f.measurement in selected and _figure_selected(f.group, groups)]
-    results = aggregate(figures, runs)
+    for out in results:
+        if out.status.startswith("MISSED"):
+            out.limit = explain(out, runs, probes, meta["machine"])
     table = markdown_table(results)
     notes = missed_notes(results)
     failures = [r for r in runs if "error" in r]
@@ -339,7 +383,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ])
     md_path, json_path = args.out / f"bench-{stamp}.md", args.out / f"bench-{stamp}.json"
     md_path.write_text(text + "\n", encoding="utf-8")
-    json_path.write_text(json.dumps({"meta": meta, "plan": items, "runs": runs,
+    probe_runs = [{"measurement": m, "engine": e, "probe": p, "result": r} for (m, e, p), r in probes.items()]
+    json_path.write_text(json.dumps({"meta": meta, "plan": items, "runs": runs, "probes": probe_runs,
                                      "figures": [r.as_json() for r in results]}, indent=1, default=str) + "\n",
                          encoding="utf-8")
     print(text)
