@@ -143,9 +143,13 @@ class QuerySampleResponse:
     __slots__ = ("data", "id", "n_tokens", "size")
 
     def __init__(self, id: int = 0, data: int = 0, size: int = 0, n_tokens: int = 0) -> None:
-        if (type(id) is int and type(data) is int and type(size) is int and type(n_tokens) is int
-                and not (id | data) >> 64 and not (size | n_tokens) >> 63):  # the common case, in plain ints
-            self.id, self.data, self.size, self.n_tokens = id, data, size, n_tokens
+        if (type(id) is type(data) is type(size) is type(n_tokens) is int  # the common case, plain ints
+                and 0 <= id < UINT64_LIMIT and 0 <= data < UINT64_LIMIT and 0 <= size < INT64_LIMIT
+                and 0 <= n_tokens < INT64_LIMIT):  # one chained test and plain stores: twice as fast as a tuple's
+            self.id = id
+            self.data = data
+            self.size = size
+            self.n_tokens = n_tokens
             return
         self.id = _whole_number("id", id, UINT64_LIMIT)
         self.data = _whole_number("data", data, UINT64_LIMIT)
@@ -624,7 +628,7 @@ def _checked_fields(responses: Sequence[Any]) -> tuple[np.ndarray, np.ndarray, n
         for response in responses:
             sample_id, size = getattr(response, "id", None), getattr(response, "size", None)
             count, data = getattr(response, "n_tokens", 0), getattr(response, "data", None)
-            if not (type(sample_id) is int and type(size) is int and type(count) is int and type(data) is int
+            if not (type(sample_id) is type(size) is type(count) is type(data) is int
                     and not (sample_id | size | count) >> 63 and not data >> 64):  # else: which field, and why
                 sample_id = _whole_number("id", sample_id, INT64_LIMIT)
                 size = _whole_number("size", size, INT64_LIMIT)
@@ -702,7 +706,7 @@ def _plain_fields(response: Any) -> tuple[int, int] | None:
     except AttributeError:
         return None
     tokens = getattr(response, "n_tokens", 0)
-    if (type(sample_id) is int and type(data) is int and type(size) is int and type(tokens) is int
+    if (type(sample_id) is type(data) is type(size) is type(tokens) is int
             and not tokens and not sample_id >> 63 and not data >> 64 and not size >> 31):
         return sample_id, size
     return None
