@@ -98,10 +98,12 @@ def test_a_repeated_run_submission_is_valid_and_states_the_runs_together(source:
 def test_a_claim_from_one_run_alone_is_rejected(folder: Path) -> None:
     data = submission(folder)
     first = RunResult.model_validate_json((folder / data["evidence"]["optimized"][0]["result"]).read_text())
-    data["optimized"]["metrics"]["latency_ms_p95"] = run_figures(first.metrics)["latency_ms_p95"]  # type: ignore[arg-type]
+    # that run's tail, p95 and p99 (p95 alone could break their order: another finding)
+    one_run = run_figures(first.metrics)  # type: ignore[arg-type]
+    data["optimized"]["metrics"].update({key: one_run[key] for key in ("latency_ms_p95", "latency_ms_p99")})
     found = errors(judge_submission(data, folder).findings)
-    assert len(found) == 1 and "optimized.metrics.latency_ms_p95 is" in found[0]
-    assert "the 3 runs' traces give (geometric mean of the runs' figures)" in found[0]
+    assert found and all("the 3 runs' traces give (geometric mean of the runs' figures)" in line for line in found)
+    assert any("optimized.metrics.latency_ms_p95 is" in line for line in found)
 
 
 def test_a_list_in_format_1_is_refused(folder: Path) -> None:
