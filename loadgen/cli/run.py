@@ -237,6 +237,12 @@ def _run_child(args: argparse.Namespace, settings: TestSettings, output: Path, s
         print_error(f"cannot write the results to {output}: {exc}")
         print_error(f"the live recording is kept in {live_folder(output)}: `loadgen recover {output}` writes them")
         return ExitCode.ERROR
+    _tell(args, output, benchmark)
+    return child.exit_code(exit_code(benchmark))
+
+
+def _tell(args: argparse.Namespace, output: Path, benchmark: Benchmark) -> None:
+    """The written run on the console, its report beside the results, and how it ended."""
     print(render_console(benchmark.result))
     print(f"results: {output}")
     if not args.no_report:
@@ -245,7 +251,6 @@ def _run_child(args: argparse.Namespace, settings: TestSettings, output: Path, s
         report_run_folder(output, benchmark.result, benchmark.trace)
     if benchmark.error is not None:
         print_error(benchmark.error)
-    return child.exit_code(exit_code(benchmark))
 
 
 def _finish_distributed(args: argparse.Namespace, output: Path, benchmark: Benchmark) -> int:
@@ -254,14 +259,7 @@ def _finish_distributed(args: argparse.Namespace, output: Path, benchmark: Bench
     with signals_deferred() as late:  # a signal now waits for the results, then sets the exit code
         benchmark = concluded(benchmark, args.trace)
         write_outputs(benchmark, output, args.trace)
-        print(render_console(benchmark.result))
-        print(f"results: {output}")
-        if not args.no_report:
-            from loadgen.cli.report import report_run_folder  # here: matplotlib loads after the run, not before
-
-            report_run_folder(output, benchmark.result, benchmark.trace)
-        if benchmark.error is not None:
-            print_error(benchmark.error)
+        _tell(args, output, benchmark)
     if isinstance(benchmark.error, Terminated) or late.kind() is Terminated:
         return ExitCode.TERMINATED
     return ExitCode.INTERRUPTED if late.received is not None else exit_code(benchmark)
