@@ -131,3 +131,22 @@ def test_an_unknown_command_is_a_usage_error(tmp_path: Path) -> None:
     done = run(sys.executable, "-m", "loadgen", "runn", cwd=tmp_path)
     assert done.returncode == 2
     assert "unknown command 'runn'" in done.stderr
+
+
+def test_claiming_a_shadowed_package_skips_modules_of_extras_not_installed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`pip install .` then `python -m loadgen.run` from the clone: the clone's `sut/` shadows the
+    installed one, and claiming it must not import sut.serve's aiohttp (the `serve` extra)."""
+    from loadgen import own_packages
+
+    package = tmp_path / "sut"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "plain.py").write_text("VALUE = 1\n")
+    (package / "served.py").write_text("import an_extra_that_is_not_installed\n")
+    monkeypatch.setattr(own_packages, "ROOT", tmp_path)
+    own_packages.claim("sut")  # no ModuleNotFoundError
+    (package / "broken.py").write_text("import sut.missing_of_our_own\n")
+    with pytest.raises(ModuleNotFoundError, match=r"sut\.missing_of_our_own"):
+        own_packages.claim("sut")
