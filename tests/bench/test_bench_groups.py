@@ -65,7 +65,8 @@ def test_imports_time_fresh_interpreters_and_name_the_slow_packages(tmp_path: Pa
             "profile_modules": {OURS_MLPERF: "json"}}
     found = child.task_imports(None, spec, tmp_path)
     assert 0 < found["import_s"]["json"] < found["process_s"]["json"]
-    assert found["import_profile"] and found["import_profile"][0]["package"] == "json"
+    # json is named among the slow packages; which one leads (json, or re which it imports) is timing
+    assert "json" in [row["package"] for row in found["import_profile"]]
 
 
 def test_cpu_probe_profiles_the_loop_and_memory_probe_the_live_samples(tmp_path: Path, monkeypatch) -> None:
