@@ -159,7 +159,7 @@ def _offline_figures(sizes: Any) -> list[Figure]:
         for engine, api in ((OURS, "batch API"), (OURS_MLPERF, "drop-in API")):
             tag = "batch" if engine == OURS else "dropin"
             rate_target = Target("ratio", ">=", 2.0) if engine == OURS else None
-            rss_target = Target("ratio", "<=", 0.25)
+            rss_target = Target("ratio", "<=", 0.25) if engine == OURS else None  # the batch API's target
             if engine == OURS_MLPERF and n == largest:  # issue 15's drop-in targets
                 rate_target = Target("ratio", ">=", 2.0, text=f"ratio >= 2 {ISSUE15}")
                 rss_target = Target("ratio", "<=", 0.5, text=f"ratio <= 0.5 {ISSUE15}")

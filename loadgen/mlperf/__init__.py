@@ -28,6 +28,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -136,25 +137,61 @@ def _whole_number(what: str, value: Any, limit: int) -> int:
 class QuerySampleResponse:
     """A completion: the sample's id, the address and size of its response, its token count.
 
-    Checked on construction, as LoadGen's binding checks its arguments: a float id or a
-    negative size is a TypeError/ValueError here, not a sample silently mislogged.
+    Checked on construction and on every assignment, as LoadGen's binding checks its typed
+    C++ fields: a float id or a negative size is a TypeError/ValueError where it is written,
+    not a sample silently mislogged. So a response of this very class holds valid fields, and
+    QuerySamplesComplete reads a large batch of them without checking each one again.
     """
 
-    __slots__ = ("data", "id", "n_tokens", "size")
+    __slots__ = ("_data", "_id", "_n_tokens", "_size")
 
     def __init__(self, id: int = 0, data: int = 0, size: int = 0, n_tokens: int = 0) -> None:
         if (type(id) is type(data) is type(size) is type(n_tokens) is int  # the common case, plain ints
-                and 0 <= id < UINT64_LIMIT and 0 <= data < UINT64_LIMIT and 0 <= size < INT64_LIMIT
-                and 0 <= n_tokens < INT64_LIMIT):  # one chained test and plain stores: twice as fast as a tuple's
-            self.id = id
-            self.data = data
-            self.size = size
-            self.n_tokens = n_tokens
+                and not (id | data) >> 64 and not (size | n_tokens) >> 63):  # negative or too large: not 0
+            self._id = id
+            self._data = data
+            self._size = size
+            self._n_tokens = n_tokens
             return
-        self.id = _whole_number("id", id, UINT64_LIMIT)
-        self.data = _whole_number("data", data, UINT64_LIMIT)
-        self.size = _whole_number("size", size, INT64_LIMIT)
-        self.n_tokens = _whole_number("n_tokens", n_tokens, INT64_LIMIT)
+        self._id = _whole_number("id", id, UINT64_LIMIT)
+        self._data = _whole_number("data", data, UINT64_LIMIT)
+        self._size = _whole_number("size", size, INT64_LIMIT)
+        self._n_tokens = _whole_number("n_tokens", n_tokens, INT64_LIMIT)
+
+    @property
+    def id(self) -> int:
+        return self._id
+
+    @id.setter
+    def id(self, value: int) -> None:
+        self._id = _whole_number("id", value, UINT64_LIMIT)
+
+    @property
+    def data(self) -> int:
+        return self._data
+
+    @data.setter
+    def data(self, value: int) -> None:
+        self._data = _whole_number("data", value, UINT64_LIMIT)
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    @size.setter
+    def size(self, value: int) -> None:
+        self._size = _whole_number("size", value, INT64_LIMIT)
+
+    @property
+    def n_tokens(self) -> int:
+        return self._n_tokens
+
+    @n_tokens.setter
+    def n_tokens(self, value: int) -> None:
+        self._n_tokens = _whole_number("n_tokens", value, INT64_LIMIT)
+
+    def __repr__(self) -> str:
+        return f"QuerySampleResponse(id={self._id}, data={self._data:#x}, size={self._size}, n_tokens={self._n_tokens})"
 
 
 class LogOutputSettings:
@@ -618,9 +655,12 @@ def _fail_run(reason: str) -> None:
         batch.breach(reason)
 
 
-def _checked_fields(responses: Sequence[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """ids, sizes and token counts, each checked (a response's fields may have been reassigned
-    after it was built); a bad one ends the run and raises TypeError/ValueError to the caller."""
+def _checked_fields(responses: Sequence[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """ids, sizes and token counts (None when all are 0), each checked; a bad one ends the run
+    and raises TypeError/ValueError to the caller."""
+    own = _own_fields(responses)
+    if own is not None:
+        return own
     ids: list[int] = []
     sizes: list[int] = []
     tokens: list[int] = []
@@ -642,7 +682,29 @@ def _checked_fields(responses: Sequence[Any]) -> tuple[np.ndarray, np.ndarray, n
         raise
     import numpy as np  # loaded by the engine already: a test is running
 
-    return np.asarray(ids, dtype=np.int64), np.asarray(sizes, dtype=np.int64), np.asarray(tokens, dtype=np.int64)
+    counts = np.asarray(tokens, dtype=np.int64)
+    return np.asarray(ids, dtype=np.int64), np.asarray(sizes, dtype=np.int64), counts if counts.any() else None
+
+
+_GET_ID, _GET_SIZE, _GET_TOKENS = attrgetter("_id"), attrgetter("_size"), attrgetter("_n_tokens")
+
+
+def _own_fields(responses: Sequence[Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None] | None:
+    """The fields of responses that are all QuerySampleResponse itself, whose fields were checked
+    when written, read in C loops (a third of the per-response checks' time); None otherwise, or
+    for an id past int64, which the checked path then names."""
+    if set(map(type, responses)) != {QuerySampleResponse}:
+        return None
+    import numpy as np
+
+    count = len(responses)
+    try:
+        ids = np.fromiter(map(_GET_ID, responses), np.int64, count)
+    except OverflowError:
+        return None
+    sizes = np.fromiter(map(_GET_SIZE, responses), np.int64, count)
+    tokens = np.fromiter(map(_GET_TOKENS, responses), np.int64, count) if any(map(_GET_TOKENS, responses)) else None
+    return ids, sizes, tokens
 
 
 def _response_data(responses: Sequence[QuerySampleResponse]) -> list[bytes]:
@@ -701,6 +763,11 @@ def _plain_fields(response: Any) -> tuple[int, int] | None:
     """The id and size of a response whose fields are all plain ints in range (its size within the
     trace's int32 column) and that carries no token count; None sends it the vectorized way,
     which checks it again and names what is wrong."""
+    if type(response) is QuerySampleResponse:  # fields checked when written
+        sample_id, size = response._id, response._size
+        if not response._n_tokens and not sample_id >> 63 and not size >> 31:
+            return sample_id, size
+        return None
     try:
         sample_id, data, size = response.id, response.data, response.size
     except AttributeError:
@@ -725,9 +792,9 @@ def _complete_chunk(batch: SampleBatch, responses: Sequence[Any], stamp: int) ->
     """Check, convert and record one chunk of responses, all completed at `stamp`."""
     ids, sizes, tokens = _checked_fields(responses)
     data = _response_data(responses) if batch.keeps_responses else None
-    batch.phase.complete(ids, sizes, data, tokens if tokens.any() else None, at_ns=stamp)
+    batch.phase.complete(ids, sizes, data, tokens, at_ns=stamp)
     if data is not None and _ACTIVE.log_tokens:
-        _keep_token_counts(batch, ids.tolist(), tokens.tolist())
+        _keep_token_counts(batch, ids.tolist(), [0] * len(ids) if tokens is None else tokens.tolist())
 
 
 def QuerySamplesComplete(

@@ -144,6 +144,13 @@ def test_the_issue_stamp_is_the_last_clock_read_before_the_callback(
     assert phase.trace.completed_ns[first_id - 1] > phase.trace.issued_ns[query]
 
 
+class LooseResponse:
+    """A response-like object of the SUT's own, with plain attributes nothing checked when written."""
+
+    def __init__(self, id: Any, data: Any, size: Any, n_tokens: Any = 0) -> None:
+        self.id, self.data, self.size, self.n_tokens = id, data, size, n_tokens
+
+
 BREACHES = {
     "an id never issued": (lambda ids: [ids[0] + 10_000, *ids[1:]], "never issued"),
     "id 0": (lambda ids: [0, *ids[1:]], "never issued"),
@@ -162,11 +169,11 @@ def test_each_path_keeps_every_protocol_check(per_call: int, breach: str, tmp_pa
         chunk = ids[:per_call]
         if breach in BREACHES:
             chunk = BREACHES[breach][0](chunk)
-        responses = [lg.QuerySampleResponse(i, 0, 0) for i in chunk]
-        if breach == "a float id":
-            responses[0].id = 1.5  # type: ignore[assignment]
+        responses: list[Any] = [lg.QuerySampleResponse(i, 0, 0) for i in chunk]
+        if breach == "a float id":  # a response of another class: QuerySampleResponse refuses it when written
+            responses[0] = LooseResponse(1.5, 0, 0)
         if breach == "a huge size":
-            responses[-1].size = 2**63
+            responses[-1] = LooseResponse(responses[-1].id, 0, 2**63)
         try:
             lg.QuerySamplesComplete(responses)
             if breach == "an id completed twice":

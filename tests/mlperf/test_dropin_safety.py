@@ -4,6 +4,8 @@ crossed tests, and SettingsError for every bad setting (issue 11, case 11)."""
 from __future__ import annotations
 
 import contextlib
+import importlib
+import importlib.util
 import json
 import math
 import os
@@ -93,10 +95,37 @@ def _one_sample_test(tmp_path: Path, issue: Any) -> dict[str, Any]:
     return json.loads((tmp_path / "result.json").read_text())
 
 
-def test_a_response_changed_after_it_was_built_is_refused_and_the_run_is_invalid(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("field", "value", "error", "loadgen_refuses"),
+    [("id", 1.5, TypeError, True), ("data", -1, ValueError, True), ("size", -5, ValueError, True),
+     ("n_tokens", 2**63, ValueError, True), ("id", "7", TypeError, True),
+     ("size", 2**63, ValueError, False)],  # LoadGen's size_t takes 2**63; the trace's int64 column does not
+)
+def test_a_bad_field_is_refused_where_it_is_written_as_loadgens_binding_refuses_it(
+    field: str, value: Any, error: type[Exception], loadgen_refuses: bool
+) -> None:
+    response = lg.QuerySampleResponse(3, 0x10, 4, 2)
+    with pytest.raises(error, match=f"QuerySampleResponse.{field}"):
+        setattr(response, field, value)
+    assert (response.id, response.data, response.size, response.n_tokens) == (3, 0x10, 4, 2)
+    response.size = 9
+    assert response.size == 9
+    if importlib.util.find_spec("mlperf_loadgen") is None and os.environ.get("CI") != "true":
+        pytest.skip("mlperf_loadgen is not installed: pip install '.[mlperf]'")
+    loadgen_response = importlib.import_module("mlperf_loadgen").QuerySampleResponse(3, 0x10, 4, 2)
+    try:
+        setattr(loadgen_response, field, value)
+    except TypeError:  # LoadGen's typed C++ fields refuse a value as a TypeError
+        refused = True
+    else:
+        refused = False
+    assert refused == loadgen_refuses
+
+
+def test_a_response_changed_after_it_was_built_ends_the_run_invalid(tmp_path: Path) -> None:
     def issue(samples: list[Any]) -> None:
         responses = [lg.QuerySampleResponse(s.id, 0, 0) for s in samples]
-        responses[0].size = -5
+        responses[0].size = -5  # raises here, in the SUT's callback, as LoadGen's binding does
         lg.QuerySamplesComplete(responses)
 
     result = _one_sample_test(tmp_path, issue)
