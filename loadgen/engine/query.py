@@ -34,45 +34,38 @@ class _RowView:
     def __get__(self, batch: SampleBatch | None, owner: type) -> np.ndarray | _RowView:
         if batch is None:
             return self
-        return self._column(batch)[batch._first_row:batch._end_row]
+        return self._column(batch)[batch.first_row:batch.end_row]
 
 
 class SampleBatch:
     """The samples of one issued query (or of several coalesced Server queries): rows [lo, hi)
     of its phase's trace, whose ids are rows + 1."""
 
-    __slots__ = ("_end_row", "_first_row", "_recorder", "_source", "issued_at")
+    __slots__ = ("_source", "end_row", "first_row", "issued_at", "phase")
 
     def __init__(self, recorder: Recorder, sample_index: np.ndarray, first_row: int, end_row: int) -> None:
         """Rows [first_row, end_row) of the recorder's trace, their indices in `sample_index` (the
         trace's, or the schedule's it was made from). Nothing is sliced until a SUT asks for
-        `ids` or `indices`: a SUT that reads `rows` (the drop-in API) costs no numpy work."""
-        self._recorder = recorder
+        `ids` or `indices`: a SUT that reads the rows (the drop-in API) costs no numpy work."""
+        self.phase = recorder
+        """The phase this batch belongs to (pilot, warm-up, accuracy pass or timed run), as its
+        recorder: ids restart in each phase, so per-phase state of an adapter is keyed by it."""
         self._source = sample_index
-        self._first_row = first_row
-        self._end_row = end_row
+        self.first_row = first_row
+        self.end_row = end_row
+        """The batch's rows [first_row, end_row) in its phase's trace; the ids are first_row + 1 ..
+        end_row. Plain attributes, not properties: the drop-in API reads them on every query."""
         self.issued_at = 0
         """The issue stamp (a reading of the phase's clock), set by the engine just before it calls
         the SUT; an adapter that does harness work before handing the samples on to user code
         (the drop-in API builds LoadGen's lists) takes it again just before that call, so the
         adapter's work is not counted in the SUT's latency (docs/latency.md)."""
 
-    ids = _RowView(lambda batch: batch._recorder.ids)
+    ids = _RowView(lambda batch: batch.phase.ids)
     """The samples' ids (int64, a view), to complete them with."""
 
     indices = _RowView(lambda batch: batch._source)
     """The samples' indices into the QSL (a view)."""
-
-    @property
-    def rows(self) -> tuple[int, int]:
-        """The batch's rows [lo, hi) in its phase's trace; the ids are lo + 1 .. hi."""
-        return self._first_row, self._end_row
-
-    @property
-    def phase(self) -> Recorder:
-        """The phase this batch belongs to (pilot, warm-up, accuracy pass or timed run), as its
-        recorder: ids restart in each phase, so per-phase state of an adapter is keyed by it."""
-        return self._recorder
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -81,21 +74,21 @@ class SampleBatch:
         return zip(self.ids.tolist(), self.indices.tolist(), strict=False)
 
     def __repr__(self) -> str:
-        return f"SampleBatch({len(self)} samples, ids {self._first_row + 1}..)"
+        return f"SampleBatch({len(self)} samples, ids {self.first_row + 1}..)"
 
     @property
     def keeps_responses(self) -> bool:
         """True when this run logs responses (accuracy mode), so they are worth passing."""
-        return self._recorder.responses is not None
+        return self.phase.responses is not None
 
     def first_token(self, ids: int | Sequence[int] | np.ndarray | None = None) -> None:
         """Mark the first token of samples (all of this batch by default) produced now."""
-        self._recorder.first_token(self.ids if ids is None else ids)
+        self.phase.first_token(self.ids if ids is None else ids)
 
     def breach(self, reason: str) -> None:
         """End the phase under way INVALID with this reason: the SUT (or an adapter in front of
         it, such as the drop-in API) broke the protocol in a way the harness cannot see itself."""
-        self._recorder.fail(SutError(reason))
+        self.phase.fail(SutError(reason))
 
     def complete(
         self,
@@ -112,9 +105,9 @@ class SampleBatch:
         completions itself, on entry, calls `phase.complete(..., at_ns=)`: the drop-in API.)
         """
         if ids is None:
-            self._recorder.complete_block(self._first_row, self._end_row, response_sizes, responses, n_tokens)
+            self.phase.complete_block(self.first_row, self.end_row, response_sizes, responses, n_tokens)
         else:
-            self._recorder.complete(ids, response_sizes, responses, n_tokens)
+            self.phase.complete(ids, response_sizes, responses, n_tokens)
 
     def fail(self, ids: int | Sequence[int] | np.ndarray | None = None, reason: str = "failed") -> None:
         """Mark samples failed now, with a short reason ("HTTP 503", "timeout"). Thread-safe.
@@ -122,7 +115,7 @@ class SampleBatch:
         A failed sample is answered (the run waits for it no longer) but not completed: it has
         no latency, and the run ends INVALID with the count of failed samples per reason.
         """
-        self._recorder.fail_samples(self.ids if ids is None else ids, reason)
+        self.phase.fail_samples(self.ids if ids is None else ids, reason)
 
 
 @runtime_checkable

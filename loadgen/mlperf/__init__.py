@@ -454,7 +454,7 @@ class _SutHandle:
         if phase is not self._phase:
             self._enter(phase)
         _ACTIVE.batch = samples
-        lo, hi = samples.rows
+        lo, hi = samples.first_row, samples.end_row
         ids = [hi] if hi - lo == 1 else list(range(lo + 1, hi + 1))
         if self._fast:
             indices = self._row_index[lo:hi]

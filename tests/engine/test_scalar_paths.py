@@ -23,7 +23,7 @@ def _recorder(samples: int = 8, issued: int = 6) -> Recorder:
 def test_a_batch_of_rows_slices_its_views_on_demand() -> None:
     recorder = _recorder()
     batch = SampleBatch(recorder, recorder.trace.sample_index, 2, 5)
-    assert batch.rows == (2, 5) and len(batch) == 3 and batch.phase is recorder
+    assert (batch.first_row, batch.end_row) == (2, 5) and len(batch) == 3 and batch.phase is recorder
     assert batch.ids.tolist() == [3, 4, 5] and batch.indices.tolist() == [2, 0, 1]
     assert list(batch) == [(3, 2), (4, 0), (5, 1)]
     batch.complete()
