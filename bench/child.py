@@ -107,7 +107,7 @@ import sys
 import threading
 import time
 import tracemalloc
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -764,11 +764,12 @@ def task_server(engine: Any, spec: dict[str, Any], outdir: Path) -> dict[str, An
     # LoadGen logs per-query issue times only in its trace; ours always writes trace.npz
     # and writes the Chrome export only when its validity is checked.
     trace = check_trace if isinstance(engine, NativeEngine) else True
+    floor = machine_floor(duration_ms * 1_000_000)
     wall = engine.run(sut, _server_settings(qps, duration_ms), run_dir, trace=trace)
     figures = _run_figures(engine, run_dir)
     result: dict[str, Any] = {
         "qps": qps, "valid": figures["valid"], "latency_ns": figures["latency_ns"], "wall_s": wall,
-        "problems": figures["problems"],
+        "problems": figures["problems"], "machine_floor": floor,
     }
     npz = run_dir / "trace.npz"
     if npz.exists():
@@ -903,6 +904,52 @@ def task_startup(engine: Any, spec: dict[str, Any], outdir: Path) -> dict[str, A
         result["schedule_s_per_query"] = generate / large if generate is not None else None
         result["schedule_queries"] = large
     return result
+
+
+STALL_NS = 20_000
+"""A gap between two clock reads of a spinning thread longer than this is a stall of the machine."""
+
+
+def machine_stalls(duration_ns: int) -> list[int]:
+    """The stalls one thread that only reads the clock sees in `duration_ns` (preemption, the
+    VM's steal, interrupts): what any issuer on this machine suffers, whatever its language."""
+    clock = time.perf_counter_ns
+    stalls: list[int] = []
+    previous = clock()
+    end = previous + duration_ns
+    while previous < end:
+        now = clock()
+        if now - previous > STALL_NS:
+            stalls.append(now - previous)
+        previous = now
+    return stalls
+
+
+def ideal_lateness_quantile(stalls_ns: Sequence[int], duration_ns: float, q: float) -> float:
+    """The q-quantile of how late an issuer that costs nothing issues Poisson arrivals on a thread
+    stalled so: an arrival inside a stall of length g is late by the rest of it, so the share late
+    by more than x is sum(max(0, g - x)) / duration; returns the x where that share is 1 - q."""
+    budget = (1.0 - q) * duration_ns
+    ordered = sorted(stalls_ns, reverse=True)
+    total = 0.0
+    for k, gap in enumerate(ordered, start=1):
+        total += gap
+        x = (total - budget) / k  # where sum over the k longest of (g - x) meets the budget
+        following = ordered[k] if k < len(ordered) else 0
+        if x >= following:
+            return max(x, 0.0)
+    return 0.0
+
+
+def machine_floor(duration_ns: int) -> dict[str, Any]:
+    """This machine's floor for a Server run's issue delay, measured in the child just before
+    the run: the stalls of a spinning thread and the p99 lateness they alone would cause."""
+    stalls = machine_stalls(duration_ns)
+    return {
+        "ideal_delay_p99_ns": ideal_lateness_quantile(stalls, duration_ns, 0.99),
+        "stalled_share": sum(stalls) / duration_ns,
+        "stalls_over_1ms": sum(1 for gap in stalls if gap > 1_000_000),
+    }
 
 
 def server_diagnostics(delay_ns: np.ndarray, sut_gaps_ns: np.ndarray, scheduled_gaps_ns: np.ndarray) -> dict[str, Any]:

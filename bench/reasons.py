@@ -9,7 +9,9 @@ from the same runs or from one rerun of the measurement under a `bench.child` Pr
 - "memory": the rerun's tracemalloc when the engine first calls the SUT: the source lines
   holding the most live memory, per sample;
 - "late": the share of queries each engine issued more than 100 us (and 1 ms) late: a p99
-  lies inside those stalls once more than 1% of the queries are in them;
+  lies inside those stalls once more than 1% of the queries are in them; and the machine's
+  own floor, measured in each child just before its run: the p99 issue delay that the
+  stalls of a thread doing nothing but read the clock would give an issuer costing nothing;
 - "ks": each engine's back-to-back issue cost (1st percentile of the gaps the SUT saw) and
   the share of scheduled gaps shorter than it: the KS distance cannot fall much below it;
 - "import": where `import loadgen.mlperf` spends its time, own time per top-level package
@@ -102,9 +104,22 @@ def _late(runs: Sequence[dict[str, Any]], measurement: str, engine: str) -> str:
                     _median_of(runs, measurement, who, "late_1ms_share")) for who in (engine, LOADGEN)}
     if all(value is None for pair in shares.values() for value in pair):
         return ""
-    return (f"queries issued over 100 us late: ours {_percent(shares[engine][0])}, LoadGen "
+    line = (f"queries issued over 100 us late: ours {_percent(shares[engine][0])}, LoadGen "
             f"{_percent(shares[LOADGEN][0])} (over 1 ms: {_percent(shares[engine][1])}, "
             f"{_percent(shares[LOADGEN][1])}); a p99 lies inside such stalls once they pass 1% of the queries")
+    floors = {who: _median_floor(runs, measurement, who) for who in (engine, LOADGEN)}
+    if floors[engine] is not None and floors[LOADGEN] is not None:
+        line += (f"; the machine alone (a spinning thread's stalls, just before each run) puts the p99 of an issuer "
+                 f"that costs nothing at {floors[engine] / 1e3:.3g} us in ours' runs, {floors[LOADGEN] / 1e3:.3g} us "
+                 "in LoadGen's")
+    return line
+
+
+def _median_floor(runs: Sequence[dict[str, Any]], measurement: str, engine: str) -> float | None:
+    values = [run["result"]["machine_floor"]["ideal_delay_p99_ns"] for run in runs
+              if run["measurement"] == measurement and run["engine"] == engine and run.get("result")
+              and run["result"].get("machine_floor")]
+    return statistics.median(values) if values else None
 
 
 def _ks(runs: Sequence[dict[str, Any]], measurement: str, engine: str) -> str:

@@ -10,7 +10,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:  # bench/ is run from a checkout, not installed
@@ -107,11 +110,12 @@ def test_reasons_for_ratio_late_ks_profile_and_import_misses() -> None:
             "import_dropin_ms"}
     figures = [f for f in build_figures(sizes) if f.key in keys]
     server = {"latency_ns": {"p99": 900_000.0}, "ks_sut_gaps": 0.3, "late_100us_share": 0.02,
-              "late_1ms_share": 0.001, "sut_gap_p01_ns": 14_000.0, "short_gap_share": 0.13}
+              "late_1ms_share": 0.001, "sut_gap_p01_ns": 14_000.0, "short_gap_share": 0.13,
+              "machine_floor": {"ideal_delay_p99_ns": 480_000.0}}
     runs = [
         _run("server-10000", OURS_MLPERF, server),
         _run("server-10000", LOADGEN, {**server, "latency_ns": {"p99": 1_000_000.0}, "ks_sut_gaps": 0.4,
-                                        "late_100us_share": 0.07}),
+                                        "late_100us_share": 0.07, "machine_floor": {"ideal_delay_p99_ns": 610_000}}),
         _run("stream-single", OURS_MLPERF, {"latency_ns": {"p90": 13_100.0}}),
         _run("stream-single", LOADGEN, {"latency_ns": {"p90": 4_200.0}}),
         _run("imports", OURS_MLPERF, {"import_s": {"loadgen.mlperf": 0.345},
@@ -126,12 +130,41 @@ def test_reasons_for_ratio_late_ks_profile_and_import_misses() -> None:
     text = {key: reasons.explain(out, runs, probes, {}) for key, out in results.items()}
     assert "needs ours <= 300 us (LoadGen 1000 us x 0.3); ours 900 us" in text["server_10000_dropin_latency_p99"]
     assert "ours 2%, LoadGen 7%" in text["server_10000_dropin_latency_p99"]
+    assert "an issuer that costs nothing at 480 us in ours' runs, 610 us in LoadGen's" in text[
+        "server_10000_dropin_latency_p99"]
     assert "ours 14 us (13% of the scheduled gaps are shorter)" in text["server_10000_dropin_ks"]
     assert "needs ours <= 2.1 us (LoadGen 4.2 us x 0.5); ours 13.1 us" in text["stream-single_dropin_p90"]
     assert "QuerySamplesComplete (x.py:1) 30%" in text["stream-single_dropin_p90"]
     assert "ours 345 ms, allowed <= 150 ms" in text["import_dropin_ms"] and "scipy 225 ms" in text["import_dropin_ms"]
     assert reasons.probe_jobs(list(results.values())) == [("server-10000", OURS_MLPERF, "cpu"),
                                                           ("stream-single", OURS_MLPERF, "cpu")]
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(st.lists(st.integers(20_001, 3_000_000), min_size=1, max_size=40), st.sampled_from([0.9, 0.99]))
+def test_the_machine_floor_is_the_quantile_of_arrivals_that_fall_into_stalls(stalls: list[int], q: float) -> None:
+    """Poisson arrivals are uniform in time: lay these stalls (not overlapping) on a timeline, issue an
+    arrival every 200 ns across it, and compare the quantile of their lateness with the closed form."""
+    duration = 200_000_000
+    rng = np.random.default_rng(len(stalls))
+    starts = np.sort(rng.choice(duration // 50_000, size=len(stalls), replace=False)) * 50_000
+    ends = np.minimum(starts + np.array(stalls), np.append(starts[1:], duration))
+    arrivals = np.arange(0, duration, 200, dtype=np.float64)
+    inside = np.searchsorted(starts, arrivals, side="right") - 1
+    late = np.zeros_like(arrivals)
+    after = inside >= 0
+    late[after] = np.maximum(ends[inside[after]] - arrivals[after], 0)
+    found = child.ideal_lateness_quantile((ends - starts).tolist(), duration, q)
+    assert found == pytest.approx(float(np.quantile(late, q)), abs=1_000)
+
+
+def test_machine_stalls_are_gaps_of_a_spinning_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    readings = iter([0, 1_000, 2_000, 502_000, 503_000, 530_000, 20_000_000])
+    monkeypatch.setattr(child.time, "perf_counter_ns", lambda: next(readings))
+    assert child.machine_stalls(10_000_000) == [500_000, 27_000, 19_470_000]
+    assert child.ideal_lateness_quantile([500_000], 10_000_000, 0.99) == pytest.approx(400_000)
+    assert child.ideal_lateness_quantile([50_000], 10_000_000, 0.99) == 0.0
+    assert child.ideal_lateness_quantile([], 10_000_000, 0.99) == 0.0
 
 
 def test_a_target_without_a_value_is_missed_and_says_why() -> None:
