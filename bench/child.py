@@ -769,7 +769,7 @@ def task_server(engine: Any, spec: dict[str, Any], outdir: Path) -> dict[str, An
     figures = _run_figures(engine, run_dir)
     result: dict[str, Any] = {
         "qps": qps, "valid": figures["valid"], "latency_ns": figures["latency_ns"], "wall_s": wall,
-        "problems": figures["problems"], "machine_floor": floor,
+        "problems": figures["problems"], **floor,
     }
     npz = run_dir / "trace.npz"
     if npz.exists():
@@ -946,9 +946,9 @@ def machine_floor(duration_ns: int) -> dict[str, Any]:
     the run: the stalls of a spinning thread and the p99 lateness they alone would cause."""
     stalls = machine_stalls(duration_ns)
     return {
-        "ideal_delay_p99_ns": ideal_lateness_quantile(stalls, duration_ns, 0.99),
-        "stalled_share": sum(stalls) / duration_ns,
-        "stalls_over_1ms": sum(1 for gap in stalls if gap > 1_000_000),
+        "machine_floor_p99_ns": ideal_lateness_quantile(stalls, duration_ns, 0.99),
+        "machine_stalled_share": sum(stalls) / duration_ns,
+        "machine_stalls_over_1ms": sum(1 for gap in stalls if gap > 1_000_000),
     }
 
 

@@ -107,19 +107,13 @@ def _late(runs: Sequence[dict[str, Any]], measurement: str, engine: str) -> str:
     line = (f"queries issued over 100 us late: ours {_percent(shares[engine][0])}, LoadGen "
             f"{_percent(shares[LOADGEN][0])} (over 1 ms: {_percent(shares[engine][1])}, "
             f"{_percent(shares[LOADGEN][1])}); a p99 lies inside such stalls once they pass 1% of the queries")
-    floors = {who: _median_floor(runs, measurement, who) for who in (engine, LOADGEN)}
+    floors = {who: _median_of(runs, measurement, who, "machine_floor_p99_ns") for who in (engine, LOADGEN)}
     if floors[engine] is not None and floors[LOADGEN] is not None:
         line += (f"; the machine alone (a spinning thread's stalls, just before each run) puts the p99 of an issuer "
                  f"that costs nothing at {floors[engine] / 1e3:.3g} us in ours' runs, {floors[LOADGEN] / 1e3:.3g} us "
                  "in LoadGen's")
     return line
 
-
-def _median_floor(runs: Sequence[dict[str, Any]], measurement: str, engine: str) -> float | None:
-    values = [run["result"]["machine_floor"]["ideal_delay_p99_ns"] for run in runs
-              if run["measurement"] == measurement and run["engine"] == engine and run.get("result")
-              and run["result"].get("machine_floor")]
-    return statistics.median(values) if values else None
 
 
 def _ks(runs: Sequence[dict[str, Any]], measurement: str, engine: str) -> str:

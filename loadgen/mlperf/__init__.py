@@ -134,6 +134,22 @@ def _whole_number(what: str, value: Any, limit: int) -> int:
     return int(value)
 
 
+class _CheckedField:
+    """A response field stored in the slot `_<name>`, checked on every assignment (LoadGen's
+    typed C++ fields refuse a bad value where it is written)."""
+
+    def __init__(self, name: str, limit: int) -> None:
+        self._name, self._limit = name, limit
+        self._slot = attrgetter(f"_{name}")
+        self._store = f"_{name}"
+
+    def __get__(self, response: Any, owner: type) -> Any:
+        return self if response is None else self._slot(response)
+
+    def __set__(self, response: Any, value: Any) -> None:
+        setattr(response, self._store, _whole_number(self._name, value, self._limit))
+
+
 class QuerySampleResponse:
     """A completion: the sample's id, the address and size of its response, its token count.
 
@@ -158,37 +174,10 @@ class QuerySampleResponse:
         self._size = _whole_number("size", size, INT64_LIMIT)
         self._n_tokens = _whole_number("n_tokens", n_tokens, INT64_LIMIT)
 
-    @property
-    def id(self) -> int:
-        return self._id
-
-    @id.setter
-    def id(self, value: int) -> None:
-        self._id = _whole_number("id", value, UINT64_LIMIT)
-
-    @property
-    def data(self) -> int:
-        return self._data
-
-    @data.setter
-    def data(self, value: int) -> None:
-        self._data = _whole_number("data", value, UINT64_LIMIT)
-
-    @property
-    def size(self) -> int:
-        return self._size
-
-    @size.setter
-    def size(self, value: int) -> None:
-        self._size = _whole_number("size", value, INT64_LIMIT)
-
-    @property
-    def n_tokens(self) -> int:
-        return self._n_tokens
-
-    @n_tokens.setter
-    def n_tokens(self, value: int) -> None:
-        self._n_tokens = _whole_number("n_tokens", value, INT64_LIMIT)
+    id = _CheckedField("id", UINT64_LIMIT)
+    data = _CheckedField("data", UINT64_LIMIT)
+    size = _CheckedField("size", INT64_LIMIT)
+    n_tokens = _CheckedField("n_tokens", INT64_LIMIT)
 
     def __repr__(self) -> str:
         return f"QuerySampleResponse(id={self._id}, data={self._data:#x}, size={self._size}, n_tokens={self._n_tokens})"
